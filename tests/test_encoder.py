@@ -1,0 +1,45 @@
+import pytest
+import torch
+
+from vit_bert import Encoder
+
+
+@pytest.mark.parametrize("pre_norm", [True, False])
+def test_encoder_shapes_and_attention_list(pre_norm):
+    enc = Encoder(dim=32, depth=3, heads=4, pre_norm=pre_norm).eval()
+    x = torch.randn(2, 6, 32)
+    out, attentions = enc(x, return_attention=True)
+    assert out.shape == (2, 6, 32)
+    assert [a.shape for a in attentions] == [(2, 4, 6, 6)] * 3
+    assert (enc(x) - out).abs().max() <= 1e-5
+
+
+def test_pre_norm_has_final_norm_post_norm_does_not():
+    assert isinstance(Encoder(dim=16, depth=1, heads=2, pre_norm=True).norm, torch.nn.LayerNorm)
+    assert isinstance(Encoder(dim=16, depth=1, heads=2, pre_norm=False).norm, torch.nn.Identity)
+
+
+def test_drop_path_rates_increase_linearly():
+    enc = Encoder(dim=16, depth=5, heads=2, drop_path=0.4)
+    rates = [getattr(b.drop_path1, "drop_prob", 0.0) for b in enc.blocks]
+    assert rates == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+
+
+def test_grad_checkpointing_gives_identical_gradients():
+    torch.manual_seed(0)
+    plain = Encoder(dim=32, depth=2, heads=4)
+    ckpt = Encoder(dim=32, depth=2, heads=4, grad_checkpointing=True)
+    ckpt.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 5, 32)
+    plain(x).square().sum().backward()
+    ckpt(x).square().sum().backward()
+    for (name, a), b in zip(plain.named_parameters(), ckpt.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, msg=name)
+
+
+def test_bad_shapes_raise_with_expected_and_given():
+    enc = Encoder(dim=32, depth=1, heads=4)
+    with pytest.raises(ValueError, match=r"\(B, L, 32\).*\(2, 5, 16\)"):
+        enc(torch.randn(2, 5, 16))
+    with pytest.raises(ValueError, match=r"\(2, 5\).*\(2, 4\)"):
+        enc(torch.randn(2, 5, 32), torch.ones(2, 4, dtype=torch.bool))

@@ -1,0 +1,21 @@
+"""vit_bert: one Transformer encoder core that reads text tokens (BERT) or image patches (ViT).
+
+    config -> front-end -> shared Encoder -> pooling/head -> Lightning task
+"""
+
+from .attention import SelfAttention
+from .block import Block
+from .config import ModelConfig, list_presets
+from .encoder import Encoder
+from .head import ClassifierHead, pool_tokens
+from .image_frontend import ImageFrontEnd, PatchEmbedding
+from .model import TransformerClassifier, build_model
+from .presets import PRESETS
+from .text_frontend import TextFrontEnd
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Block", "ClassifierHead", "Encoder", "ImageFrontEnd", "ModelConfig", "PRESETS", "PatchEmbedding",
+    "SelfAttention", "TextFrontEnd", "TransformerClassifier", "build_model", "list_presets", "pool_tokens",
+]

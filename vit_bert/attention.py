@@ -1,0 +1,70 @@
+"""Multi-head self-attention, written the way the seed note explains it.
+
+Shapes: x (B, L, D) -> out (B, L, D); with ``return_attention=True`` also the
+attention weights (B, heads, L, L), each row a softmax over the keys.
+
+For one head with d = D / heads:
+    Q = X W_Q, K = X W_K, V = X W_V          (L, d) each
+    scores  = Q K^T / sqrt(d)                (L, L)
+    weights = softmax(scores, dim=-1)        row-wise
+    out     = weights V                      (L, d)
+Heads are concatenated back to D and projected by ``proj``.
+
+Two paths share the same parameters: the fast path calls
+``torch.nn.functional.scaled_dot_product_attention`` (fused kernels, never
+materialises the weights); the explicit path computes the lines above and
+returns the weights for inspection. Both give the same outputs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with a fused ``qkv`` projection (rows stacked q; k; v, as in timm)."""
+
+    def __init__(self, dim: int, heads: int, qkv_bias: bool = True, attn_dropout: float = 0.0, proj_dropout: float = 0.0):
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"dim must be divisible by heads: got dim={dim}, heads={heads}")
+        self.heads = heads
+        self.head_dim = dim // heads
+        self.scale = 1.0 / math.sqrt(self.head_dim)
+        self.attn_dropout = attn_dropout
+        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(proj_dropout)
+
+    def split_heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, L, D) -> q, k, v each (B, heads, L, d)."""
+        qkv = rearrange(self.qkv(x), "b l (three h d) -> three b h l d", three=3, h=self.heads)
+        return qkv[0], qkv[1], qkv[2]
+
+    def attention_weights(self, q: torch.Tensor, k: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        """softmax(Q K^T / sqrt(d)) row-wise, padded keys excluded: (B, h, L, d) x2 -> (B, h, L, L)."""
+        scores = (q @ k.transpose(-2, -1)) * self.scale
+        if attention_mask is not None:
+            scores = scores.masked_fill(~attention_mask[:, None, None, :], float("-inf"))
+        return scores.softmax(dim=-1)
+
+    def forward(
+        self, x: torch.Tensor, attention_mask: torch.Tensor | None = None, return_attention: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x (B, L, D), attention_mask (B, L) bool, True = real token -> (out (B, L, D), weights (B, h, L, L) or None)."""
+        q, k, v = self.split_heads(x)
+        dropout_p = self.attn_dropout if self.training else 0.0
+        weights = None
+        if return_attention:
+            weights = self.attention_weights(q, k, attention_mask)
+            out = F.dropout(weights, dropout_p, self.training) @ v
+        else:
+            mask = None if attention_mask is None else attention_mask[:, None, None, :]
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+        out = rearrange(out, "b h l d -> b l (h d)")
+        return self.proj_drop(self.proj(out)), weights

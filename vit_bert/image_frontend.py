@@ -1,0 +1,119 @@
+"""Image front-end: pixels to a token sequence, ViT-style.
+
+Shapes: images (B, C, H, W) -> tokens (B, 1 + N, D), N = (H / P) * (W / P).
+224 x 224 with P = 16 gives 196 patch tokens; with [CLS] prepended, 197.
+
+Each P x P x C patch is flattened to a vector (16 * 16 * 3 = 768 values) and
+mapped to D by one Linear layer: the seed's "patches as tokens". This is the
+same function as a Conv2d with kernel = stride = P (see ``conv_weight``).
+"""
+
+from __future__ import annotations
+
+import torch
+from einops import rearrange
+from timm.layers import resample_abs_pos_embed, to_2tuple, trunc_normal_
+from torch import nn
+
+from .pos_embed import sincos_2d
+
+
+class PatchEmbedding(nn.Module):
+    """(B, C, H, W) -> (B, N, D): flatten non-overlapping P x P patches, then one Linear."""
+
+    def __init__(self, patch_size: int = 16, in_chans: int = 3, dim: int = 768):
+        super().__init__()
+        self.patch_size = patch_size
+        self.in_chans = in_chans
+        self.proj = nn.Linear(patch_size * patch_size * in_chans, dim)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        p = self.patch_size
+        patches = rearrange(images, "b c (h p1) (w p2) -> b (h w) (p1 p2 c)", p1=p, p2=p)
+        return self.proj(patches)
+
+    def conv_weight(self) -> torch.Tensor:
+        """The same weights in Conv2d layout (D, C, P, P), e.g. to compare with timm's ``patch_embed.proj``."""
+        p = self.patch_size
+        return rearrange(self.proj.weight, "d (p1 p2 c) -> d c p1 p2", p1=p, p2=p)
+
+
+class ImageFrontEnd(nn.Module):
+    """(B, C, H, W) -> ((B, prefix + N, D), None). Prefix is 1 with a [CLS] token, else 0.
+
+    The second output is the attention mask, always None for images (no padding).
+    Inputs of another size than ``img_size`` get their position embeddings
+    resampled (bicubic over the patch grid) instead of failing.
+    """
+
+    def __init__(
+        self,
+        img_size: int | tuple[int, int] = 224,
+        patch_size: int = 16,
+        in_chans: int = 3,
+        dim: int = 768,
+        class_token: bool = True,
+        pos_embed: str = "learned",
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        img_size = to_2tuple(img_size)
+        for side in img_size:
+            if side % patch_size:
+                raise ValueError(f"img_size {img_size} must be divisible by patch_size {patch_size}")
+        if pos_embed not in ("learned", "sincos"):
+            raise ValueError(f"pos_embed must be 'learned' or 'sincos'; got {pos_embed!r}")
+        self.img_size = img_size
+        self.patch_size = patch_size
+        self.in_chans = in_chans
+        self.grid = (img_size[0] // patch_size, img_size[1] // patch_size)
+        self.num_prefix_tokens = 1 if class_token else 0
+        self.pos_embed_kind = pos_embed
+
+        self.patch_embed = PatchEmbedding(patch_size, in_chans, dim)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if class_token else None
+        num_positions = self.num_prefix_tokens + self.grid[0] * self.grid[1]
+        if pos_embed == "learned":
+            self.pos_embed = nn.Parameter(torch.zeros(1, num_positions, dim))
+            trunc_normal_(self.pos_embed, std=0.02)
+        else:
+            self.register_buffer("pos_embed", self._sincos(self.grid), persistent=False)
+        if self.cls_token is not None:
+            nn.init.normal_(self.cls_token, std=1e-6)
+        self.pos_drop = nn.Dropout(dropout)
+
+    def _sincos(self, grid: tuple[int, int]) -> torch.Tensor:
+        table = sincos_2d(grid, self.patch_embed.proj.out_features)
+        prefix = table.new_zeros(self.num_prefix_tokens, table.shape[-1])  # [CLS] gets no position signal
+        return torch.cat([prefix, table])[None]
+
+    def position_embeddings(self, grid: tuple[int, int]) -> torch.Tensor:
+        """(1, prefix + h*w, D) for a patch grid (h, w); resampled when it differs from the configured grid."""
+        if grid == self.grid:
+            return self.pos_embed
+        if self.pos_embed_kind == "sincos":
+            return self._sincos(grid).to(self.pos_embed)
+        return resample_abs_pos_embed(
+            self.pos_embed, new_size=list(grid), old_size=list(self.grid), num_prefix_tokens=self.num_prefix_tokens
+        )
+
+    def check_input(self, images: torch.Tensor) -> None:
+        if images.ndim != 4:
+            raise ValueError(f"images must have shape (B, C, H, W); got a tensor of shape {tuple(images.shape)}")
+        _, channels, height, width = images.shape
+        if channels != self.in_chans:
+            raise ValueError(f"expected {self.in_chans} image channels; got {channels} (input shape {tuple(images.shape)})")
+        if height % self.patch_size or width % self.patch_size:
+            raise ValueError(
+                f"image size {height}x{width} is not divisible by the patch size {self.patch_size}; "
+                f"expected height and width that are multiples of {self.patch_size} (configured: {self.img_size})"
+            )
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, None]:
+        self.check_input(images)
+        grid = (images.shape[2] // self.patch_size, images.shape[3] // self.patch_size)
+        x = self.patch_embed(images)
+        if self.cls_token is not None:
+            x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        x = x + self.position_embeddings(grid)
+        return self.pos_drop(x), None

@@ -1,0 +1,88 @@
+"""Text front-end: token ids to a token sequence, BERT-style.
+
+Shapes: input_ids (B, T) int, attention_mask (B, T) {0,1}/bool (1 = real token),
+token_type_ids (B, T) -> (tokens (B, T, D), attention_mask (B, T) bool or None).
+
+tokens = LayerNorm(word[ids] + position[0..T-1] + token_type[types]), then dropout.
+[CLS] is expected as the first id (the tokenizer puts it there); its output
+vector is what ``pool="cls"`` reads. The mask is handed on to the Encoder so
+that no real token attends to padding: outputs at real positions do not
+depend on how much padding follows.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class TextFrontEnd(nn.Module):
+    num_prefix_tokens = 0  # [CLS] is an ordinary token id here, counted in T
+
+    def __init__(
+        self,
+        vocab_size: int = 30522,
+        dim: int = 768,
+        max_len: int = 512,
+        type_vocab_size: int = 2,
+        ln_eps: float = 1e-12,
+        dropout: float = 0.1,
+        pad_token_id: int = 0,
+    ):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.max_len = max_len
+        self.type_vocab_size = type_vocab_size
+        self.word_embeddings = nn.Embedding(vocab_size, dim, padding_idx=pad_token_id)
+        self.position_embeddings = nn.Embedding(max_len, dim)
+        self.token_type_embeddings = nn.Embedding(type_vocab_size, dim) if type_vocab_size > 0 else None
+        self.norm = nn.LayerNorm(dim, eps=ln_eps)
+        self.drop = nn.Dropout(dropout)
+        self.register_buffer("position_ids", torch.arange(max_len)[None], persistent=False)
+
+    def check_input(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, token_type_ids: torch.Tensor | None
+    ) -> None:
+        if input_ids.ndim != 2 or input_ids.dtype.is_floating_point or input_ids.dtype == torch.bool:
+            raise ValueError(
+                f"input_ids must be an integer tensor of shape (B, T); got {input_ids.dtype} of shape {tuple(input_ids.shape)}"
+            )
+        length = input_ids.shape[1]
+        if length > self.max_len:
+            raise ValueError(
+                f"sequence length {length} is longer than the position table (max_len={self.max_len}); "
+                f"truncate inputs to at most {self.max_len} tokens"
+            )
+        if input_ids.numel():
+            low, high = int(input_ids.min()), int(input_ids.max())
+            if low < 0 or high >= self.vocab_size:
+                raise ValueError(
+                    f"token ids must lie in [0, {self.vocab_size - 1}] (vocab_size={self.vocab_size}); got ids from {low} to {high}"
+                )
+        for name, extra in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
+            if extra is not None and extra.shape != input_ids.shape:
+                raise ValueError(
+                    f"{name} must have the same shape as input_ids {tuple(input_ids.shape)}; got {tuple(extra.shape)}"
+                )
+        if token_type_ids is not None and token_type_ids.numel():
+            if self.token_type_embeddings is None:
+                raise ValueError("token_type_ids were given, but this model has type_vocab_size=0")
+            high = int(token_type_ids.max())
+            if int(token_type_ids.min()) < 0 or high >= self.type_vocab_size:
+                raise ValueError(f"token_type_ids must lie in [0, {self.type_vocab_size - 1}]; got a maximum of {high}")
+        if attention_mask is not None and attention_mask.numel() and not bool(attention_mask.bool().any(dim=1).all()):
+            raise ValueError("every sequence needs at least one real token; attention_mask has a row of all zeros")
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        self.check_input(input_ids, attention_mask, token_type_ids)
+        x = self.word_embeddings(input_ids) + self.position_embeddings(self.position_ids[:, : input_ids.shape[1]])
+        if self.token_type_embeddings is not None:
+            types = token_type_ids if token_type_ids is not None else torch.zeros_like(input_ids)
+            x = x + self.token_type_embeddings(types)
+        mask = attention_mask.bool() if attention_mask is not None else None
+        return self.drop(self.norm(x)), mask
