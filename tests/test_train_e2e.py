@@ -1,0 +1,95 @@
+"""train.py end to end: tiny models, a few steps, generated or embedded data."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torchvision.io import write_png
+
+from vit_bert.cli import run
+from vit_bert.predict import Predictor, expand_inputs
+from text_data import write_splits
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY_IMAGE = [
+    "--model.overrides", "{patch_size: 2, dim: 32, depth: 1, heads: 2}",
+    "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2",
+    "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+]
+
+
+def train_py(*args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_train_py_quickstart_path_then_predict_from_the_checkpoint(tmp_path):
+    result = train_py(*TINY_IMAGE, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "test accuracy: " in result.stdout
+    checkpoint = result.stdout.split("checkpoint: ")[1].split()[0]
+    assert (tmp_path / checkpoint).is_file()
+    assert (tmp_path / "runs/quickstart/version_0/metrics.csv").is_file()
+
+    # predict: two digit images written as PNG files, classified from the checkpoint alone
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    for i in range(2):
+        image = torch.from_numpy(digits.images[i] * 255 / 16).to(torch.uint8)[None]
+        write_png(image, str(tmp_path / f"digit{i}.png"))
+    result = train_py("predict", checkpoint, "digit0.png", "digit1.png", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("digit0.png\t")
+    label, prob = lines[0].split("\t")[1:]
+    assert label in [str(d) for d in range(10)] and 0.0 < float(prob) <= 1.0
+
+
+@pytest.mark.slow
+def test_text_run_and_checkpoint_reload_give_the_same_predictions(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_splits(tmp_path / "data", "tsv", n_train=300, n_test=60, int_labels=False)
+    cli = run([
+        "--config", str(ROOT / "configs/sst2_bert.yaml"), "--data.root", "data",
+        "--data.tokenizer_vocab_size", "200", "--model.preset", "bert-tiny", "--model.lr", "0.003",
+        "--trainer.max_epochs", "3", "--trainer.enable_progress_bar", "false",
+    ])
+    best = cli.trainer.checkpoint_callback.best_model_path
+    assert Path(best).is_file()
+    assert (Path(cli.trainer.log_dir) / "tokenizer.json").is_file()
+    assert cli.trainer.callback_metrics["test_acc"] > 0.8  # the label is one word away: learnable in 3 epochs
+
+    texts = ["the film was very good", "a dull and boring plot", "quite lovely actors"]
+    predictor = Predictor(best)
+    predicted = predictor(texts)
+    ids, _ = cli.datamodule.encoder.encode(texts)
+    batch = cli.datamodule.encoder.collate(ids)
+    cli.model.eval()
+    with torch.no_grad():
+        probs = cli.model(**batch).softmax(-1)
+    expected = [(cli.datamodule.labels.names[i], p) for i, p in zip(probs.argmax(-1).tolist(), probs.max(-1).values.tolist())]
+    assert [label for label, _ in predicted] == [label for label, _ in expected]
+    assert [p for _, p in predicted] == pytest.approx([p for _, p in expected], abs=1e-5)
+    assert predicted[0][0] == "pos" and predicted[1][0] == "neg"
+    assert expand_inputs(texts, "text") == texts
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes(tmp_path):
+    result = train_py(
+        *TINY_IMAGE, "--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("test accuracy: ") == 1  # printed by rank 0 only
+    assert "world_size=2" in result.stderr or "GLOBAL_RANK: 1" in result.stderr + result.stdout
+
+
+def test_user_errors_exit_2_with_one_line_and_no_traceback(tmp_path):
+    result = train_py("--model.preset", "vit-cifar/8", "--trainer.max_epochs", "1", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "unknown preset 'vit-cifar/8'" in result.stderr and "Did you mean 'vit-cifar/4'" in result.stderr

@@ -1,0 +1,109 @@
+"""The train.py command line: LightningCLI over ClassificationTask and an image or text data module.
+
+    python train.py                                  # configs/quickstart.yaml: digits, offline, minutes
+    python train.py --config configs/cifar10_vit.yaml --data.root ~/cifar10 --trainer.max_epochs 50
+    python train.py --config configs/quickstart.yaml --ckpt_path last   # resume the newest run of that name
+    python train.py predict CHECKPOINT INPUT [INPUT ...]
+
+It fits, then tests the best checkpoint and prints the test accuracy and the
+checkpoint's path. Logs (CSV) and checkpoints go to runs/<config name>/version_N/.
+User errors (bad data, bad config) end with one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.loggers import CSVLogger
+
+from .data.image_sources import DataError
+from .training.task import ClassificationTask
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "quickstart.yaml"
+USER_ERRORS = (DataError, ValueError, KeyError, TypeError, FileNotFoundError)
+
+
+class VitBertCLI(LightningCLI):
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.add_argument("--ckpt_path", type=str | None, default=None, help="Checkpoint to resume from; 'last' = the newest last.ckpt of this run name.")
+        parser.add_argument("--run_name", type=str | None, default=None, help="Folder name under runs/ (default: the config file's name).")
+        parser.add_argument("--runs_dir", type=str, default="runs", help="Where logs and checkpoints go.")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.monitor": "val_acc",
+                "checkpoint.mode": "max",
+                "checkpoint.save_last": True,
+                "checkpoint.filename": "best-epoch{epoch:03d}-acc{val_acc:.4f}",
+                "checkpoint.auto_insert_metric_name": False,
+            }
+        )
+        # What the model must match (classes, channels, vocabulary) comes from the data.
+        parser.link_arguments("data.info", "model.data_info", apply_on="instantiate")
+
+    @property
+    def run_name(self) -> str:
+        if self.config.get("run_name"):
+            return self.config.run_name
+        configs = self.config.get("config") or []
+        return Path(str(configs[-1])).stem if configs else "vit_bert"
+
+    def instantiate_trainer(self, **kwargs):
+        if self.config.trainer.get("logger") in (None, True):
+            kwargs["logger"] = CSVLogger(self.config.runs_dir, name=self.run_name)
+        return super().instantiate_trainer(**kwargs)
+
+    def resolve_ckpt_path(self) -> str | None:
+        path = self.config.get("ckpt_path")
+        if path != "last":
+            if path and not Path(path).is_file():
+                raise FileNotFoundError(f"--ckpt_path {path} does not exist")
+            return path
+        found = sorted(Path(self.config.runs_dir, self.run_name).glob("version_*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+        if not found:
+            raise FileNotFoundError(f"--ckpt_path last: no last.ckpt under {self.config.runs_dir}/{self.run_name}/version_*/checkpoints/")
+        return str(found[-1])
+
+
+def fit_and_test(cli: VitBertCLI) -> None:
+    cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=cli.resolve_ckpt_path())
+    best = cli.trainer.checkpoint_callback.best_model_path if cli.trainer.checkpoint_callback else ""
+    results = cli.trainer.test(cli.model, cli.datamodule, ckpt_path=best or None, verbose=False)
+    if cli.trainer.is_global_zero:
+        accuracy = results[0].get("test_acc", float("nan")) if results else float("nan")
+        print(f"test accuracy: {accuracy:.4f}")
+        print(f"checkpoint: {best or '(none saved; tested the final weights)'}")
+
+
+def run(argv: list[str]) -> VitBertCLI:
+    """Parse, fit, test; returns the CLI (model, datamodule, trainer) for callers that want them."""
+    if not any(a == "--config" or a.startswith("--config=") for a in argv):
+        argv = ["--config", str(DEFAULT_CONFIG), *argv]
+    cli = VitBertCLI(
+        ClassificationTask,
+        L.LightningDataModule,
+        subclass_mode_data=True,
+        run=False,
+        args=argv,
+        save_config_kwargs={"overwrite": True},
+    )
+    fit_and_test(cli)
+    return cli
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "predict":
+            from .predict import main as predict_main
+
+            return predict_main(argv[1:])
+        run(argv)
+    except USER_ERRORS as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)

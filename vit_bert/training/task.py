@@ -1,0 +1,164 @@
+"""ClassificationTask: the one LightningModule that trains a vit_bert classifier on images or text.
+
+Batches are dicts: the model's inputs by name plus ``labels`` (B,):
+    image: {"images": (B, C, H, W) float, "labels"}
+    text:  {"input_ids": (B, T), "attention_mask": (B, T), "labels"}
+so the task never branches on modality; the model's front-end does. What the
+model must match in the data (classes, channels, vocabulary) arrives as
+``data_info`` from the datamodule (linked by train.py) and is stored in the
+checkpoint's hyperparameters, so a checkpoint alone rebuilds the model.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy
+
+from ..config import ModelConfig
+from ..model import build_model
+from .optim import param_groups, warmup_cosine
+
+# data_info keys that set the model config, per modality
+DATA_TO_MODEL = {
+    "image": {"num_classes": "num_classes", "in_chans": "in_chans", "image_size": "img_size"},
+    "text": {"num_classes": "num_classes", "vocab_size": "vocab_size", "pad_token_id": "pad_token_id"},
+}
+
+
+def model_config(preset: str, overrides: dict | None, data_info: dict | None) -> ModelConfig:
+    """Preset + user overrides + what the data dictates; a user value that contradicts the data is an error."""
+    overrides = dict(overrides or {})
+    base = ModelConfig.from_name(preset, **overrides)
+    if not data_info:
+        return base
+    if data_info["modality"] != base.modality:
+        raise ValueError(
+            f"model preset {preset!r} reads {base.modality} inputs, but the data module gives {data_info['modality']}; "
+            f"choose a {'vit-' if data_info['modality'] == 'image' else 'bert-'}* preset or the other data module"
+        )
+    from_data = {}
+    for data_key, config_key in DATA_TO_MODEL[base.modality].items():
+        value = data_info.get(data_key)
+        if value is None:
+            continue
+        if config_key in overrides and overrides[config_key] != value:
+            raise ValueError(
+                f"model.overrides.{config_key}={overrides[config_key]} disagrees with the dataset, which has "
+                f"{data_key}={value}; remove the override or fix the data"
+            )
+        from_data[config_key] = value
+    if base.modality == "text" and data_info.get("max_length", 0) > base.max_len:
+        raise ValueError(f"data.max_length={data_info['max_length']} exceeds the model's position table max_len={base.max_len}")
+    return base.replace(**from_data)
+
+
+class ClassificationTask(L.LightningModule):
+    def __init__(
+        self,
+        preset: str = "vit-cifar/4",
+        overrides: dict[str, int | float | bool | str] | None = None,
+        data_info: dict | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.05,
+        betas: tuple[float, float] = (0.9, 0.999),
+        warmup_fraction: float = 0.05,
+        min_lr_ratio: float = 0.01,
+        label_smoothing: float = 0.0,
+        mixup_alpha: float = 0.0,
+        cutmix_alpha: float = 0.0,
+        compile: bool = False,
+    ):
+        """
+        Args:
+            preset: Model preset name (see ``vit_bert.list_presets()``), e.g. vit-cifar/4 or bert-mini.
+            overrides: ModelConfig fields that replace the preset's, e.g. {depth: 6, drop_path: 0.1}.
+            data_info: Filled in by train.py from the data module (classes, channels, vocabulary).
+            lr: Peak learning rate of AdamW.
+            weight_decay: AdamW weight decay, applied to weight matrices only.
+            betas: AdamW betas.
+            warmup_fraction: Share of all training steps spent in linear warmup.
+            min_lr_ratio: Final learning rate of the cosine schedule, relative to lr.
+            label_smoothing: Cross-entropy label smoothing.
+            mixup_alpha: Mixup strength for images (0 = off), via timm.
+            cutmix_alpha: CutMix strength for images (0 = off), via timm.
+            compile: Run the model through torch.compile.
+        """
+        super().__init__()
+        self.save_hyperparameters()
+        self.config = model_config(preset, overrides, data_info)
+        self.model = build_model(self.config)
+        self.mixup = self._build_mixup(mixup_alpha, cutmix_alpha, label_smoothing)
+        self._forward = torch.compile(self.model) if compile else self.model
+        num_classes = self.config.num_classes
+        top5 = {"acc5": MulticlassAccuracy(num_classes, top_k=5)} if self.config.modality == "image" and num_classes > 5 else {}
+        metrics = MetricCollection({"acc": MulticlassAccuracy(num_classes, average="micro"), **top5})
+        self.train_metrics = MetricCollection({"acc": MulticlassAccuracy(num_classes, average="micro")}, prefix="train_")
+        self.val_metrics = metrics.clone(prefix="val_")
+        self.test_metrics = metrics.clone(prefix="test_")
+
+    def _build_mixup(self, mixup_alpha: float, cutmix_alpha: float, label_smoothing: float):
+        if mixup_alpha <= 0 and cutmix_alpha <= 0:
+            return None
+        if self.config.modality != "image":
+            raise ValueError("mixup_alpha/cutmix_alpha apply to images only; set them to 0 for text")
+        from timm.data import Mixup
+
+        return Mixup(mixup_alpha=mixup_alpha, cutmix_alpha=cutmix_alpha, label_smoothing=label_smoothing, num_classes=self.config.num_classes)
+
+    @property
+    def class_names(self) -> list[str] | None:
+        return (self.hparams.data_info or {}).get("class_names")
+
+    def forward(self, **inputs) -> torch.Tensor:
+        return self._forward(**inputs)
+
+    @staticmethod
+    def split(batch: dict) -> tuple[dict, torch.Tensor | None]:
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        return inputs, batch.get("labels")
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        inputs, labels = self.split(batch)
+        if self.mixup is not None:
+            inputs["images"], soft_targets = self.mixup(inputs["images"], labels)
+            logits = self(**inputs)
+            loss = torch.sum(-soft_targets * F.log_softmax(logits.float(), dim=-1), dim=-1).mean()
+        else:
+            logits = self(**inputs)
+            loss = F.cross_entropy(logits.float(), labels, label_smoothing=self.hparams.label_smoothing)
+        self.train_metrics.update(logits.detach(), labels)
+        batch_size = labels.shape[0]
+        self.log("train_loss", loss, prog_bar=True, batch_size=batch_size)
+        self.log_dict(self.train_metrics, on_step=False, on_epoch=True, batch_size=batch_size)
+        return loss
+
+    def _evaluate(self, batch: dict, metrics: MetricCollection, stage: str) -> None:
+        inputs, labels = self.split(batch)
+        logits = self(**inputs)
+        metrics.update(logits, labels)
+        self.log(f"{stage}_loss", F.cross_entropy(logits.float(), labels), prog_bar=stage == "val", batch_size=labels.shape[0])
+        self.log_dict(metrics, prog_bar=stage == "val", batch_size=labels.shape[0])
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._evaluate(batch, self.val_metrics, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._evaluate(batch, self.test_metrics, "test")
+
+    def predict_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        inputs, _ = self.split(batch)
+        return self(**inputs).float().softmax(dim=-1)
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        fused = self.device.type == "cuda"
+        optimizer = torch.optim.AdamW(param_groups(self.model, hp.weight_decay), lr=hp.lr, betas=tuple(hp.betas), fused=fused)
+        total = self.trainer.estimated_stepping_batches
+        if total == float("inf"):
+            raise ValueError("the learning-rate schedule needs a length: set trainer.max_epochs or trainer.max_steps")
+        total = max(1, int(total))
+        scheduler = warmup_cosine(optimizer, int(hp.warmup_fraction * total), total, hp.min_lr_ratio)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
