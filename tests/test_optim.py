@@ -19,16 +19,27 @@ def test_weight_decay_only_on_weight_matrices(name):
     assert len(decayed) + len(plain) == len(list(model.parameters()))
 
 
-def test_warmup_then_cosine():
+def run_schedule(steps, **kwargs):
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    sched = warmup_cosine(opt, warmup_steps=10, total_steps=110, min_lr_ratio=0.1)
+    sched = warmup_cosine(opt, **kwargs)
     lrs = []
-    for _ in range(110):
+    for _ in range(steps):
         lrs.append(opt.param_groups[0]["lr"])
         opt.step()
         sched.step()
+    return lrs
+
+
+def test_warmup_then_cosine():
+    lrs = run_schedule(100, total_steps=100, warmup_fraction=0.1, min_lr_ratio=0.1)
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
-    assert lrs[10] == pytest.approx(1.0)
-    assert lrs[60] == pytest.approx(0.55, abs=0.01)  # halfway down the cosine
+    assert lrs[54] == pytest.approx(0.55, abs=0.01)  # halfway down the cosine
     assert lrs[-1] == pytest.approx(0.1, abs=0.01)
-    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:]))
+
+
+def test_time_budget_drives_the_schedule_when_it_is_further_along():
+    clock = iter([i / 20 for i in range(100)])  # the budget runs out after 20 steps of a 1000-step plan
+    lrs = run_schedule(21, total_steps=1000, warmup_fraction=0.1, min_lr_ratio=0.0, time_fraction=lambda: next(clock))
+    assert lrs[2] == pytest.approx(1.0)  # warmup done at 10% of the time
+    assert lrs[-1] == pytest.approx(0.0, abs=1e-6)  # fully annealed when time is up

@@ -76,3 +76,18 @@ def test_collate_pads_to_longest():
     assert batch["input_ids"].tolist() == [[2, 5, 3], [2, 3, encoder.pad_id]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
     assert batch["input_ids"].dtype == torch.long
+
+
+def test_hf_dataset_without_the_datasets_package_is_a_clear_error(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_datasets(name, *args, **kwargs):
+        if name == "datasets":
+            raise ImportError("no datasets")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_datasets)
+    with pytest.raises(DataError, match=r"needs the 'datasets' package: pip install datasets"):
+        TextDataModule(hf_dataset="stanfordnlp/sst2").info

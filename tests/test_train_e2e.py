@@ -14,11 +14,16 @@ from vit_bert.predict import Predictor, expand_inputs
 from text_data import write_splits
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY_IMAGE = [
-    "--model.overrides", "{patch_size: 2, dim: 32, depth: 1, heads: 2}",
-    "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2",
-    "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
-]
+def tiny_image_run(epochs: int = 1) -> list[str]:
+    """Quickstart config, a 1-block model, 3 training batches per epoch."""
+    return [
+        "--model.overrides", "{patch_size: 2, dim: 32, depth: 1, heads: 2}",
+        "--trainer.max_epochs", str(epochs), "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2",
+        "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+    ]
+
+
+TINY_IMAGE = tiny_image_run()
 
 
 def train_py(*args, cwd):
@@ -93,3 +98,19 @@ def test_user_errors_exit_2_with_one_line_and_no_traceback(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "unknown preset 'vit-cifar/8'" in result.stderr and "Did you mean 'vit-cifar/4'" in result.stderr
+
+
+@pytest.mark.slow
+def test_resume_with_ckpt_path_last_continues_from_the_saved_step(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = run([*TINY_IMAGE])
+    assert first.trainer.global_step == 3
+    resumed = run([*tiny_image_run(epochs=2), "--ckpt_path", "last"])
+    assert resumed.trainer.global_step == 6  # 3 restored + 3 new, none repeated
+    assert resumed.trainer.current_epoch == 2
+    assert (tmp_path / "runs/quickstart/version_0/checkpoints/last.ckpt").is_file()  # the first run's files stay
+
+
+def test_ckpt_path_last_without_a_previous_run(tmp_path):
+    result = train_py(*TINY_IMAGE, "--ckpt_path", "last", cwd=tmp_path)
+    assert result.returncode == 2 and "no last.ckpt under runs/quickstart/" in result.stderr

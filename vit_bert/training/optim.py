@@ -8,6 +8,7 @@ as in BERT and DeiT.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 from torch import nn
@@ -27,13 +28,28 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int, min_lr_ratio: float = 0.0):
-    """Linear warmup from ~0 to the base lr over ``warmup_steps``, then cosine decay to ``min_lr_ratio * lr``."""
+def warmup_cosine(
+    optimizer: torch.optim.Optimizer,
+    total_steps: int,
+    warmup_fraction: float = 0.05,
+    min_lr_ratio: float = 0.0,
+    time_fraction: Callable[[], float] | None = None,
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warmup over the first ``warmup_fraction`` of training, then cosine decay to ``min_lr_ratio * lr``.
+
+    Progress is steps done / ``total_steps``; with ``time_fraction`` (share of a wall-clock
+    budget used, e.g. trainer.max_time) it is whichever is further along, so a run cut by
+    its time budget still ends annealed.
+    """
 
     def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-        return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+        progress = (step + 1) / total_steps
+        if time_fraction is not None:
+            progress = max(progress, time_fraction())
+        progress = min(progress, 1.0)
+        if progress < warmup_fraction:
+            return progress / warmup_fraction
+        cosine = 0.5 * (1 + math.cos(math.pi * (progress - warmup_fraction) / max(1e-8, 1 - warmup_fraction)))
+        return min_lr_ratio + (1 - min_lr_ratio) * cosine
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import lightning as L
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.callbacks import Timer
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
@@ -152,6 +153,18 @@ class ClassificationTask(L.LightningModule):
         inputs, _ = self.split(batch)
         return self(**inputs).float().softmax(dim=-1)
 
+    def _time_fraction(self):
+        """Share of trainer.max_time used so far, or None without a time budget."""
+        timer = next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None)
+        if timer is None or timer.time_remaining() is None:
+            return None
+
+        def fraction() -> float:
+            elapsed, remaining = timer.time_elapsed(), timer.time_remaining()
+            return elapsed / max(1e-6, elapsed + remaining)
+
+        return fraction
+
     def configure_optimizers(self):
         hp = self.hparams
         fused = self.device.type == "cuda"
@@ -160,5 +173,5 @@ class ClassificationTask(L.LightningModule):
         if total == float("inf"):
             raise ValueError("the learning-rate schedule needs a length: set trainer.max_epochs or trainer.max_steps")
         total = max(1, int(total))
-        scheduler = warmup_cosine(optimizer, int(hp.warmup_fraction * total), total, hp.min_lr_ratio)
+        scheduler = warmup_cosine(optimizer, total, hp.warmup_fraction, hp.min_lr_ratio, self._time_fraction())
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
