@@ -13,6 +13,7 @@ User errors (bad data, bad config) end with one line on stderr and exit code 2.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import lightning as L
@@ -70,11 +71,16 @@ class VitBertCLI(LightningCLI):
 
 
 def fit_and_test(cli: VitBertCLI) -> None:
-    cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=cli.resolve_ckpt_path())
-    best = cli.trainer.checkpoint_callback.best_model_path if cli.trainer.checkpoint_callback else ""
-    results = cli.trainer.test(cli.model, cli.datamodule, ckpt_path=best or None, verbose=False)
-    if cli.trainer.is_global_zero:
+    trainer = cli.trainer
+    start, start_step = time.perf_counter(), trainer.global_step
+    trainer.fit(cli.model, cli.datamodule, ckpt_path=cli.resolve_ckpt_path())
+    seconds, steps = time.perf_counter() - start, trainer.global_step - start_step
+    samples = steps * cli.datamodule.hparams.batch_size * trainer.world_size * trainer.accumulate_grad_batches
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    results = trainer.test(cli.model, cli.datamodule, ckpt_path=best or None, verbose=False)
+    if trainer.is_global_zero:
         accuracy = results[0].get("test_acc", float("nan")) if results else float("nan")
+        print(f"fit: {steps} steps in {seconds:.0f} s, {samples / max(seconds, 1e-9):.0f} training samples/s (validation included)")
         print(f"test accuracy: {accuracy:.4f}")
         print(f"checkpoint: {best or '(none saved; tested the final weights)'}")
 
