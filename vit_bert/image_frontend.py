@@ -75,12 +75,19 @@ class ImageFrontEnd(nn.Module):
         num_positions = self.num_prefix_tokens + self.grid[0] * self.grid[1]
         if pos_embed == "learned":
             self.pos_embed = nn.Parameter(torch.zeros(1, num_positions, dim))
-            trunc_normal_(self.pos_embed, std=0.02)
         else:
             self.register_buffer("pos_embed", self._sincos(self.grid), persistent=False)
+        self.pos_drop = nn.Dropout(dropout)
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        """timm's ViT init: the patch projection keeps PyTorch's default (fan-in uniform), as timm's Conv2d does;
+        learned positions ~ N(0, 0.02) truncated; [CLS] ~ N(0, 1e-6)."""
+        self.patch_embed.proj.reset_parameters()
+        if isinstance(self.pos_embed, nn.Parameter):
+            trunc_normal_(self.pos_embed, std=0.02)
         if self.cls_token is not None:
             nn.init.normal_(self.cls_token, std=1e-6)
-        self.pos_drop = nn.Dropout(dropout)
 
     def _sincos(self, grid: tuple[int, int]) -> torch.Tensor:
         table = sincos_2d(grid, self.patch_embed.proj.out_features)

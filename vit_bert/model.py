@@ -31,16 +31,12 @@ def build_frontend(config: ModelConfig) -> nn.Module:
     )
 
 
-def _init_weights(module: nn.Module) -> None:
-    # BERT and timm ViT both start Linear/Embedding weights at std 0.02.
+def _init_linear(module: nn.Module) -> None:
+    # BERT and timm ViT both start the encoder's and head's Linear weights at std 0.02.
     if isinstance(module, nn.Linear):
         trunc_normal_(module.weight, std=0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.Embedding):
-        trunc_normal_(module.weight, std=0.02)
-        if module.padding_idx is not None:
-            module.weight.data[module.padding_idx].zero_()
 
 
 class TransformerClassifier(nn.Module):
@@ -52,8 +48,9 @@ class TransformerClassifier(nn.Module):
         self.head = ClassifierHead(
             config.dim, config.num_classes, config.pool, config.head_pooler, config.head_dropout, self.frontend.num_prefix_tokens
         )
-        for module in (self.encoder, self.head, self.frontend):
-            module.apply(_init_weights)
+        self.encoder.apply(_init_linear)
+        self.head.apply(_init_linear)
+        self.frontend.init_weights()
 
     @property
     def modality(self) -> str:

@@ -15,10 +15,9 @@ import inspect
 from pathlib import Path
 
 import torch
-from torchvision.io import ImageReadMode, decode_image
 
 from .data.augment import BatchTransform
-from .data.image_sources import IMAGE_SUFFIXES, DataError, _decode
+from .data.image_sources import IMAGE_SUFFIXES, DataError, decode_file
 from .data.tokenizer import TextEncoder
 from .training.task import ClassificationTask
 
@@ -54,19 +53,12 @@ class Predictor:
             self.transform = BatchTransform(self.info["mean"], self.info["std"], self.info["image_size"])
 
     def _images(self, paths: list[Path]) -> dict:
-        mode = ImageReadMode.GRAY if self.info["in_chans"] == 1 else ImageReadMode.RGB
-        size = self.info["image_size"]
         images = []
         for path in paths:
             try:
-                image = _decode(path, size) if mode == ImageReadMode.RGB else decode_image(str(path), mode=mode)
+                images.append(decode_file(path, self.info["image_size"], self.info["in_chans"]))
             except Exception as err:
                 raise DataError(f"cannot read image {path} ({err})") from None
-            if tuple(image.shape[1:]) != (size, size):
-                from torchvision.transforms.v2 import functional as TF
-
-                image = TF.resize(image, [size, size], antialias=True)
-            images.append(image)
         return {"images": self.transform(torch.stack(images).to(self.device), train=False)}
 
     def _texts(self, texts: list[str]) -> dict:

@@ -13,6 +13,7 @@ depend on how much padding follows.
 from __future__ import annotations
 
 import torch
+from timm.layers import trunc_normal_
 from torch import nn
 
 
@@ -39,6 +40,13 @@ class TextFrontEnd(nn.Module):
         self.norm = nn.LayerNorm(dim, eps=ln_eps)
         self.drop = nn.Dropout(dropout)
         self.register_buffer("position_ids", torch.arange(max_len)[None], persistent=False)
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        """BERT's init: embeddings ~ N(0, 0.02) truncated, the padding row zero."""
+        for table in filter(None, (self.word_embeddings, self.position_embeddings, self.token_type_embeddings)):
+            trunc_normal_(table.weight, std=0.02)
+        self.word_embeddings.weight.data[self.word_embeddings.padding_idx].zero_()
 
     def check_input(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, token_type_ids: torch.Tensor | None

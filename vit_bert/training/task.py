@@ -92,7 +92,8 @@ class ClassificationTask(L.LightningModule):
         self.config = model_config(preset, overrides, data_info)
         self.model = build_model(self.config)
         self.mixup = self._build_mixup(mixup_alpha, cutmix_alpha, label_smoothing)
-        self._forward = torch.compile(self.model) if compile else self.model
+        if compile:
+            self.model.compile()  # in place: state-dict keys stay the same as without compile
         num_classes = self.config.num_classes
         top5 = {"acc5": MulticlassAccuracy(num_classes, top_k=5)} if self.config.modality == "image" and num_classes > 5 else {}
         metrics = MetricCollection({"acc": MulticlassAccuracy(num_classes, average="micro"), **top5})
@@ -114,7 +115,7 @@ class ClassificationTask(L.LightningModule):
         return (self.hparams.data_info or {}).get("class_names")
 
     def forward(self, **inputs) -> torch.Tensor:
-        return self._forward(**inputs)
+        return self.model(**inputs)
 
     @staticmethod
     def split(batch: dict) -> tuple[dict, torch.Tensor | None]:
