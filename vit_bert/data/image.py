@@ -1,0 +1,154 @@
+"""ImageDataModule: digits, CIFAR-10/100 or an ImageFolder tree, as in-memory uint8 batches.
+
+Batches: {"images": (B, C, S, S) float, normalised, "labels": (B,) int64} once on the
+device (augmentation runs in ``on_after_batch_transfer``, see ``augment.py``).
+``info`` tells the model what the data needs: classes, channels, image size.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .augment import BatchTransform
+from .image_sources import DataError, ImageSplit, load_cifar, load_digits, load_folder, split_off
+
+DATASETS = ("digits", "cifar10", "cifar100", "folder")
+
+
+class InMemoryImages(Dataset):
+    """Serves whole batches by index (``__getitems__``), optionally with per-image RandAugment."""
+
+    def __init__(self, split: ImageSplit, per_image_transform=None):
+        self.split = split
+        self.per_image_transform = per_image_transform
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, index: int) -> dict:
+        return self.__getitems__([index])
+
+    def __getitems__(self, indices: list[int]) -> dict:
+        index = torch.as_tensor(indices)
+        images = self.split.images[index]
+        if self.per_image_transform is not None:
+            images = torch.stack([self.per_image_transform(image) for image in images])
+        return {"images": images, "labels": self.split.labels[index]}
+
+
+def _keep_batch(batch: dict) -> dict:
+    return batch
+
+
+class ImageDataModule(L.LightningDataModule):
+    def __init__(
+        self,
+        dataset: str = "digits",
+        root: str = "data",
+        download: bool = True,
+        image_size: int | None = None,
+        batch_size: int = 128,
+        eval_batch_size: int | None = None,
+        val_fraction: float = 0.1,
+        crop_padding: int = 4,
+        hflip: bool = True,
+        randaugment: bool = False,
+        skip_corrupt: bool = False,
+        num_workers: int = 0,
+        seed: int = 0,
+    ):
+        """
+        Args:
+            dataset: 'digits' (scikit-learn's 8x8 digits, offline), 'cifar10', 'cifar100' or 'folder' (ImageFolder layout).
+            root: Where CIFAR is downloaded/found, or the folder holding train/, test/ (and optional val/).
+            download: Download CIFAR into root when it is not there.
+            image_size: Side the model sees; images are resized on the device. Default: the stored size.
+            batch_size: Training batch size.
+            eval_batch_size: Validation/test batch size (default: batch_size).
+            val_fraction: Share of train held out for validation when there is no val split; 0 validates on test.
+            crop_padding: Random-crop padding in pixels at the stored size (0 = no crop).
+            hflip: Random horizontal flips (turn off for digits and text-like images).
+            randaugment: Per-image RandAugment (torchvision) in the loader, before the batched crop/flip.
+            skip_corrupt: Skip unreadable image files with a warning instead of stopping.
+            num_workers: DataLoader worker processes (useful with randaugment).
+            seed: Seed of the train/val split.
+        """
+        super().__init__()
+        if dataset not in DATASETS:
+            raise DataError(f"data.dataset must be one of {DATASETS}; got {dataset!r}")
+        self.save_hyperparameters()
+        self.splits: dict[str, ImageSplit] | None = None
+        self.class_names: list[str] = []
+        self.transform: BatchTransform | None = None
+
+    def load(self) -> None:
+        if self.splits is not None:
+            return
+        hp = self.hparams
+        if hp.dataset == "digits":
+            splits, self.class_names = load_digits()
+        elif hp.dataset == "folder":
+            splits, self.class_names = load_folder(hp.root, hp.image_size, hp.skip_corrupt)
+        else:
+            splits, self.class_names = load_cifar(hp.dataset, hp.root, hp.download)
+        if "test" not in splits:
+            raise DataError(f"no test split found under data.root={hp.root!r}; expected a test/<class>/ folder")
+        if "val" not in splits:
+            if hp.val_fraction > 0:
+                splits["train"], splits["val"] = split_off(splits["train"], hp.val_fraction, hp.seed)
+            else:
+                splits["val"] = splits["test"]
+        self.splits = splits
+        train = splits["train"].images.float() / 255.0
+        mean, std = train.mean(dim=(0, 2, 3)).tolist(), train.std(dim=(0, 2, 3)).tolist()
+        stored = splits["train"].images.shape[-1]
+        self.transform = BatchTransform(mean, std, hp.image_size or stored, hp.crop_padding, hp.hflip)
+
+    @property
+    def info(self) -> dict:
+        """What the model must match: classes, channels, image size; plus what predict needs (mean, std)."""
+        self.load()
+        return {
+            "modality": "image",
+            "num_classes": len(self.class_names),
+            "class_names": list(self.class_names),
+            "in_chans": int(self.splits["train"].images.shape[1]),
+            "image_size": self.transform.image_size,
+            "mean": self.transform.mean.flatten().tolist(),
+            "std": self.transform.std.flatten().tolist(),
+        }
+
+    def setup(self, stage: str | None = None) -> None:
+        self.load()
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        per_image = None
+        if train and self.hparams.randaugment:
+            from torchvision.transforms.v2 import RandAugment
+
+            per_image = RandAugment()
+        hp = self.hparams
+        return DataLoader(
+            InMemoryImages(self.splits[split], per_image),
+            batch_size=hp.batch_size if train else (hp.eval_batch_size or hp.batch_size),
+            shuffle=train,
+            drop_last=train and len(self.splits[split]) > hp.batch_size,
+            num_workers=hp.num_workers,
+            persistent_workers=hp.num_workers > 0,
+            collate_fn=_keep_batch,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", train=False)
+
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        training = self.trainer is not None and self.trainer.training
+        return {**batch, "images": self.transform(batch["images"], train=training)}

@@ -1,0 +1,81 @@
+"""WordPiece tokenization with the ``tokenizers`` library: train one on the training texts, or load one.
+
+Output per text: ids [CLS] w1 ... wn [SEP], truncated to ``max_length``.
+``collate`` pads a list of id lists to the longest in the batch:
+input_ids (B, T) with the [PAD] id, attention_mask (B, T) with 1 on real tokens.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer
+from tokenizers.implementations import BertWordPieceTokenizer
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def train_wordpiece(texts: list[str], vocab_size: int = 8000, lowercase: bool = True) -> Tokenizer:
+    tokenizer = BertWordPieceTokenizer(lowercase=lowercase)
+    tokenizer.train_from_iterator(texts, vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False)
+    return tokenizer._tokenizer  # the plain Tokenizer: serialisable to one tokenizer.json
+
+
+def load_tokenizer(path: str | Path, lowercase: bool = True) -> Tokenizer:
+    """A tokenizer.json, a BERT vocab.txt, or a directory holding either (e.g. a Hugging Face model folder)."""
+    path = Path(path)
+    if path.is_dir():
+        for name in ("tokenizer.json", "vocab.txt"):
+            if (path / name).is_file():
+                return load_tokenizer(path / name, lowercase)
+        raise FileNotFoundError(f"no tokenizer.json or vocab.txt in {path}")
+    if not path.is_file():
+        raise FileNotFoundError(f"tokenizer file {path} does not exist; expected a tokenizer.json or vocab.txt")
+    if path.suffix == ".json":
+        return Tokenizer.from_file(str(path))
+    return BertWordPieceTokenizer(str(path), lowercase=lowercase)._tokenizer
+
+
+class TextEncoder:
+    """Texts -> lists of ids with [CLS] first and [SEP] last, truncated to max_length; and batch padding."""
+
+    def __init__(self, tokenizer: Tokenizer, max_length: int = 128):
+        for token in ("[CLS]", "[SEP]", "[PAD]"):
+            if tokenizer.token_to_id(token) is None:
+                raise ValueError(f"the tokenizer has no {token} token; a BERT-style WordPiece vocabulary is expected")
+        if max_length < 2:
+            raise ValueError(f"max_length must be at least 2 ([CLS] and [SEP]); got {max_length}")
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.cls_id = tokenizer.token_to_id("[CLS]")
+        self.sep_id = tokenizer.token_to_id("[SEP]")
+        self.pad_id = tokenizer.token_to_id("[PAD]")
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.get_vocab_size()
+
+    def encode(self, texts: list[str]) -> tuple[list[list[int]], int]:
+        """Returns the id lists and how many texts were cut to max_length."""
+        # Special tokens are added here, not by the tokenizer's own post-processor, so that
+        # trained and loaded tokenizers behave the same.
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        room = self.max_length - 2
+        truncated = sum(len(e.ids) > room for e in encodings)
+        return [[self.cls_id, *e.ids[:room], self.sep_id] for e in encodings], truncated
+
+    def tokens(self, ids: list[int]) -> list[str]:
+        return [self.tokenizer.id_to_token(i) for i in ids]
+
+    def collate(self, sequences: list[list[int]]) -> dict[str, torch.Tensor]:
+        longest = max(len(s) for s in sequences)
+        input_ids = torch.full((len(sequences), longest), self.pad_id, dtype=torch.long)
+        attention_mask = torch.zeros(len(sequences), longest, dtype=torch.long)
+        for row, seq in enumerate(sequences):
+            input_ids[row, : len(seq)] = torch.tensor(seq)
+            attention_mask[row, : len(seq)] = 1
+        return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+    def save(self, path: str | Path) -> None:
+        self.tokenizer.save(str(path))
