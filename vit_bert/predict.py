@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 
 from .data.augment import BatchTransform
-from .data.image_sources import IMAGE_SUFFIXES, DataError, decode_file
+from .data.base import DataError
+from .data.image_sources import IMAGE_SUFFIXES, decode_file
 from .data.tokenizer import TextEncoder
 from .training.task import ClassificationTask
 

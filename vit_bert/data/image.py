@@ -7,12 +7,12 @@ device (augmentation runs in ``on_after_batch_transfer``, see ``augment.py``).
 
 from __future__ import annotations
 
-import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .augment import BatchTransform
-from .image_sources import DataError, ImageSplit, load_cifar, load_digits, load_folder, split_off
+from .base import DataError, SplitDataModule
+from .image_sources import ImageSplit, load_cifar, load_digits, load_folder, split_off
 
 DATASETS = ("digits", "cifar10", "cifar100", "folder")
 
@@ -42,7 +42,7 @@ def _keep_batch(batch: dict) -> dict:
     return batch
 
 
-class ImageDataModule(L.LightningDataModule):
+class ImageDataModule(SplitDataModule):
     def __init__(
         self,
         dataset: str = "digits",
@@ -139,15 +139,6 @@ class ImageDataModule(L.LightningDataModule):
             persistent_workers=hp.num_workers > 0,
             collate_fn=_keep_batch,
         )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", train=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", train=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", train=False)
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
         training = self.trainer is not None and self.trainer.training

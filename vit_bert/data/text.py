@@ -11,18 +11,17 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from .image_sources import DataError
+from .base import DataError, SplitDataModule
 from .text_sources import LabelMap, find_split_files, read_file, read_hf_dataset
 from .tokenizer import TextEncoder, load_tokenizer, train_wordpiece
 
 log = logging.getLogger(__name__)
 
 
-class TextDataModule(L.LightningDataModule):
+class TextDataModule(SplitDataModule):
     def __init__(
         self,
         root: str | None = None,
@@ -145,15 +144,6 @@ class TextDataModule(L.LightningDataModule):
             num_workers=hp.num_workers,
             collate_fn=self.collate,
         )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", train=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", train=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", train=False)
 
     def state_dict(self) -> dict:
         # Stored in every checkpoint, so predict can tokenize exactly as training did.

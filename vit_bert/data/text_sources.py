@@ -12,7 +12,7 @@ import json
 import logging
 from pathlib import Path
 
-from .image_sources import DataError
+from .base import DataError
 
 log = logging.getLogger(__name__)
 
