@@ -52,3 +52,27 @@ def test_training_steps_fit_a_fixed_batch(mixup):
     task.eval()
     probs = task.predict_step(batch, 0)
     torch.testing.assert_close(probs.sum(-1), torch.ones(16))
+
+
+def test_task_starts_from_pretrained_weights_and_adapts_them_to_the_data(tmp_path):
+    import timm
+
+    reference = timm.create_model("vit_tiny_patch16_224", pretrained=False, depth=2, in_chans=1)
+    torch.save(reference.state_dict(), tmp_path / "vit.pth")
+    info = {**IMAGE_INFO, "image_size": 32}
+    task = ClassificationTask(pretrained=str(tmp_path / "vit.pth"), overrides={"drop_path": 0.1}, data_info=info)
+    assert (task.config.num_classes, task.config.img_size, task.config.drop_path, task.config.dim) == (10, 32, 0.1, 192)
+    assert torch.equal(task.model.encoder.blocks[1].attn.qkv.weight, reference.blocks[1].attn.qkv.weight)
+    assert task.model(torch.randn(2, 1, 32, 32)).shape == (2, 10)
+    with pytest.raises(ValueError, match="the pretrained model reads image inputs, but the data module gives text"):
+        ClassificationTask(pretrained=str(tmp_path / "vit.pth"), data_info=TEXT_INFO)
+
+
+def test_pretrained_text_model_needs_its_own_vocabulary(tmp_path):
+    from transformers import BertConfig, BertModel
+
+    BertModel(BertConfig(vocab_size=500, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="tokenizer has 120 tokens but the pretrained model's vocabulary has 500"):
+        ClassificationTask(pretrained=str(tmp_path), data_info=TEXT_INFO)
+    task = ClassificationTask(pretrained=str(tmp_path), data_info={**TEXT_INFO, "vocab_size": 500})
+    assert task.config.num_classes == 3 and task.config.pre_norm is False

@@ -3,6 +3,8 @@
     config -> front-end -> shared Encoder -> pooling/head -> Lightning task
 """
 
+__version__ = "0.1.0"  # before the imports: weights.native reads it
+
 from .attention import SelfAttention
 from .block import Block
 from .config import ModelConfig, list_presets
@@ -12,10 +14,9 @@ from .image_frontend import ImageFrontEnd, PatchEmbedding
 from .model import TransformerClassifier, build_model
 from .presets import PRESETS
 from .text_frontend import TextFrontEnd
-
-__version__ = "0.1.0"
+from .weights import load_pretrained
 
 __all__ = [
     "Block", "ClassifierHead", "Encoder", "ImageFrontEnd", "ModelConfig", "PRESETS", "PatchEmbedding",
-    "SelfAttention", "TextFrontEnd", "TransformerClassifier", "build_model", "list_presets", "pool_tokens",
+    "SelfAttention", "TextFrontEnd", "TransformerClassifier", "build_model", "list_presets", "load_pretrained", "pool_tokens",
 ]

@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from .packing import Packing
+
 
 class SelfAttention(nn.Module):
     """Multi-head self-attention with a fused ``qkv`` projection (rows stacked q; k; v, as in timm)."""
@@ -41,9 +43,9 @@ class SelfAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_dropout)
 
-    def split_heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(B, L, D) -> q, k, v each (B, heads, L, d)."""
-        qkv = rearrange(self.qkv(x), "b l (three h d) -> three b h l d", three=3, h=self.heads)
+    def split_heads(self, x: torch.Tensor, project: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, L, D) -> q, k, v each (B, heads, L, d); ``project=False``: x is already the (B, L, 3D) qkv output."""
+        qkv = rearrange(self.qkv(x) if project else x, "b l (three h d) -> three b h l d", three=3, h=self.heads)
         return qkv[0], qkv[1], qkv[2]
 
     def attention_weights(self, q: torch.Tensor, k: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
@@ -54,9 +56,17 @@ class SelfAttention(nn.Module):
         return scores.softmax(dim=-1)
 
     def forward(
-        self, x: torch.Tensor, attention_mask: torch.Tensor | None = None, return_attention: bool = False
+        self,
+        x: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        return_attention: bool = False,
+        packing: Packing | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """x (B, L, D), attention_mask (B, L) bool, True = real token -> (out (B, L, D), weights (B, h, L, L) or None)."""
+        """x (B, L, D), attention_mask (B, L) bool, True = real token -> (out (B, L, D), weights (B, h, L, L) or None).
+
+        With ``packing``, x and out are the real tokens only, (N, D): the projections skip the padding."""
+        if packing is not None:
+            return self._forward_packed(x, packing), None
         q, k, v = self.split_heads(x)
         dropout_p = self.attn_dropout if self.training else 0.0
         weights = None
@@ -68,3 +78,10 @@ class SelfAttention(nn.Module):
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
         out = rearrange(out, "b h l d -> b l (h d)")
         return self.proj_drop(self.proj(out)), weights
+
+    def _forward_packed(self, x: torch.Tensor, packing: Packing) -> torch.Tensor:
+        """(N, D) real tokens -> (N, D): Q/K/V for real tokens only, attention in the padded layout."""
+        q, k, v = self.split_heads(packing.unpack(self.qkv(x)), project=False)
+        dropout_p = self.attn_dropout if self.training else 0.0
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=packing.mask[:, None, None, :], dropout_p=dropout_p)
+        return self.proj_drop(self.proj(packing.pack(rearrange(out, "b h l d -> b l (h d)"))))

@@ -9,11 +9,14 @@ BERT checkpoints are post-norm and ViT checkpoints pre-norm, so it is one flag.
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from timm.layers import DropPath, Mlp
 from torch import nn
 
 from .attention import SelfAttention
+from .packing import Packing
 
 
 class Block(nn.Module):
@@ -25,6 +28,7 @@ class Block(nn.Module):
         pre_norm: bool = True,
         ln_eps: float = 1e-6,
         qkv_bias: bool = True,
+        act: str = "gelu",
         dropout: float = 0.0,
         attn_dropout: float = 0.0,
         drop_path: float = 0.0,
@@ -35,19 +39,25 @@ class Block(nn.Module):
         self.attn = SelfAttention(dim, heads, qkv_bias=qkv_bias, attn_dropout=attn_dropout, proj_dropout=dropout)
         self.drop_path1 = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.norm2 = nn.LayerNorm(dim, eps=ln_eps)
-        # Exact (erf) GELU: what both timm ViT and HF BERT use.
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=nn.GELU, drop=dropout)
+        # Exact (erf) GELU is what timm ViT and BERT use; some BERT variants use the tanh approximation.
+        approximate = {"gelu": "none", "gelu_tanh": "tanh"}[act]
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=partial(nn.GELU, approximate=approximate), drop=dropout)
         self.drop_path2 = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(
-        self, x: torch.Tensor, attention_mask: torch.Tensor | None = None, return_attention: bool = False
+        self,
+        x: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        return_attention: bool = False,
+        packing: Packing | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x (B, L, D), or (N, D) real tokens with ``packing`` -> same shape (+ attention weights on request)."""
         if self.pre_norm:
-            attn_out, weights = self.attn(self.norm1(x), attention_mask, return_attention)
+            attn_out, weights = self.attn(self.norm1(x), attention_mask, return_attention, packing)
             x = x + self.drop_path1(attn_out)
             x = x + self.drop_path2(self.mlp(self.norm2(x)))
         else:
-            attn_out, weights = self.attn(x, attention_mask, return_attention)
+            attn_out, weights = self.attn(x, attention_mask, return_attention, packing)
             x = self.norm1(x + self.drop_path1(attn_out))
             x = self.norm2(x + self.drop_path2(self.mlp(x)))
         return x, weights

@@ -38,6 +38,8 @@ class ModelConfig:
     """LayerNorm epsilon (timm ViT 1e-6, BERT 1e-12)."""
     qkv_bias: bool = True
     """Bias in the fused Q, K, V projection."""
+    act: str = "gelu"
+    """MLP activation: 'gelu' (exact erf, timm ViT and BERT) or 'gelu_tanh' (the tanh approximation, HF 'gelu_new')."""
     dropout: float = 0.0
     """Dropout on embeddings, attention output and MLP."""
     attn_dropout: float = 0.0
@@ -86,6 +88,7 @@ class ModelConfig:
         self._check_choice("modality", ("image", "text"))
         self._check_choice("pool", ("cls", "mean"))
         self._check_choice("pos_embed", ("learned", "sincos"))
+        self._check_choice("act", ("gelu", "gelu_tanh"))
         for name in ("dim", "depth", "heads", "patch_size", "img_size", "in_chans", "vocab_size", "max_len"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"model config '{name}' must be positive; got {getattr(self, name)}")
@@ -134,7 +137,7 @@ class ModelConfig:
         return (self.img_size // self.patch_size) ** 2
 
     def encoder_kwargs(self) -> dict:
-        names = ("dim", "depth", "heads", "mlp_ratio", "pre_norm", "ln_eps", "qkv_bias", "dropout", "attn_dropout", "drop_path", "grad_checkpointing")
+        names = ("dim", "depth", "heads", "mlp_ratio", "pre_norm", "ln_eps", "qkv_bias", "act", "dropout", "attn_dropout", "drop_path", "grad_checkpointing")
         return {name: getattr(self, name) for name in names}
 
 

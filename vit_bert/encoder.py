@@ -13,6 +13,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from .block import Block
+from .packing import Packing
 
 
 class Encoder(nn.Module):
@@ -27,6 +28,7 @@ class Encoder(nn.Module):
         pre_norm: bool = True,
         ln_eps: float = 1e-6,
         qkv_bias: bool = True,
+        act: str = "gelu",
         dropout: float = 0.0,
         attn_dropout: float = 0.0,
         drop_path: float = 0.0,
@@ -35,10 +37,11 @@ class Encoder(nn.Module):
         super().__init__()
         self.dim = dim
         self.grad_checkpointing = grad_checkpointing
+        self.drop_path = drop_path
         # Stochastic depth grows linearly with depth (as in DeiT / timm).
         rates = torch.linspace(0, drop_path, depth).tolist() if depth > 1 else [drop_path] * depth
         self.blocks = nn.ModuleList(
-            Block(dim, heads, mlp_ratio, pre_norm, ln_eps, qkv_bias, dropout, attn_dropout, rate) for rate in rates
+            Block(dim, heads, mlp_ratio, pre_norm, ln_eps, qkv_bias, act, dropout, attn_dropout, rate) for rate in rates
         )
         self.norm = nn.LayerNorm(dim, eps=ln_eps) if pre_norm else nn.Identity()
 
@@ -51,13 +54,27 @@ class Encoder(nn.Module):
             raise ValueError(
                 f"attention_mask must have shape (B, L) = {tuple(x.shape[:2])}; got {tuple(attention_mask.shape)}"
             )
+        packing = self._packing(attention_mask, return_attention)
+        if packing is not None:
+            x = packing.pack(x)
         attentions = []
         for block in self.blocks:
             if self.grad_checkpointing and self.training and torch.is_grad_enabled():
-                x, weights = checkpoint(block, x, attention_mask, return_attention, use_reentrant=False)
+                x, weights = checkpoint(block, x, attention_mask, return_attention, packing, use_reentrant=False)
             else:
-                x, weights = block(x, attention_mask, return_attention)
+                x, weights = block(x, attention_mask, return_attention, packing)
             if return_attention:
                 attentions.append(weights)
         x = self.norm(x)
+        if packing is not None:
+            x = packing.unpack(x)  # padded positions come out as zeros
         return (x, attentions) if return_attention else x
+
+    def _packing(self, attention_mask: torch.Tensor | None, return_attention: bool) -> Packing | None:
+        """Pack real tokens when there is padding to skip. Not for: the explicit attention path (it returns
+        (L, L) maps), stochastic depth in training (it drops whole samples), or compiled graphs (data-dependent shapes)."""
+        if attention_mask is None or return_attention or torch.compiler.is_compiling():
+            return None
+        if self.training and self.drop_path > 0:
+            return None
+        return Packing.from_mask(attention_mask)

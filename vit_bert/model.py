@@ -51,6 +51,9 @@ class TransformerClassifier(nn.Module):
         self.encoder.apply(_init_linear)
         self.head.apply(_init_linear)
         self.frontend.init_weights()
+        # Set by load_pretrained when the source has them; written by save_pretrained.
+        self.class_names: list[str] | None = None
+        self.tokenizer = None
 
     @property
     def modality(self) -> str:
@@ -68,6 +71,12 @@ class TransformerClassifier(nn.Module):
         """(B, L, D) -> logits (B, num_classes), or the pooled (B, D) vector with ``pre_logits=True``."""
         mask = attention_mask.bool() if attention_mask is not None else None
         return self.head(features, mask, pre_logits=pre_logits)
+
+    def save_pretrained(self, directory, tokenizer=None, class_names: list[str] | None = None):
+        """config.json + model.safetensors (+ tokenizer.json) in ``directory``; ``vit_bert.load_pretrained(directory)`` reads it back."""
+        from .weights.native import save_pretrained
+
+        return save_pretrained(self, directory, tokenizer, class_names)
 
     def forward(self, *inputs, return_attention: bool = False, **kwargs):
         tokens, mask = self.frontend(*inputs, **kwargs)

@@ -61,20 +61,25 @@ class TextFrontEnd(nn.Module):
                 f"sequence length {length} is longer than the position table (max_len={self.max_len}); "
                 f"truncate inputs to at most {self.max_len} tokens"
             )
+        for name, extra in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
+            if extra is not None and extra.shape != input_ids.shape:
+                raise ValueError(
+                    f"{name} must have the same shape as input_ids {tuple(input_ids.shape)}; got {tuple(extra.shape)}"
+                )
+        if token_type_ids is not None and self.token_type_embeddings is None:
+            raise ValueError("token_type_ids were given, but this model has type_vocab_size=0")
+
+    def check_values(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, token_type_ids: torch.Tensor | None
+    ) -> None:
+        """Checks that read the tensors' values (a device sync each); skipped under torch.compile / export."""
         if input_ids.numel():
             low, high = int(input_ids.min()), int(input_ids.max())
             if low < 0 or high >= self.vocab_size:
                 raise ValueError(
                     f"token ids must lie in [0, {self.vocab_size - 1}] (vocab_size={self.vocab_size}); got ids from {low} to {high}"
                 )
-        for name, extra in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
-            if extra is not None and extra.shape != input_ids.shape:
-                raise ValueError(
-                    f"{name} must have the same shape as input_ids {tuple(input_ids.shape)}; got {tuple(extra.shape)}"
-                )
         if token_type_ids is not None and token_type_ids.numel():
-            if self.token_type_embeddings is None:
-                raise ValueError("token_type_ids were given, but this model has type_vocab_size=0")
             high = int(token_type_ids.max())
             if int(token_type_ids.min()) < 0 or high >= self.type_vocab_size:
                 raise ValueError(f"token_type_ids must lie in [0, {self.type_vocab_size - 1}]; got a maximum of {high}")
@@ -88,6 +93,8 @@ class TextFrontEnd(nn.Module):
         token_type_ids: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         self.check_input(input_ids, attention_mask, token_type_ids)
+        if not torch.compiler.is_compiling():
+            self.check_values(input_ids, attention_mask, token_type_ids)
         x = self.word_embeddings(input_ids) + self.position_embeddings(self.position_ids[:, : input_ids.shape[1]])
         if self.token_type_embeddings is not None:
             types = token_type_ids if token_type_ids is not None else torch.zeros_like(input_ids)

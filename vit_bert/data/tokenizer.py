@@ -46,6 +46,10 @@ class TextEncoder:
                 raise ValueError(f"the tokenizer has no {token} token; a BERT-style WordPiece vocabulary is expected")
         if max_length < 2:
             raise ValueError(f"max_length must be at least 2 ([CLS] and [SEP]); got {max_length}")
+        # Padding and truncation happen here (per batch, counted); a Hugging Face tokenizer.json
+        # may carry its own fixed padding (e.g. to 128), which would defeat both.
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.cls_id = tokenizer.token_to_id("[CLS]")

@@ -20,6 +20,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from ..config import ModelConfig
 from ..model import build_model
+from ..weights.load import build_from_pretrained, read_pretrained
 from .optim import param_groups, warmup_cosine
 
 # data_info keys that set the model config, per modality
@@ -29,15 +30,26 @@ DATA_TO_MODEL = {
 }
 
 
-def model_config(preset: str, overrides: dict | None, data_info: dict | None) -> ModelConfig:
-    """Preset + user overrides + what the data dictates; a user value that contradicts the data is an error."""
+def model_config(preset: str, overrides: dict | None, data_info: dict | None, pretrained_config: dict | None = None) -> ModelConfig:
+    """Preset (or pretrained weights' config) + user overrides + what the data dictates.
+
+    A user value that contradicts the data is an error, and so is a vocabulary that
+    differs from the pretrained one (the embeddings would not match the token ids)."""
     overrides = dict(overrides or {})
-    base = ModelConfig.from_name(preset, **overrides)
+    if pretrained_config is None:
+        base = ModelConfig.from_name(preset, **overrides)
+    else:
+        base = ModelConfig.from_dict({**pretrained_config, **overrides})
+        if base.modality == "text" and data_info and data_info.get("vocab_size") not in (None, base.vocab_size):
+            raise ValueError(
+                f"the data's tokenizer has {data_info['vocab_size']} tokens but the pretrained model's vocabulary has "
+                f"{base.vocab_size}; use the pretrained folder's tokenizer (data.tokenizer)"
+            )
     if not data_info:
         return base
     if data_info["modality"] != base.modality:
         raise ValueError(
-            f"model preset {preset!r} reads {base.modality} inputs, but the data module gives {data_info['modality']}; "
+            f"{'model preset ' + repr(preset) if pretrained_config is None else 'the pretrained model'} reads {base.modality} inputs, but the data module gives {data_info['modality']}; "
             f"choose a {'vit-' if data_info['modality'] == 'image' else 'bert-'}* preset or the other data module"
         )
     from_data = {}
@@ -71,6 +83,7 @@ class ClassificationTask(L.LightningModule):
         mixup_alpha: float = 0.0,
         cutmix_alpha: float = 0.0,
         compile: bool = False,
+        pretrained: str | None = None,
     ):
         """
         Args:
@@ -86,11 +99,19 @@ class ClassificationTask(L.LightningModule):
             mixup_alpha: Mixup strength for images (0 = off), via timm.
             cutmix_alpha: CutMix strength for images (0 = off), via timm.
             compile: Run the model through torch.compile.
+            pretrained: Start from these weights instead of the preset (a timm ViT file, a Hugging Face BERT
+                folder, a vit_bert folder or train.py checkpoint; see ``vit_bert.load_pretrained``).
+                Overrides and data still apply: a new class count re-initialises the classifier.
         """
         super().__init__()
         self.save_hyperparameters()
-        self.config = model_config(preset, overrides, data_info)
-        self.model = build_model(self.config)
+        if pretrained:
+            source = read_pretrained(pretrained, (overrides or {}).get("heads"))
+            self.config = model_config(preset, overrides, data_info, source.config)
+            self.model = build_from_pretrained(source, **self.config.to_dict())
+        else:
+            self.config = model_config(preset, overrides, data_info)
+            self.model = build_model(self.config)
         self.mixup = self._build_mixup(mixup_alpha, cutmix_alpha, label_smoothing)
         if compile:
             self.model.compile()  # in place: state-dict keys stay the same as without compile
@@ -109,6 +130,10 @@ class ClassificationTask(L.LightningModule):
         from timm.data import Mixup
 
         return Mixup(mixup_alpha=mixup_alpha, cutmix_alpha=cutmix_alpha, label_smoothing=label_smoothing, num_classes=self.config.num_classes)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # The resolved config rebuilds the model without the preset logic or the pretrained source.
+        checkpoint["vit_bert_model_config"] = self.config.to_dict()
 
     @property
     def class_names(self) -> list[str] | None:

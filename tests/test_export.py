@@ -1,0 +1,42 @@
+"""ONNX export: dynamic batch (and sequence length for text), checked with onnxruntime."""
+
+import subprocess
+import sys
+
+import pytest
+
+import vit_bert
+from vit_bert.export import example_inputs, export_onnx, onnx_max_difference
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+MODELS = {
+    "image": lambda: vit_bert.build_model("vit-ti/16", img_size=32, patch_size=8, depth=2, num_classes=5),
+    "text": lambda: vit_bert.build_model("bert-tiny", vocab_size=100, max_len=64, num_classes=3),
+}
+
+
+@pytest.mark.parametrize("modality", MODELS)
+def test_onnxruntime_matches_pytorch_at_two_batch_sizes(tmp_path, modality):
+    model = MODELS[modality]().eval()
+    path = export_onnx(model, tmp_path / "model.onnx")
+    for batch_size, seq_len in ((1, 7), (4, 19)):
+        inputs = example_inputs(model, batch_size, seq_len, seed=batch_size)
+        if modality == "text" and batch_size > 1:
+            assert inputs["attention_mask"][-1].sum() < seq_len  # padding present
+        assert onnx_max_difference(model, path, inputs) <= 1e-4
+
+
+def test_export_cli_from_a_saved_folder(tmp_path):
+    MODELS["text"]().save_pretrained(tmp_path / "saved")
+    result = subprocess.run(
+        [sys.executable, "-m", "vit_bert.export", str(tmp_path / "saved"), str(tmp_path / "m.onnx")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "m.onnx").is_file()
+    diffs = [float(line.rsplit("= ", 1)[1]) for line in result.stdout.splitlines() if "max |difference|" in line]
+    assert len(diffs) == 2 and max(diffs) <= 1e-4
+    bad = subprocess.run([sys.executable, "-m", "vit_bert.export", str(tmp_path / "missing"), "x.onnx"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr

