@@ -33,18 +33,30 @@ class VitBertCLI(LightningCLI):
         parser.add_argument("--ckpt_path", type=str | None, default=None, help="Checkpoint to resume from; 'last' = the newest last.ckpt of this run name.")
         parser.add_argument("--run_name", type=str | None, default=None, help="Folder name under runs/ (default: the config file's name).")
         parser.add_argument("--runs_dir", type=str, default="runs", help="Where logs and checkpoints go.")
+        parser.add_argument(
+            "--last_every_n_steps", type=int | None, default=None,
+            help="Also write last.ckpt every N training steps (it is always written after each validation).",
+        )
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val_acc",
                 "checkpoint.mode": "max",
-                "checkpoint.save_last": True,
+                "checkpoint.save_last": False,  # last.ckpt comes from the callback below, every time
                 "checkpoint.filename": "best-epoch{epoch:03d}-acc{val_acc:.4f}",
                 "checkpoint.auto_insert_metric_name": False,
             }
         )
         # What the model must match (classes, channels, vocabulary) comes from the data.
         parser.link_arguments("data.info", "model.data_info", apply_on="instantiate")
+
+    def before_instantiate_classes(self) -> None:
+        # A pretrained text model brings its tokenizer: the data module uses it unless told otherwise.
+        pretrained, data_args = self.config.model.get("pretrained"), self.config.data.get("init_args")
+        if pretrained and data_args is not None and "tokenizer" in data_args and not data_args.tokenizer:
+            folder = Path(pretrained)
+            if any((folder / name).is_file() for name in ("tokenizer.json", "vocab.txt")):
+                data_args.tokenizer = str(folder)
 
     @property
     def run_name(self) -> str:
@@ -56,7 +68,9 @@ class VitBertCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs):
         if self.config.trainer.get("logger") in (None, True):
             kwargs["logger"] = CSVLogger(self.config.runs_dir, name=self.run_name)
-        return super().instantiate_trainer(**kwargs)
+        trainer = super().instantiate_trainer(**kwargs)
+        trainer.callbacks.append(last_checkpoint(self.config.get("last_every_n_steps")))
+        return trainer
 
     def resolve_ckpt_path(self) -> str | None:
         path = self.config.get("ckpt_path")
@@ -68,6 +82,15 @@ class VitBertCLI(LightningCLI):
         if not found:
             raise FileNotFoundError(f"--ckpt_path last: no last.ckpt under {self.config.runs_dir}/{self.run_name}/version_*/checkpoints/")
         return str(found[-1])
+
+
+def last_checkpoint(every_n_steps: int | None) -> ModelCheckpoint:
+    """last.ckpt after every validation (and every N steps): the state to resume from.
+
+    Lightning 2.6 writes ModelCheckpoint(save_last=True)'s last.ckpt only when a top-k checkpoint was
+    saved at that step, so after an epoch that did not improve val_acc it would hold an older state.
+    A monitor-less checkpoint named "last" is rewritten every time instead."""
+    return ModelCheckpoint(filename="last", monitor=None, save_top_k=1, enable_version_counter=False, every_n_train_steps=every_n_steps)
 
 
 def fit_and_test(cli: VitBertCLI) -> None:

@@ -11,67 +11,81 @@ normalisation and (for text) the tokenizer are stored in it.
 from __future__ import annotations
 
 import argparse
-import inspect
 from pathlib import Path
 
 import torch
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
 from .data.augment import BatchTransform
 from .data.base import DataError
 from .data.image_sources import IMAGE_SUFFIXES, decode_file
-from .data.tokenizer import TextEncoder
-from .training.task import ClassificationTask
+from .data.tokenizer import TextEncoder, load_tokenizer
+from .model import build_model
+from .presets import PRESETS
+from .weights.load import build_from_pretrained, read_pretrained
+
+
+def _default_info(model) -> dict:
+    """What a model without training data info is fed: ImageNet normalisation at its own size, class indices as names."""
+    config = model.config
+    names = model.class_names or [str(i) for i in range(config.num_classes)]
+    info = {"modality": config.modality, "class_names": names}
+    if config.modality == "image":
+        mean, std = (IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD) if config.in_chans == 3 else ([0.5] * config.in_chans, [0.5] * config.in_chans)
+        return {**info, "image_size": config.img_size, "in_chans": config.in_chans, "mean": list(mean), "std": list(std)}
+    return {**info, "max_length": config.max_len}
 
 
 class Predictor:
-    """Checkpoint -> (input -> (label, probability)). Loads with ``weights_only=True``: no code runs from the file."""
+    """A model source -> (inputs -> (label, probability)).
 
-    def __init__(self, checkpoint: str | Path, device: str = "cpu"):
-        try:
-            ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"checkpoint {checkpoint} does not exist") from None
-        except Exception as err:
-            raise DataError(f"cannot read checkpoint {checkpoint}: {type(err).__name__}: {str(err)[:300]}") from None
-        if "hyper_parameters" not in ckpt or "state_dict" not in ckpt:
-            raise DataError(f"{checkpoint} is not a vit_bert training checkpoint (no hyper_parameters/state_dict)")
-        # LightningCLI adds bookkeeping keys (_instantiator, _class_path): keep only the task's own arguments.
-        accepted = inspect.signature(ClassificationTask.__init__).parameters
-        hparams = {k: v for k, v in ckpt["hyper_parameters"].items() if k in accepted}
-        hparams["compile"] = False
-        self.task = ClassificationTask(**hparams)
-        self.task.load_state_dict(ckpt["state_dict"])
-        self.task.eval().to(device)
+    ``source``: a train.py checkpoint (which also holds the class names, image normalisation and
+    tokenizer), anything else ``load_pretrained`` reads, or a preset name (random weights). Files are
+    read with safetensors or ``weights_only=True``: no code runs from them. ``tokenizer`` (a
+    tokenizer.json / vocab.txt / folder) is needed for text models that do not carry one."""
+
+    def __init__(self, source: str | Path, device: str = "cpu", tokenizer: str | Path | None = None):
+        if isinstance(source, str) and source in PRESETS:
+            self.model, self.info = build_model(source), None
+        else:
+            pretrained = read_pretrained(source)
+            self.model, self.info = build_from_pretrained(pretrained), pretrained.data_info
+        self.model.eval().to(device)
         self.device = device
-        self.info = hparams["data_info"]
+        self.info = self.info or _default_info(self.model)
         self.class_names = self.info["class_names"]
         if self.info["modality"] == "text":
-            from tokenizers import Tokenizer
-
-            state = ckpt.get("TextDataModule", {})
-            self.text = TextEncoder(Tokenizer.from_str(state["tokenizer"]), state.get("max_length", 128))
+            found = load_tokenizer(tokenizer) if tokenizer else self.model.tokenizer
+            if found is None:
+                raise DataError(f"{source} carries no tokenizer; pass one (a tokenizer.json, vocab.txt or a folder with one)")
+            self.text = TextEncoder(found, self.info.get("max_length", 128))
         else:
             self.transform = BatchTransform(self.info["mean"], self.info["std"], self.info["image_size"])
 
-    def _images(self, paths: list[Path]) -> dict:
+    def read_images(self, paths: list[Path]) -> torch.Tensor:
+        """Image files -> (B, C, S, S) uint8 at the model's input size."""
         images = []
         for path in paths:
             try:
                 images.append(decode_file(path, self.info["image_size"], self.info["in_chans"]))
             except Exception as err:
                 raise DataError(f"cannot read image {path} ({err})") from None
-        return {"images": self.transform(torch.stack(images).to(self.device), train=False)}
+        return torch.stack(images)
 
-    def _texts(self, texts: list[str]) -> dict:
-        ids, _ = self.text.encode(texts)
+    def batch(self, inputs: list) -> dict[str, torch.Tensor]:
+        """Image paths or sentences -> the model's keyword inputs, on the device."""
+        if self.info["modality"] == "image":
+            return {"images": self.transform(self.read_images(inputs).to(self.device), train=False)}
+        ids, _ = self.text.encode(inputs)
         return {k: v.to(self.device) for k, v in self.text.collate(ids).items()}
+
+    def label(self, logits: torch.Tensor) -> list[tuple[str, float]]:
+        best = logits.float().softmax(dim=-1).max(dim=-1)
+        return [(self.class_names[i], p) for i, p in zip(best.indices.tolist(), best.values.tolist())]
 
     @torch.inference_mode()
     def __call__(self, inputs: list) -> list[tuple[str, float]]:
-        batch = self._texts(inputs) if self.info["modality"] == "text" else self._images(inputs)
-        probs = self.task(**batch).float().softmax(dim=-1)
-        best = probs.max(dim=-1)
-        return [(self.class_names[i], p) for i, p in zip(best.indices.tolist(), best.values.tolist())]
+        return self.label(self.model(**self.batch(inputs)))
 
 
 def expand_inputs(raw: list[str], modality: str) -> list:
@@ -97,7 +111,7 @@ def expand_inputs(raw: list[str], modality: str) -> list:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="train.py predict", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoint", help="a .ckpt written by train.py")
+    parser.add_argument("checkpoint", help="a .ckpt written by train.py (or a save_pretrained folder)")
     parser.add_argument("inputs", nargs="+", help="image files/folders, or sentences / .txt files")
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
