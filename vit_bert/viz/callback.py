@@ -1,0 +1,62 @@
+"""AttentionFigureCallback: watch attention form during training.
+
+Keeps one fixed validation sample (the ``sample_index``-th of the first validation batch) and
+every ``every_n_epochs`` validation epochs writes its attention figure (images: rollout + per-head
+[CLS] maps; text: token x token matrices) to ``<log_dir>/attention/epoch{NNN}.png``.
+
+    python train.py --trainer.callbacks+=vit_bert.viz.AttentionFigureCallback --trainer.callbacks.every_n_epochs 5
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from .view import attention_view, prediction_title, view_figure
+
+
+class AttentionFigureCallback(L.Callback):
+    def __init__(self, every_n_epochs: int = 1, sample_index: int = 0, layer: int = -1, dirpath: str | None = None):
+        """
+        Args:
+            every_n_epochs: Write a figure after every n-th validation epoch.
+            sample_index: Which sample of the first validation batch to follow.
+            layer: Layer whose heads are drawn (-1 = the last).
+            dirpath: Output folder (default: <trainer.log_dir>/attention).
+        """
+        if every_n_epochs < 1:
+            raise ValueError(f"every_n_epochs must be >= 1; got {every_n_epochs}")
+        self.every_n_epochs, self.sample_index, self.layer, self.dirpath = every_n_epochs, sample_index, layer, dirpath
+        self.sample: dict[str, torch.Tensor] | None = None
+        self.written: list[Path] = []
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        if self.sample is None and batch_idx == 0 and not trainer.sanity_checking:
+            index = min(self.sample_index, len(batch["labels"]) - 1)
+            self.sample = {k: v[index : index + 1].detach().clone() for k, v in batch.items()}
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        if self.sample is None or trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        if (trainer.current_epoch + 1) % self.every_n_epochs:
+            return
+        inputs = {k: v.to(pl_module.device) for k, v in self.sample.items() if k != "labels"}
+        view = attention_view(pl_module.model, inputs)
+        info = getattr(trainer.datamodule, "info", None) or {}
+        names = info.get("class_names")
+        truth = int(self.sample["labels"][0])
+        title = f"epoch {trainer.current_epoch}: " + prediction_title(view, names, names[truth] if names else str(truth))
+        image = tokens = None
+        if view.modality == "image":
+            mean = torch.tensor(info.get("mean", [0.0])).view(-1, 1, 1)
+            std = torch.tensor(info.get("std", [1.0])).view(-1, 1, 1)
+            image = (inputs["images"][0].float().cpu() * std + mean).clamp(0, 1).permute(1, 2, 0).numpy()
+        elif getattr(trainer.datamodule, "encoder", None) is not None:
+            tokens = trainer.datamodule.encoder.tokens(view.token_ids)
+        folder = Path(self.dirpath or Path(trainer.log_dir or ".") / "attention")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"epoch{trainer.current_epoch:03d}.png"
+        view_figure(view, self.layer, title, image, tokens).savefig(path, dpi=80)
+        self.written.append(path)

@@ -1,0 +1,71 @@
+"""Matplotlib figures of attention (no pyplot state: safe in scripts, callbacks and tests).
+
+    image_figure(image (H, W, C) in [0, 1], rollout_map (gh, gw), head_maps (heads, gh, gw), layer, title) -> Figure
+    text_figure(tokens [T], layer_weights (heads, T, T), cls_weights (T,), layer, title) -> Figure
+Maps are upsampled to the image size and overlaid; text matrices carry the token strings on both axes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib.figure import Figure
+
+
+def upsample(maps: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+    """(..., gh, gw) -> (..., H, W) bilinear, each map scaled to [0, 1] for display."""
+    flat = maps.reshape(-1, 1, *maps.shape[-2:]).float()
+    up = F.interpolate(flat, size=size, mode="bilinear", align_corners=False)
+    low, high = up.amin(dim=(2, 3), keepdim=True), up.amax(dim=(2, 3), keepdim=True)
+    up = (up - low) / (high - low).clamp(min=1e-12)
+    return up.reshape(*maps.shape[:-2], *size).numpy()
+
+
+def _overlay(ax, image: np.ndarray, heat: np.ndarray, label: str) -> None:
+    ax.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray")
+    ax.imshow(heat, cmap="jet", alpha=0.5)
+    ax.set_title(label, fontsize=8)
+    ax.axis("off")
+
+
+def image_figure(image: np.ndarray, rollout_map: torch.Tensor, head_maps: torch.Tensor, layer: int, title: str) -> Figure:
+    heads = head_maps.shape[0]
+    cols = max(2, min(heads, 6))
+    rows = 1 + math.ceil(heads / cols)
+    fig = Figure(figsize=(1.8 * cols, 1.9 * rows), layout="constrained")
+    grid = fig.add_gridspec(rows, cols)
+    size = image.shape[:2]
+    ax = fig.add_subplot(grid[0, 0])
+    ax.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray")
+    ax.set_title("input", fontsize=8)
+    ax.axis("off")
+    _overlay(fig.add_subplot(grid[0, 1]), image, upsample(rollout_map, size), "attention rollout")
+    for head, heat in enumerate(upsample(head_maps, size)):
+        _overlay(fig.add_subplot(grid[1 + head // cols, head % cols]), image, heat, f"layer {layer} head {head}: [CLS]")
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def text_figure(tokens: list[str], layer_weights: torch.Tensor, cls_weights: torch.Tensor, layer: int, title: str) -> Figure:
+    heads, length = layer_weights.shape[0], len(tokens)
+    cols = min(heads, 4)
+    rows = math.ceil(heads / cols) + 1
+    cell = max(2.4, 0.22 * length + 1.0)
+    fig = Figure(figsize=(cell * cols, cell * (rows - 1) + 2.0), layout="constrained")
+    grid = fig.add_gridspec(rows, cols, height_ratios=[cell] * (rows - 1) + [1.6])
+    for head in range(heads):
+        ax = fig.add_subplot(grid[head // cols, head % cols])
+        ax.imshow(layer_weights[head].float().numpy(), cmap="viridis", vmin=0.0, vmax=1.0)
+        ax.set_xticks(range(length), tokens, rotation=90, fontsize=7)
+        ax.set_yticks(range(length), tokens, fontsize=7)
+        ax.set_title(f"layer {layer} head {head} (rows: queries, columns: keys)", fontsize=8)
+    ax = fig.add_subplot(grid[rows - 1, :])
+    ax.bar(range(length), cls_weights.float().numpy())
+    ax.set_xticks(range(length), tokens, rotation=90, fontsize=7)
+    ax.set_ylabel("weight", fontsize=8)
+    ax.set_title(f"[CLS] attention over the tokens, layer {layer}, heads averaged", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    return fig
