@@ -114,3 +114,13 @@ def test_resume_with_ckpt_path_last_continues_from_the_saved_step(tmp_path, monk
 def test_ckpt_path_last_without_a_previous_run(tmp_path):
     result = train_py(*TINY_IMAGE, "--ckpt_path", "last", cwd=tmp_path)
     assert result.returncode == 2 and "no last.ckpt under runs/quickstart/" in result.stderr
+
+
+@pytest.mark.slow
+def test_last_ckpt_holds_the_newest_state_even_when_val_acc_does_not_improve(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    # lr 0: val_acc never improves after epoch 0, so no "best" checkpoint is written at epochs 1 and 2
+    cli = run([*tiny_image_run(epochs=3), "--model.lr", "0.0", "--last_every_n_steps", "2"])
+    last = torch.load(Path(cli.trainer.log_dir) / "checkpoints/last.ckpt", weights_only=True)
+    assert last["global_step"] == cli.trainer.global_step == 9
+    assert len(list((Path(cli.trainer.log_dir) / "checkpoints").glob("best-*.ckpt"))) == 1

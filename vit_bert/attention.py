@@ -46,7 +46,7 @@ class SelfAttention(nn.Module):
     def split_heads(self, x: torch.Tensor, project: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(B, L, D) -> q, k, v each (B, heads, L, d); ``project=False``: x is already the (B, L, 3D) qkv output."""
         qkv = rearrange(self.qkv(x) if project else x, "b l (three h d) -> three b h l d", three=3, h=self.heads)
-        return qkv[0], qkv[1], qkv[2]
+        return qkv.unbind(0)  # unbind, not indexing: its backward is one stack, not three zero-filled copies
 
     def attention_weights(self, q: torch.Tensor, k: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         """softmax(Q K^T / sqrt(d)) row-wise, padded keys excluded: (B, h, L, d) x2 -> (B, h, L, L)."""

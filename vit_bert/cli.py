@@ -69,7 +69,7 @@ class VitBertCLI(LightningCLI):
         if self.config.trainer.get("logger") in (None, True):
             kwargs["logger"] = CSVLogger(self.config.runs_dir, name=self.run_name)
         trainer = super().instantiate_trainer(**kwargs)
-        trainer.callbacks.append(last_checkpoint(self.config.get("last_every_n_steps")))
+        trainer.callbacks.extend(last_checkpoints(self.config.get("last_every_n_steps")))
         return trainer
 
     def resolve_ckpt_path(self) -> str | None:
@@ -84,13 +84,18 @@ class VitBertCLI(LightningCLI):
         return str(found[-1])
 
 
-def last_checkpoint(every_n_steps: int | None) -> ModelCheckpoint:
+def last_checkpoints(every_n_steps: int | None) -> list[ModelCheckpoint]:
     """last.ckpt after every validation (and every N steps): the state to resume from.
 
     Lightning 2.6 writes ModelCheckpoint(save_last=True)'s last.ckpt only when a top-k checkpoint was
     saved at that step, so after an epoch that did not improve val_acc it would hold an older state.
-    A monitor-less checkpoint named "last" is rewritten every time instead."""
-    return ModelCheckpoint(filename="last", monitor=None, save_top_k=1, enable_version_counter=False, every_n_train_steps=every_n_steps)
+    A monitor-less checkpoint named "last" is rewritten every time instead; a second one, on a step
+    trigger, rewrites the same file every N steps (one ModelCheckpoint cannot have both triggers)."""
+    last = dict(filename="last", monitor=None, save_top_k=1, enable_version_counter=False)
+    callbacks = [ModelCheckpoint(**last)]
+    if every_n_steps:
+        callbacks.append(ModelCheckpoint(**last, every_n_train_steps=every_n_steps))
+    return callbacks
 
 
 def fit_and_test(cli: VitBertCLI) -> None:

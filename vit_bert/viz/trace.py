@@ -15,7 +15,7 @@ import math
 import torch
 from einops import rearrange
 
-SHOW = 8  # largest matrix side printed in full
+SHOW = 12  # largest matrix side printed in full
 
 
 def _matrix(m: torch.Tensor, labels: list[str]) -> str:
