@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from torchvision.io import write_png
+from torchvision.io import decode_png, read_file, write_png
 
 from vit_bert.cli import run
 from vit_bert.predict import Predictor, expand_inputs
@@ -62,6 +62,7 @@ def test_text_run_and_checkpoint_reload_give_the_same_predictions(tmp_path, monk
         "--config", str(ROOT / "configs/sst2_bert.yaml"), "--data.root", "data",
         "--data.tokenizer_vocab_size", "200", "--model.preset", "bert-tiny", "--model.lr", "0.003",
         "--trainer.max_epochs", "3", "--trainer.enable_progress_bar", "false",
+        "--trainer.callbacks+=vit_bert.viz.AttentionFigureCallback", "--trainer.callbacks.every_n_epochs", "2",
     ])
     best = cli.trainer.checkpoint_callback.best_model_path
     assert Path(best).is_file()
@@ -81,6 +82,11 @@ def test_text_run_and_checkpoint_reload_give_the_same_predictions(tmp_path, monk
     assert [p for _, p in predicted] == pytest.approx([p for _, p in expected], abs=1e-5)
     assert {label for label, _ in predicted} <= {"neg", "pos"}
     assert expand_inputs(texts, "text") == texts
+
+    # the attention callback drew the same validation sentence after epoch 2 (every 2nd epoch of 3)
+    figures = sorted((Path(cli.trainer.log_dir) / "attention").glob("*.png"))
+    assert [f.name for f in figures] == ["epoch001.png"]
+    assert decode_png(read_file(str(figures[0]))).shape[0] in (3, 4)
 
 
 @pytest.mark.slow
@@ -103,7 +109,9 @@ def test_user_errors_exit_2_with_one_line_and_no_traceback(tmp_path):
 @pytest.mark.slow
 def test_resume_with_ckpt_path_last_continues_from_the_saved_step(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    first = run([*TINY_IMAGE])
+    first = run([*TINY_IMAGE, "--trainer.callbacks+=vit_bert.viz.AttentionFigureCallback"])
+    figure = Path(first.trainer.log_dir) / "attention/epoch000.png"
+    assert decode_png(read_file(str(figure))).shape[0] in (3, 4)  # image figure of a validation digit
     assert first.trainer.global_step == 3
     resumed = run([*tiny_image_run(epochs=2), "--ckpt_path", "last"])
     assert resumed.trainer.global_step == 6  # 3 restored + 3 new, none repeated
