@@ -10,6 +10,7 @@ import torch
 from torchvision.io import decode_png, read_file, write_png
 
 from vit_bert.cli import run
+from vit_bert.training.checkpoint_io import AtomicCheckpointIO
 from vit_bert.predict import Predictor, expand_inputs
 from text_data import write_splits
 
@@ -132,3 +133,16 @@ def test_last_ckpt_holds_the_newest_state_even_when_val_acc_does_not_improve(tmp
     last = torch.load(Path(cli.trainer.log_dir) / "checkpoints/last.ckpt", weights_only=True)
     assert last["global_step"] == cli.trainer.global_step == 9
     assert len(list((Path(cli.trainer.log_dir) / "checkpoints").glob("best-*.ckpt"))) == 1
+    assert isinstance(cli.trainer.strategy.checkpoint_io, AtomicCheckpointIO)  # temp file + rename
+
+
+@pytest.mark.slow
+def test_same_seed_same_config_gives_identical_metrics_and_weights_on_cpu(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runs = [run([*tiny_image_run(epochs=2), "--run_name", f"seed{i}"]) for i in range(2)]
+    metrics = [{k: float(v) for k, v in r.trainer.callback_metrics.items()} for r in runs]
+    assert metrics[0] == metrics[1]
+    weights = [r.model.state_dict() for r in runs]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    other = run([*tiny_image_run(epochs=2), "--run_name", "seed1", "--seed_everything", "1"])
+    assert not torch.equal(other.model.state_dict()["model.head.fc.weight"], weights[0]["model.head.fc.weight"])

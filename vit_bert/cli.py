@@ -22,6 +22,7 @@ from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger
 
 from .data.base import DataError
+from .training.checkpoint_io import AtomicCheckpointIO
 from .training.task import ClassificationTask
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "quickstart.yaml"
@@ -68,6 +69,8 @@ class VitBertCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs):
         if self.config.trainer.get("logger") in (None, True):
             kwargs["logger"] = CSVLogger(self.config.runs_dir, name=self.run_name)
+        if not self.config.trainer.get("plugins"):
+            kwargs["plugins"] = [AtomicCheckpointIO()]
         trainer = super().instantiate_trainer(**kwargs)
         trainer.callbacks.extend(last_checkpoints(self.config.get("last_every_n_steps")))
         return trainer
