@@ -76,3 +76,11 @@ def test_pretrained_text_model_needs_its_own_vocabulary(tmp_path):
         ClassificationTask(pretrained=str(tmp_path), data_info=TEXT_INFO)
     task = ClassificationTask(pretrained=str(tmp_path), data_info={**TEXT_INFO, "vocab_size": 500})
     assert task.config.num_classes == 3 and task.config.pre_norm is False
+
+
+def test_a_nan_loss_stops_training_with_the_step_and_a_hint():
+    task = ClassificationTask("vit-cifar/4", {"patch_size": 2, "dim": 32, "depth": 1, "heads": 2}, IMAGE_INFO)
+    images = torch.randn(4, 1, 8, 8)
+    images[0, 0, 0, 0] = float("nan")
+    with pytest.raises(FloatingPointError, match=r"loss became nan at step 0; lower model.lr .* 32-true"):
+        task.training_step({"images": images, "labels": torch.tensor([0, 1, 2, 3])}, 0)

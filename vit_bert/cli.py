@@ -26,7 +26,7 @@ from .training.checkpoint_io import AtomicCheckpointIO
 from .training.task import ClassificationTask
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "quickstart.yaml"
-USER_ERRORS = (DataError, ValueError, KeyError, TypeError, FileNotFoundError)
+USER_ERRORS = (DataError, ValueError, KeyError, TypeError, FileNotFoundError, FloatingPointError)
 
 
 class VitBertCLI(LightningCLI):

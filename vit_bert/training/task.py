@@ -156,6 +156,11 @@ class ClassificationTask(L.LightningModule):
         else:
             logits = self(**inputs)
             loss = F.cross_entropy(logits.float(), labels, label_smoothing=self.hparams.label_smoothing)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"the training loss became {float(loss)} at step {self.global_step}; lower model.lr (now {self.hparams.lr}) "
+                "or train in fp32 (--trainer.precision 32-true). The checkpoints written so far are kept"
+            )
         self.train_metrics.update(logits.detach(), labels)
         batch_size = labels.shape[0]
         self.log("train_loss", loss, prog_bar=True, batch_size=batch_size)
