@@ -137,7 +137,6 @@ def _adapt(pretrained: Pretrained, overrides: dict) -> tuple[ModelConfig, dict, 
     if new_classes != fields["num_classes"] or "head.fc.weight" not in state_dict:
         state_dict = {k: v for k, v in state_dict.items() if not k.startswith("head.fc.")}
         reinit |= {"head.fc.weight", "head.fc.bias"}
-        pretrained.class_names = None
     if overrides.get("head_pooler") and not fields.get("head_pooler"):
         reinit |= {"head.pooler.0.weight", "head.pooler.0.bias"}
     config = ModelConfig.from_dict({**fields, **overrides})
@@ -182,6 +181,6 @@ def build_from_pretrained(pretrained: Pretrained, **overrides) -> TransformerCla
     config, state_dict, reinit = _adapt(pretrained, overrides)
     model = TransformerClassifier(config)
     load_weights_strict(model, state_dict, reinit)
-    model.class_names = pretrained.class_names
+    model.class_names = None if "head.fc.weight" in reinit else pretrained.class_names  # a new head has no names yet
     model.tokenizer = pretrained.tokenizer
     return model
