@@ -91,3 +91,33 @@ def test_hf_dataset_without_the_datasets_package_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_datasets)
     with pytest.raises(DataError, match=r"needs the 'datasets' package: pip install datasets"):
         TextDataModule(hf_dataset="stanfordnlp/sst2").info
+
+
+def test_empty_and_whitespace_rows_are_skipped_and_counted(tmp_path, caplog):
+    write_splits(tmp_path, "tsv")
+    with open(tmp_path / "train.tsv", "a", encoding="utf-8") as f:
+        f.write("\t1\n   \t0\n")
+    dm = TextDataModule(root=str(tmp_path), text_column="sentence", tokenizer_vocab_size=100)
+    dm.info
+    assert "skipped 2 row(s) with empty text" in caplog.text
+    assert len(dm.splits["train"][0]) + len(dm.splits["val"][0]) == 400
+
+
+def test_non_utf8_bytes_and_empty_files_are_named(tmp_path):
+    write_splits(tmp_path, "tsv")
+    (tmp_path / "train.tsv").write_bytes(b"sentence\tlabel\ngood film\t1\nbad \xff\xfe film\t0\n")
+    with pytest.raises(DataError, match=r"train.tsv is not valid UTF-8 \(line 3, .*re-save it as UTF-8"):
+        TextDataModule(root=str(tmp_path), text_column="sentence").info
+    (tmp_path / "train.tsv").write_text("  \n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"train.tsv is empty; expected a header row"):
+        TextDataModule(root=str(tmp_path), text_column="sentence").info
+
+
+def test_long_lines_are_truncated_and_counted(tmp_path, caplog):
+    write_splits(tmp_path, "tsv")
+    with open(tmp_path / "train.tsv", "a", encoding="utf-8") as f:
+        f.write(" ".join(["good"] * 5000) + "\t1\n")
+    dm = TextDataModule(root=str(tmp_path), text_column="sentence", tokenizer_vocab_size=100, max_length=16)
+    dm.info
+    assert "texts truncated to max_length=16 tokens" in caplog.text
+    assert max(len(ids) for ids in dm.splits["train"][0] + dm.splits["val"][0]) == 16
