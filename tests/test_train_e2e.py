@@ -177,3 +177,32 @@ def test_sigkill_mid_epoch_then_resume_from_last(tmp_path):
     diff = max(float((after["state_dict"][k] - full["state_dict"][k]).abs().max()) for k in weights)
     scale = max(float(full["state_dict"][k].abs().max()) for k in weights)
     assert diff < 0.05 * scale
+
+
+@pytest.mark.slow
+def test_bad_resume_checkpoints_exit_2_with_one_line_and_keep_the_files(tmp_path, monkeypatch, capsys):
+    from vit_bert.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    run([*TINY_IMAGE, "--run_name", "image"])
+    image_ckpt = tmp_path / "runs/image/version_0/checkpoints/last.ckpt"
+    write_splits(tmp_path / "data", "tsv", n_train=60, n_test=20)
+    text_run = run(["--config", str(ROOT / "configs/sst2_bert.yaml"), "--data.root", "data", "--data.tokenizer_vocab_size", "100",
+                    "--model.preset", "bert-tiny", "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false"])
+    text_ckpt = Path(text_run.trainer.log_dir) / "checkpoints/last.ckpt"
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(image_ckpt.read_bytes()[:500])
+    before = {p: p.read_bytes() for p in (image_ckpt, text_ckpt)}
+    cases = {
+        str(truncated): "cannot read",
+        str(text_ckpt): "holds a text model, but this run trains an image model",
+        str(image_ckpt): "does not fit this run's model",  # same modality, other shape (dim 48 below)
+    }
+    for path, message in cases.items():
+        overrides = "{patch_size: 2, dim: 48, depth: 1, heads: 2}"
+        with pytest.raises(SystemExit) as exit_info:
+            main([*TINY_IMAGE, "--model.overrides", overrides, "--run_name", "resume", "--ckpt_path", path])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err.startswith("error: ") and message in err, err
+    assert all(p.read_bytes() == data for p, data in before.items())  # nothing on disk was touched

@@ -23,6 +23,8 @@ from lightning.pytorch.loggers import CSVLogger
 
 from .data.base import DataError
 from .training.checkpoint_io import AtomicCheckpointIO
+from .weights.files import load_pickle_safely
+from .weights.load import WeightsMismatchError, check_weights_fit
 from .training.task import ClassificationTask
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "quickstart.yaml"
@@ -101,10 +103,33 @@ def last_checkpoints(every_n_steps: int | None) -> list[ModelCheckpoint]:
     return callbacks
 
 
+def _a(modality: str) -> str:
+    return f"{'an' if modality == 'image' else 'a'} {modality}"
+
+
+def check_resume_checkpoint(path: str, task: ClassificationTask) -> None:
+    """Before Lightning resumes from ``path``: refuse corrupt, unsafe or mismatching files with one clear message."""
+    ckpt = load_pickle_safely(path)
+    config = ckpt.get("vit_bert_model_config") if isinstance(ckpt, dict) else None
+    if config is None or "state_dict" not in ckpt:
+        raise WeightsMismatchError(f"--ckpt_path {path} is not a checkpoint written by train.py")
+    if config["modality"] != task.config.modality:
+        raise WeightsMismatchError(
+            f"--ckpt_path {path} holds {_a(config['modality'])} model, but this run trains {_a(task.config.modality)} model"
+        )
+    try:
+        check_weights_fit(task, ckpt["state_dict"])
+    except WeightsMismatchError as err:
+        raise WeightsMismatchError(f"--ckpt_path {path} does not fit this run's model ({err})") from None
+
+
 def fit_and_test(cli: VitBertCLI) -> None:
     trainer = cli.trainer
     start, start_step = time.perf_counter(), trainer.global_step
-    trainer.fit(cli.model, cli.datamodule, ckpt_path=cli.resolve_ckpt_path())
+    ckpt_path = cli.resolve_ckpt_path()
+    if ckpt_path:
+        check_resume_checkpoint(ckpt_path, cli.model)
+    trainer.fit(cli.model, cli.datamodule, ckpt_path=ckpt_path)
     seconds, steps = time.perf_counter() - start, trainer.global_step - start_step
     samples = steps * cli.datamodule.hparams.batch_size * trainer.world_size * trainer.accumulate_grad_batches
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
