@@ -164,6 +164,7 @@ def test_sigkill_mid_epoch_then_resume_from_last(tmp_path):
 
     resumed = train_py(*args, "--ckpt_path", "last", cwd=tmp_path / "killed")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "fit: 9 steps in" in resumed.stdout  # only the steps this run did: 15 - 6 restored
     full = torch.load(tmp_path / "full/runs/quickstart/version_0/checkpoints/last.ckpt", weights_only=True)
     after = torch.load(tmp_path / "killed/runs/quickstart/version_1/checkpoints/last.ckpt", weights_only=True)
     # no step lost or repeated: AdamW's step counter and the scheduler agree with the uninterrupted run

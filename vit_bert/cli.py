@@ -107,8 +107,10 @@ def _a(modality: str) -> str:
     return f"{'an' if modality == 'image' else 'a'} {modality}"
 
 
-def check_resume_checkpoint(path: str, task: ClassificationTask) -> None:
-    """Before Lightning resumes from ``path``: refuse corrupt, unsafe or mismatching files with one clear message."""
+def check_resume_checkpoint(path: str, task: ClassificationTask) -> int:
+    """Before Lightning resumes from ``path``: refuse corrupt, unsafe or mismatching files with one clear message.
+
+    Returns the checkpoint's global step."""
     ckpt = load_pickle_safely(path)
     config = ckpt.get("vit_bert_model_config") if isinstance(ckpt, dict) else None
     if config is None or "state_dict" not in ckpt:
@@ -121,14 +123,14 @@ def check_resume_checkpoint(path: str, task: ClassificationTask) -> None:
         check_weights_fit(task, ckpt["state_dict"])
     except WeightsMismatchError as err:
         raise WeightsMismatchError(f"--ckpt_path {path} does not fit this run's model ({err})") from None
+    return int(ckpt.get("global_step", 0))
 
 
 def fit_and_test(cli: VitBertCLI) -> None:
     trainer = cli.trainer
-    start, start_step = time.perf_counter(), trainer.global_step
     ckpt_path = cli.resolve_ckpt_path()
-    if ckpt_path:
-        check_resume_checkpoint(ckpt_path, cli.model)
+    start_step = check_resume_checkpoint(ckpt_path, cli.model) if ckpt_path else 0  # steps done before this run
+    start = time.perf_counter()
     trainer.fit(cli.model, cli.datamodule, ckpt_path=ckpt_path)
     seconds, steps = time.perf_counter() - start, trainer.global_step - start_step
     samples = steps * cli.datamodule.hparams.batch_size * trainer.world_size * trainer.accumulate_grad_batches
