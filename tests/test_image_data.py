@@ -46,7 +46,7 @@ def test_mixed_sizes_without_image_size_is_an_error(tmp_path):
         ImageDataModule("folder", root=str(tmp_path)).load()
 
 
-def test_corrupt_image_is_named_or_skipped(tmp_path):
+def test_corrupt_image_is_named_or_skipped(tmp_path, caplog):
     make_folder(tmp_path)
     (tmp_path / "train/cat/broken.png").write_bytes(b"\x89PNG not really")
     with pytest.raises(DataError, match=r"cannot read image .*broken\.png.*--data.skip_corrupt"):
@@ -54,6 +54,7 @@ def test_corrupt_image_is_named_or_skipped(tmp_path):
     dm = ImageDataModule("folder", root=str(tmp_path), skip_corrupt=True, val_fraction=0.0)
     dm.load()
     assert len(dm.splits["train"]) == 6
+    assert "skipped 1 unreadable image(s)" in caplog.text and "broken.png" in caplog.text
 
 
 def test_folder_without_classes_or_train_split(tmp_path):
