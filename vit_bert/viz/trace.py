@@ -44,21 +44,18 @@ def trace_layer(model, batch: dict, layer: int = 0, head: int = 0, index: int = 
         block.register_forward_hook(lambda _, args, output: captured.update(y=output[0])),
     ]
     was_training = model.training
-    model.eval()  # for the traced recomputation below too: no dropout
+    model.eval()  # no dropout, in the model's forward and in the recomputation
     try:
         final = model.forward_features(**batch)
+        return _walkthrough(model, block, captured, final, layer, head, index, tokens, out)
     finally:
         for hook in hooks:
             hook.remove()
-    try:
-        return _walkthrough(model, block, captured, final, layer, head, index, tokens, out)
-    finally:
         model.train(was_training)
 
 
 def _walkthrough(model, block, captured: dict, final: torch.Tensor, layer: int, head: int, index: int, tokens, out) -> dict:
     attn, blocks = block.attn, model.encoder.blocks
-
     packing = captured["packing"]
     if packing is not None:  # the fast path ran on real tokens only: back to (B, L, D)
         captured["x"], captured["y"] = packing.unpack(captured["x"]), packing.unpack(captured["y"])
