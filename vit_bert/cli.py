@@ -22,6 +22,7 @@ from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger
 
 from .data.base import DataError
+from .data.tokenizer import tokenizer_file_in
 from .training.checkpoint_io import AtomicCheckpointIO
 from .weights.files import load_pickle_safely
 from .weights.load import WeightsMismatchError, check_weights_fit
@@ -57,9 +58,8 @@ class VitBertCLI(LightningCLI):
         # A pretrained text model brings its tokenizer: the data module uses it unless told otherwise.
         pretrained, data_args = self.config.model.get("pretrained"), self.config.data.get("init_args")
         if pretrained and data_args is not None and "tokenizer" in data_args and not data_args.tokenizer:
-            folder = Path(pretrained)
-            if any((folder / name).is_file() for name in ("tokenizer.json", "vocab.txt")):
-                data_args.tokenizer = str(folder)
+            if tokenizer_file_in(pretrained) is not None:
+                data_args.tokenizer = str(pretrained)
 
     @property
     def run_name(self) -> str:

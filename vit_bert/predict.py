@@ -72,10 +72,11 @@ class Predictor:
                 raise DataError(f"cannot read image {path} ({err})") from None
         return torch.stack(images)
 
-    def batch(self, inputs: list) -> dict[str, torch.Tensor]:
-        """Image paths or sentences -> the model's keyword inputs, on the device."""
+    def batch(self, inputs: list | torch.Tensor) -> dict[str, torch.Tensor]:
+        """Image paths (or already read uint8 images) or sentences -> the model's keyword inputs, on the device."""
         if self.info["modality"] == "image":
-            return {"images": self.transform(self.read_images(inputs).to(self.device), train=False)}
+            images = inputs if isinstance(inputs, torch.Tensor) else self.read_images(inputs)
+            return {"images": self.transform(images.to(self.device), train=False)}
         ids, _ = self.text.encode(inputs)
         return {k: v.to(self.device) for k, v in self.text.collate(ids).items()}
 

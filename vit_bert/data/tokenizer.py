@@ -22,14 +22,19 @@ def train_wordpiece(texts: list[str], vocab_size: int = 8000, lowercase: bool = 
     return tokenizer._tokenizer  # the plain Tokenizer: serialisable to one tokenizer.json
 
 
+def tokenizer_file_in(folder: str | Path) -> Path | None:
+    """The tokenizer.json (preferred) or vocab.txt in a folder, e.g. a Hugging Face model folder; None if neither."""
+    return next((Path(folder) / name for name in ("tokenizer.json", "vocab.txt") if (Path(folder) / name).is_file()), None)
+
+
 def load_tokenizer(path: str | Path, lowercase: bool = True) -> Tokenizer:
     """A tokenizer.json, a BERT vocab.txt, or a directory holding either (e.g. a Hugging Face model folder)."""
     path = Path(path)
     if path.is_dir():
-        for name in ("tokenizer.json", "vocab.txt"):
-            if (path / name).is_file():
-                return load_tokenizer(path / name, lowercase)
-        raise FileNotFoundError(f"no tokenizer.json or vocab.txt in {path}")
+        found = tokenizer_file_in(path)
+        if found is None:
+            raise FileNotFoundError(f"no tokenizer.json or vocab.txt in {path}")
+        return load_tokenizer(found, lowercase)
     if not path.is_file():
         raise FileNotFoundError(f"tokenizer file {path} does not exist; expected a tokenizer.json or vocab.txt")
     if path.suffix == ".json":

@@ -40,9 +40,11 @@ def main(argv: list[str] | None = None) -> None:
         if predictor.info["modality"] == "image":
             if not Path(args.input).is_file():
                 raise FileNotFoundError(f"image {args.input} does not exist")
-            image = predictor.read_images([Path(args.input)])[0].permute(1, 2, 0).float().div(255).numpy()
-        batch = predictor.batch([args.input])
-        if predictor.info["modality"] == "text":
+            pixels = predictor.read_images([Path(args.input)])  # read once: shown as is, and fed to the model
+            image = pixels[0].permute(1, 2, 0).float().div(255).numpy()
+            batch = predictor.batch(pixels)
+        else:
+            batch = predictor.batch([args.input])
             tokens = predictor.text.tokens(batch["input_ids"][0].tolist())
         view = attention_view(predictor.model, batch)
         title = prediction_title(view, predictor.class_names)

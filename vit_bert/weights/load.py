@@ -63,11 +63,10 @@ def _from_state_dict(state_dict: dict[str, torch.Tensor], hf_config: dict | None
 
 
 def _hf_tokenizer(directory: Path) -> Tokenizer | None:
-    from ..data.tokenizer import load_tokenizer
+    from ..data.tokenizer import load_tokenizer, tokenizer_file_in
 
-    if any((directory / name).is_file() for name in ("tokenizer.json", "vocab.txt")):
-        return load_tokenizer(directory)
-    return None
+    found = tokenizer_file_in(directory)
+    return load_tokenizer(found) if found is not None else None
 
 
 def _from_directory(directory: Path, heads: int | None) -> Pretrained:
