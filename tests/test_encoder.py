@@ -43,3 +43,40 @@ def test_bad_shapes_raise_with_expected_and_given():
         enc(torch.randn(2, 5, 16))
     with pytest.raises(ValueError, match=r"\(2, 5\).*\(2, 4\)"):
         enc(torch.randn(2, 5, 32), torch.ones(2, 4, dtype=torch.bool))
+
+
+@pytest.mark.parametrize("pre_norm", [True, False])
+@pytest.mark.parametrize("grad_checkpointing", [False, True])
+def test_keep_first_tokens_matches_full_output_and_gradients(pre_norm, grad_checkpointing):
+    """keep=1 (what a [CLS] head needs) equals token 0 of the full output, padding and packing included."""
+    torch.manual_seed(0)
+    full = Encoder(dim=32, depth=3, heads=4, pre_norm=pre_norm)
+    short = Encoder(dim=32, depth=3, heads=4, pre_norm=pre_norm, grad_checkpointing=grad_checkpointing)
+    short.load_state_dict(full.state_dict())
+    x = torch.randn(3, 7, 32)
+    mask = torch.tensor([[True] * 7, [True] * 4 + [False] * 3, [True] * 2 + [False] * 5])
+    for m in (None, mask):
+        expected = full(x, m)[:, :1]
+        kept = short(x, m, keep=1)
+        assert kept.shape == (3, 1, 32)
+        torch.testing.assert_close(kept, expected)
+        full.zero_grad()
+        short.zero_grad()
+        expected.square().sum().backward()
+        kept.square().sum().backward()
+        for (name, a), b in zip(full.named_parameters(), short.parameters()):
+            torch.testing.assert_close(a.grad, b.grad, msg=name)
+
+
+def test_keep_first_tokens_skips_work():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    enc = Encoder(dim=64, depth=2, heads=4, mlp_ratio=4.0).eval()
+    x = torch.randn(2, 50, 64)
+    flops = {}
+    for keep in (None, 1):
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            enc(x, keep=keep)
+        flops[keep] = counter.get_total_flops()
+    # Block 2 keeps its K/V projections (2 of 12 D^2 per token): ~5/12 of the whole is skipped.
+    assert flops[1] < 0.65 * flops[None]

@@ -56,8 +56,9 @@ def test_image_and_text_models_share_the_encoder_class():
     assert vit.config.pre_norm and not bert.config.pre_norm
 
 
-def test_forward_is_forward_head_of_forward_features():
-    model = build_model("bert-tiny", vocab_size=50, pool="mean").eval()
+@pytest.mark.parametrize("pool", ["mean", "cls"])  # cls: forward computes token 0 alone in the last block
+def test_forward_is_forward_head_of_forward_features(pool):
+    model = build_model("bert-tiny", vocab_size=50, pool=pool).eval()
     ids, mask = padded_batch(50, [5, 3])
     features = model.forward_features(ids, attention_mask=mask)
     assert features.shape == (2, 5, 128)

@@ -10,6 +10,10 @@ For one head with d = D / heads:
     out     = weights V                      (L, d)
 Heads are concatenated back to D and projected by ``proj``.
 
+``queries=n`` computes the output for the first n tokens only (keys and values
+still read all L): (B, L, D) -> (B, n, D). The model's last block uses it when the
+head reads [CLS] alone, so no work is spent on token outputs nothing reads.
+
 Two paths share the same parameters: the fast path calls
 ``torch.nn.functional.scaled_dot_product_attention`` (fused kernels, never
 materialises the weights); the explicit path computes the lines above and
@@ -48,6 +52,15 @@ class SelfAttention(nn.Module):
         qkv = rearrange(self.qkv(x) if project else x, "b l (three h d) -> three b h l d", three=3, h=self.heads)
         return qkv.unbind(0)  # unbind, not indexing: its backward is one stack, not three zero-filled copies
 
+    def split_heads_first(self, x: torch.Tensor, queries: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, L, D) -> q (B, heads, queries, d) for the first tokens only; k, v (B, heads, L, d)."""
+        dim = x.shape[-1]
+        weight, bias = self.qkv.weight, self.qkv.bias
+        q = F.linear(x[:, :queries], weight[:dim], None if bias is None else bias[:dim])
+        kv = F.linear(x, weight[dim:], None if bias is None else bias[dim:])
+        k, v = rearrange(kv, "b l (two h d) -> two b h l d", two=2, h=self.heads).unbind(0)
+        return rearrange(q, "b l (h d) -> b h l d", h=self.heads), k, v
+
     def attention_weights(self, q: torch.Tensor, k: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         """softmax(Q K^T / sqrt(d)) row-wise, padded keys excluded: (B, h, L, d) x2 -> (B, h, L, L)."""
         scores = (q @ k.transpose(-2, -1)) * self.scale
@@ -61,13 +74,15 @@ class SelfAttention(nn.Module):
         attention_mask: torch.Tensor | None = None,
         return_attention: bool = False,
         packing: Packing | None = None,
+        queries: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x (B, L, D), attention_mask (B, L) bool, True = real token -> (out (B, L, D), weights (B, h, L, L) or None).
 
-        With ``packing``, x and out are the real tokens only, (N, D): the projections skip the padding."""
+        With ``packing``, x and out are the real tokens only, (N, D): the projections skip the padding.
+        With ``queries=n``, out is (B, n, D) (and weights (B, h, n, L))."""
         if packing is not None:
             return self._forward_packed(x, packing), None
-        q, k, v = self.split_heads(x)
+        q, k, v = self.split_heads(x) if queries is None else self.split_heads_first(x, queries)
         dropout_p = self.attn_dropout if self.training else 0.0
         weights = None
         if return_attention:

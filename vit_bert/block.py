@@ -5,6 +5,8 @@ Shapes: x (B, L, D) -> (B, L, D); optional attention mask (B, L) and weights (B,
 ``pre_norm=True`` (ViT):   x = x + attn(norm1(x));  x = x + mlp(norm2(x))
 ``pre_norm=False`` (BERT): x = norm1(x + attn(x));  x = norm2(x + mlp(x))
 BERT checkpoints are post-norm and ViT checkpoints pre-norm, so it is one flag.
+``keep=n`` returns only the first n tokens (B, n, D): attention then reads every token as a
+key and value, but the queries, residual stream and MLP run for those n alone.
 """
 
 from __future__ import annotations
@@ -50,14 +52,17 @@ class Block(nn.Module):
         attention_mask: torch.Tensor | None = None,
         return_attention: bool = False,
         packing: Packing | None = None,
+        keep: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """x (B, L, D), or (N, D) real tokens with ``packing`` -> same shape (+ attention weights on request)."""
+        """x (B, L, D), or (N, D) real tokens with ``packing`` -> same shape, or (B, keep, D)
+        (+ attention weights on request)."""
+        residual = x if keep is None else x[:, :keep]
         if self.pre_norm:
-            attn_out, weights = self.attn(self.norm1(x), attention_mask, return_attention, packing)
-            x = x + self.drop_path1(attn_out)
+            attn_out, weights = self.attn(self.norm1(x), attention_mask, return_attention, packing, keep)
+            x = residual + self.drop_path1(attn_out)
             x = x + self.drop_path2(self.mlp(self.norm2(x)))
         else:
-            attn_out, weights = self.attn(x, attention_mask, return_attention, packing)
-            x = self.norm1(x + self.drop_path1(attn_out))
+            attn_out, weights = self.attn(x, attention_mask, return_attention, packing, keep)
+            x = self.norm1(residual + self.drop_path1(attn_out))
             x = self.norm2(x + self.drop_path2(self.mlp(x)))
         return x, weights

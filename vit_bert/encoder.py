@@ -2,6 +2,8 @@
 
 Shapes: tokens (B, L, D) [+ attention_mask (B, L) bool, True = real token] -> (B, L, D);
 with ``return_attention=True`` also a list of ``depth`` weight tensors (B, heads, L, L).
+``keep=n`` returns only the first n tokens, (B, n, D): the last block then computes its
+queries, residual and MLP for those alone (a [CLS]-pooled classifier needs token 0 only).
 
 It never knows whether the tokens came from image patches or from words.
 """
@@ -46,7 +48,11 @@ class Encoder(nn.Module):
         self.norm = nn.LayerNorm(dim, eps=ln_eps) if pre_norm else nn.Identity()
 
     def forward(
-        self, x: torch.Tensor, attention_mask: torch.Tensor | None = None, return_attention: bool = False
+        self,
+        x: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        return_attention: bool = False,
+        keep: int | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         if x.ndim != 3 or x.shape[-1] != self.dim:
             raise ValueError(f"Encoder expects tokens of shape (B, L, {self.dim}); got {tuple(x.shape)}")
@@ -58,11 +64,15 @@ class Encoder(nn.Module):
         if packing is not None:
             x = packing.pack(x)
         attentions = []
-        for block in self.blocks:
+        last = len(self.blocks) - 1
+        for index, block in enumerate(self.blocks):
+            block_keep = keep if index == last else None
+            if block_keep is not None and packing is not None:
+                x, packing = packing.unpack(x), None  # the last block reads all keys but few queries: padded layout
             if self.grad_checkpointing and self.training and torch.is_grad_enabled():
-                x, weights = checkpoint(block, x, attention_mask, return_attention, packing, use_reentrant=False)
+                x, weights = checkpoint(block, x, attention_mask, return_attention, packing, block_keep, use_reentrant=False)
             else:
-                x, weights = block(x, attention_mask, return_attention, packing)
+                x, weights = block(x, attention_mask, return_attention, packing, block_keep)
             if return_attention:
                 attentions.append(weights)
         x = self.norm(x)

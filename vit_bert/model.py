@@ -24,7 +24,8 @@ from .text_frontend import TextFrontEnd
 def build_frontend(config: ModelConfig) -> nn.Module:
     if config.modality == "image":
         return ImageFrontEnd(
-            config.img_size, config.patch_size, config.in_chans, config.dim, config.class_token, config.pos_embed, config.dropout
+            config.img_size, config.patch_size, config.in_chans, config.dim, config.class_token, config.pos_embed, config.dropout,
+            config.stem,
         )
     return TextFrontEnd(
         config.vocab_size, config.dim, config.max_len, config.type_vocab_size, config.ln_eps, config.dropout, config.pad_token_id
@@ -80,10 +81,14 @@ class TransformerClassifier(nn.Module):
 
     def forward(self, *inputs, return_attention: bool = False, **kwargs):
         tokens, mask = self.frontend(*inputs, **kwargs)
+        # A [CLS]-pooled head reads token 0 only, so the last block computes that token alone
+        # (same logits, ~1/depth less work); attention maps are wanted whole.
+        keep = 1 if self.head.pool == "cls" and not return_attention else None
+        features = self.encoder(tokens, mask, return_attention=return_attention, keep=keep)
         if return_attention:
-            features, attentions = self.encoder(tokens, mask, return_attention=True)
+            features, attentions = features
             return self.head(features, mask), attentions
-        return self.head(self.encoder(tokens, mask), mask)
+        return self.head(features, mask)
 
 
 def build_model(name_or_config: str | ModelConfig | dict = "vit-b/16", **overrides) -> TransformerClassifier:
