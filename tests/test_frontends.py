@@ -76,3 +76,20 @@ def test_fast_and_explicit_paths_agree_in_a_padded_text_model():
     assert (fast - explicit).abs().max() <= 1e-5
     assert len(attentions) == 4 and attentions[0].shape == (3, 4, 12, 12)
     assert attentions[-1][1, :, :, 5:].abs().max() == 0  # no weight on padding
+
+
+@pytest.mark.parametrize("size, patch, stages", [(32, 4, 2), (224, 16, 4)])
+def test_conv_stem_gives_the_patch_grid(size, patch, stages):
+    front = ImageFrontEnd(img_size=size, patch_size=patch, dim=64, stem="conv")
+    assert len(front.patch_embed.stages) == stages
+    tokens, mask = front(torch.randn(2, 3, size, size))
+    assert tokens.shape == (2, 1 + (size // patch) ** 2, 64) and mask is None
+    # Another input size: the grid follows the stride, positions are resampled.
+    assert front(torch.randn(1, 3, size + 2 * patch, size))[0].shape == (1, 1 + (size // patch + 2) * (size // patch), 64)
+
+
+def test_conv_stem_needs_a_power_of_two_patch():
+    with pytest.raises(ValueError, match="power of 2.*got 6"):
+        build_model("vit-cifar/4", img_size=36, patch_size=6, stem="conv")
+    with pytest.raises(ValueError, match=r"stem.*\('patch', 'conv'\).*'convs'"):
+        build_model("vit-cifar/4", stem="convs")

@@ -158,9 +158,19 @@ def test_unknown_state_dict_is_refused(tmp_path):
         load_pretrained({"conv1.weight": torch.zeros(3)})
 
 
-@pytest.mark.parametrize("preset, extra", [("vit-ti/16", {"depth": 2, "num_classes": 4}), ("bert-tiny", {"vocab_size": 50, "num_classes": 3})])
+@pytest.mark.parametrize(
+    "preset, extra",
+    [
+        ("vit-ti/16", {"depth": 2, "num_classes": 4}),
+        ("vit-cifar/4", {"depth": 1, "num_classes": 3, "stem": "conv"}),  # BatchNorm statistics travel too
+        ("bert-tiny", {"vocab_size": 50, "num_classes": 3}),
+    ],
+)
 def test_save_pretrained_round_trip_is_exact(tmp_path, preset, extra):
-    model = vit_bert.build_model(preset, **extra).eval()
+    model = vit_bert.build_model(preset, **extra)
+    if model.modality == "image":
+        model(torch.randn(4, 3, model.config.img_size, model.config.img_size))  # moves BatchNorm running statistics
+    model.eval()
     names = [f"class{i}" for i in range(model.config.num_classes)]
     tokenizer = None
     if model.modality == "text":

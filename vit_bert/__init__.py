@@ -8,6 +8,7 @@ __version__ = "0.1.0"  # before the imports: weights.native reads it
 from .attention import SelfAttention
 from .block import Block
 from .config import ModelConfig, list_presets
+from .conv_stem import ConvStem
 from .encoder import Encoder
 from .head import ClassifierHead, pool_tokens
 from .image_frontend import ImageFrontEnd, PatchEmbedding
@@ -17,6 +18,6 @@ from .text_frontend import TextFrontEnd
 from .weights import load_pretrained
 
 __all__ = [
-    "Block", "ClassifierHead", "Encoder", "ImageFrontEnd", "ModelConfig", "PRESETS", "PatchEmbedding",
+    "Block", "ClassifierHead", "ConvStem", "Encoder", "ImageFrontEnd", "ModelConfig", "PRESETS", "PatchEmbedding",
     "SelfAttention", "TextFrontEnd", "TransformerClassifier", "build_model", "list_presets", "load_pretrained", "pool_tokens",
 ]

@@ -61,6 +61,9 @@ class ModelConfig:
     """Configured input size (square); other sizes interpolate the position embeddings."""
     patch_size: int = 16
     """Patch side P: a P x P x C patch becomes one token."""
+    stem: str = "patch"
+    """How pixels become tokens: 'patch' (one Linear per flattened patch, ViT) or 'conv' (stride-2 3x3
+    conv stages down to the same grid, for small data and short budgets; P must be a power of 2)."""
     in_chans: int = 3
     """Image channels."""
     class_token: bool = True
@@ -89,6 +92,7 @@ class ModelConfig:
         self._check_choice("pool", ("cls", "mean"))
         self._check_choice("pos_embed", ("learned", "sincos"))
         self._check_choice("act", ("gelu", "gelu_tanh"))
+        self._check_choice("stem", ("patch", "conv"))
         for name in ("dim", "depth", "heads", "patch_size", "img_size", "in_chans", "vocab_size", "max_len"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"model config '{name}' must be positive; got {getattr(self, name)}")
@@ -101,6 +105,8 @@ class ModelConfig:
                 f"img_size {self.img_size} is not divisible by patch_size {self.patch_size}; "
                 f"expected a multiple of {self.patch_size} (e.g. {self.img_size // self.patch_size * self.patch_size or self.patch_size})"
             )
+        if self.modality == "image" and self.stem == "conv" and self.patch_size & (self.patch_size - 1):
+            raise ValueError(f"stem='conv' needs a patch_size that is a power of 2 (2, 4, 8, 16, ...); got {self.patch_size}")
         if self.modality == "image" and self.pool == "cls" and not self.class_token:
             raise ValueError("pool='cls' needs class_token=True; use pool='mean' for a model without [CLS]")
 

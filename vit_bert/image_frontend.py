@@ -6,6 +6,7 @@ Shapes: images (B, C, H, W) -> tokens (B, 1 + N, D), N = (H / P) * (W / P).
 Each P x P x C patch is flattened to a vector (16 * 16 * 3 = 768 values) and
 mapped to D by one Linear layer: the seed's "patches as tokens". This is the
 same function as a Conv2d with kernel = stride = P (see ``conv_weight``).
+``stem="conv"`` swaps it for a small convolutional stem with the same output grid (``conv_stem.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from einops import rearrange
 from timm.layers import resample_abs_pos_embed, to_2tuple, trunc_normal_
 from torch import nn
 
+from .conv_stem import ConvStem
 from .pos_embed import sincos_2d
 
 
@@ -32,10 +34,16 @@ class PatchEmbedding(nn.Module):
         patches = rearrange(images, "b c (h p1) (w p2) -> b (h w) (p1 p2 c)", p1=p, p2=p)
         return self.proj(patches)
 
+    def reset_parameters(self) -> None:
+        self.proj.reset_parameters()
+
     def conv_weight(self) -> torch.Tensor:
         """The same weights in Conv2d layout (D, C, P, P), e.g. to compare with timm's ``patch_embed.proj``."""
         p = self.patch_size
         return rearrange(self.proj.weight, "d (p1 p2 c) -> d c p1 p2", p1=p, p2=p)
+
+
+STEMS = {"patch": PatchEmbedding, "conv": ConvStem}
 
 
 class ImageFrontEnd(nn.Module):
@@ -55,12 +63,15 @@ class ImageFrontEnd(nn.Module):
         class_token: bool = True,
         pos_embed: str = "learned",
         dropout: float = 0.0,
+        stem: str = "patch",
     ):
         super().__init__()
         img_size = to_2tuple(img_size)
         for side in img_size:
             if side % patch_size:
                 raise ValueError(f"img_size {img_size} must be divisible by patch_size {patch_size}")
+        if stem not in STEMS:
+            raise ValueError(f"stem must be one of {tuple(STEMS)}; got {stem!r}")
         if pos_embed not in ("learned", "sincos"):
             raise ValueError(f"pos_embed must be 'learned' or 'sincos'; got {pos_embed!r}")
         self.img_size = img_size
@@ -69,8 +80,9 @@ class ImageFrontEnd(nn.Module):
         self.grid = (img_size[0] // patch_size, img_size[1] // patch_size)
         self.num_prefix_tokens = 1 if class_token else 0
         self.pos_embed_kind = pos_embed
+        self.dim = dim
 
-        self.patch_embed = PatchEmbedding(patch_size, in_chans, dim)
+        self.patch_embed = STEMS[stem](patch_size, in_chans, dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if class_token else None
         num_positions = self.num_prefix_tokens + self.grid[0] * self.grid[1]
         if pos_embed == "learned":
@@ -83,14 +95,14 @@ class ImageFrontEnd(nn.Module):
     def init_weights(self) -> None:
         """timm's ViT init: the patch projection keeps PyTorch's default (fan-in uniform), as timm's Conv2d does;
         learned positions ~ N(0, 0.02) truncated; [CLS] ~ N(0, 1e-6)."""
-        self.patch_embed.proj.reset_parameters()
+        self.patch_embed.reset_parameters()
         if isinstance(self.pos_embed, nn.Parameter):
             trunc_normal_(self.pos_embed, std=0.02)
         if self.cls_token is not None:
             nn.init.normal_(self.cls_token, std=1e-6)
 
     def _sincos(self, grid: tuple[int, int]) -> torch.Tensor:
-        table = sincos_2d(grid, self.patch_embed.proj.out_features)
+        table = sincos_2d(grid, self.dim)
         prefix = table.new_zeros(self.num_prefix_tokens, table.shape[-1])  # [CLS] gets no position signal
         return torch.cat([prefix, table])[None]
 

@@ -1,0 +1,44 @@
+"""Convolutional stem: an alternative patch embedding for small data and short budgets.
+
+Shapes: images (B, C, H, W) -> tokens (B, N, D), N = (H / P) * (W / P), as ``PatchEmbedding``.
+
+log2(P) stages of [3x3 conv, stride 2 -> BatchNorm -> ReLU] halve the resolution down to the
+patch grid while the channels grow to D, then a 1x1 conv mixes them (Xiao et al. 2021, "Early
+Convolutions Help Transformers See Better"). Overlapping 3x3 windows give the tokens local image
+structure that a single linear map of each patch has to learn from data, which makes a ViT
+train faster and more stably; for P = 4, D = 128 the stem costs ~10 % of the encoder's FLOPs.
+"""
+
+from __future__ import annotations
+
+import torch
+from einops import rearrange
+from timm.layers import ConvNormAct
+from torch import nn
+
+
+class ConvStem(nn.Module):
+    """(B, C, H, W) -> (B, N, D) with total stride ``patch_size`` (a power of 2)."""
+
+    def __init__(self, patch_size: int = 16, in_chans: int = 3, dim: int = 768):
+        super().__init__()
+        stages = patch_size.bit_length() - 1
+        if patch_size < 2 or 2**stages != patch_size:
+            raise ValueError(f"stem='conv' needs a patch_size that is a power of 2 (2, 4, 8, 16, ...); got {patch_size}")
+        widths = [max(dim >> (stages - 1 - i), 16) for i in range(stages)]  # ..., D/4, D/2, D
+        layers, channels = [], in_chans
+        for width in widths:
+            layers.append(ConvNormAct(channels, width, kernel_size=3, stride=2))
+            channels = width
+        self.stages = nn.Sequential(*layers)
+        self.proj = nn.Conv2d(channels, dim, kernel_size=1)
+        self.patch_size = patch_size
+        self.in_chans = in_chans
+
+    def reset_parameters(self) -> None:
+        for module in self.modules():
+            if module is not self and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return rearrange(self.proj(self.stages(images)), "b d h w -> b (h w) d")
