@@ -4,7 +4,8 @@
 # (a) speed.py at ViT-B/16 224, batch 128, bf16, vit_bert vs timm (eager and torch.compile),
 #     MFU against the measured bf16 matmul peak and the 989 TFLOP/s datasheet bf16 dense peak;
 # then benchmarks/memory.py (activation checkpointing at ViT-B/16 batch 32, bf16);
-# (b) trains configs/cifar10_vit.yaml for EPOCHS epochs (default 15) and prints test accuracy and time.
+# (b) trains configs/cifar10_vit.yaml for EPOCHS epochs (default 15) and prints test accuracy and time;
+# (c) benchmarks/e2e.py: that config's train.py throughput against its bare training step.
 # CIFAR-10: an ImageFolder copy at $CIFAR_DIR, or the JPEG tarball data/cifar10-jpeg.tar.gz, else
 # torchvision's download into data/ (needs internet).
 set -euo pipefail
@@ -33,3 +34,7 @@ start=$(date +%s)
 python3 train.py --config configs/cifar10_vit.yaml "${DATA_ARGS[@]}" --trainer.max_epochs "$EPOCHS" \
     --trainer.enable_progress_bar false --runs_dir "${RUNS_DIR:-runs}" 2>&1 | grep -v -i warn | tail -n 20
 echo "cifar10_vit.yaml, $EPOCHS epochs: wall $(( $(date +%s) - start )) s (start-up and data decoding included)"
+
+echo "== (c) end to end: train.py vs the bare training step, cifar10_vit.yaml, bf16"
+python3 benchmarks/e2e.py --steps 300 --warmup 50 --json "$OUT_DIR/e2e_gpu.json" -- --config configs/cifar10_vit.yaml \
+    "${DATA_ARGS[@]}" --trainer.enable_progress_bar false --runs_dir "${RUNS_DIR:-runs}" 2>&1 | grep -v -i warn | tail -n 3

@@ -120,6 +120,24 @@ def test_resume_with_ckpt_path_last_continues_from_the_saved_step(tmp_path, monk
     assert (tmp_path / "runs/quickstart/version_0/checkpoints/last.ckpt").is_file()  # the first run's files stay
 
 
+def test_run_takes_extra_callbacks_that_see_the_prepared_batches(tmp_path, monkeypatch):
+    """benchmarks/e2e.py times a real run through this hook."""
+    from lightning.pytorch.callbacks import Callback
+
+    class Seen(Callback):
+        def __init__(self):
+            self.batches = []
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            self.batches.append(batch["images"])
+
+    monkeypatch.chdir(tmp_path)
+    seen = Seen()
+    run([*TINY_IMAGE, "--trainer.max_steps", "2"], [seen])
+    assert len(seen.batches) == 2
+    assert all(b.dtype == torch.float32 and b.shape[1:] == (1, 8, 8) for b in seen.batches)  # augmented and normalised
+
+
 def test_ckpt_path_last_without_a_previous_run(tmp_path):
     result = train_py(*TINY_IMAGE, "--ckpt_path", "last", cwd=tmp_path)
     assert result.returncode == 2 and "no last.ckpt under runs/quickstart/" in result.stderr

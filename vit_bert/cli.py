@@ -143,8 +143,10 @@ def fit_and_test(cli: VitBertCLI) -> None:
         print(f"checkpoint: {best or '(none saved; tested the final weights)'}")
 
 
-def run(argv: list[str]) -> VitBertCLI:
-    """Parse, fit, test; returns the CLI (model, datamodule, trainer) for callers that want them."""
+def run(argv: list[str], callbacks: list | None = None) -> VitBertCLI:
+    """Parse, fit, test; returns the CLI (model, datamodule, trainer) for callers that want them.
+
+    ``callbacks`` join the trainer's (e.g. a benchmark's timer)."""
     if not any(a == "--config" or a.startswith("--config=") for a in argv):
         argv = ["--config", str(DEFAULT_CONFIG), *argv]
     cli = VitBertCLI(
@@ -154,6 +156,7 @@ def run(argv: list[str]) -> VitBertCLI:
         run=False,
         args=argv,
         save_config_kwargs={"overwrite": True},
+        trainer_defaults={"callbacks": list(callbacks or [])},
     )
     fit_and_test(cli)
     return cli
