@@ -6,7 +6,8 @@ log2(P) stages of [3x3 conv, stride 2 -> BatchNorm -> ReLU] halve the resolution
 patch grid while the channels grow to D, then a 1x1 conv mixes them (Xiao et al. 2021, "Early
 Convolutions Help Transformers See Better"). Overlapping 3x3 windows give the tokens local image
 structure that a single linear map of each patch has to learn from data, which makes a ViT
-train faster and more stably; for P = 4, D = 128 the stem costs ~10 % of the encoder's FLOPs.
+train faster and more stably. For a 32-px image with P = 4, D = 128 the stem costs ~6 M
+multiply-adds, about 3/4 of one encoder block over its 65 tokens (8.5 M).
 """
 
 from __future__ import annotations
