@@ -8,7 +8,7 @@ from vit_bert import Encoder
 def test_encoder_shapes_and_attention_list(pre_norm):
     enc = Encoder(dim=32, depth=3, heads=4, pre_norm=pre_norm).eval()
     x = torch.randn(2, 6, 32)
-    out, attentions = enc(x, return_attention=True)
+    out, attentions = enc.forward_with_weights(x)
     assert out.shape == (2, 6, 32)
     assert [a.shape for a in attentions] == [(2, 4, 6, 6)] * 3
     assert (enc(x) - out).abs().max() <= 1e-5
@@ -48,7 +48,7 @@ def test_bad_shapes_raise_with_expected_and_given():
 @pytest.mark.parametrize("pre_norm", [True, False])
 @pytest.mark.parametrize("grad_checkpointing", [False, True])
 def test_keep_first_tokens_matches_full_output_and_gradients(pre_norm, grad_checkpointing):
-    """keep=1 (what a [CLS] head needs) equals token 0 of the full output, padding and packing included."""
+    """forward_first(x, 1) (what a [CLS] head needs) equals token 0 of the full output, padding and packing included."""
     torch.manual_seed(0)
     full = Encoder(dim=32, depth=3, heads=4, pre_norm=pre_norm)
     short = Encoder(dim=32, depth=3, heads=4, pre_norm=pre_norm, grad_checkpointing=grad_checkpointing)
@@ -57,7 +57,7 @@ def test_keep_first_tokens_matches_full_output_and_gradients(pre_norm, grad_chec
     mask = torch.tensor([[True] * 7, [True] * 4 + [False] * 3, [True] * 2 + [False] * 5])
     for m in (None, mask):
         expected = full(x, m)[:, :1]
-        kept = short(x, m, keep=1)
+        kept = short.forward_first(x, 1, m)
         assert kept.shape == (3, 1, 32)
         torch.testing.assert_close(kept, expected)
         full.zero_grad()
@@ -74,9 +74,9 @@ def test_keep_first_tokens_skips_work():
     enc = Encoder(dim=64, depth=2, heads=4, mlp_ratio=4.0).eval()
     x = torch.randn(2, 50, 64)
     flops = {}
-    for keep in (None, 1):
+    for keep, forward in ((None, enc), (1, lambda x: enc.forward_first(x, 1))):
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            enc(x, keep=keep)
+            forward(x)
         flops[keep] = counter.get_total_flops()
     # Block 2 keeps its K/V projections (2 of 12 D^2 per token): ~5/12 of the whole is skipped.
     assert flops[1] < 0.65 * flops[None]

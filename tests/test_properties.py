@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import vit_bert
-from vit_bert.data.tokenizer import TextEncoder, train_wordpiece
+from vit_bert.tokenizer import TextTokenizer, train_wordpiece
 from text_data import sentences
 
 FAST = settings(max_examples=25, deadline=None)
@@ -50,7 +50,7 @@ def test_images_of_any_patch_multiple_give_one_token_per_patch_plus_cls(batch, g
 @given(texts=st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80), min_size=1, max_size=6),
        max_length=st.integers(2, 24))
 def test_any_unicode_text_encodes_and_collates(texts, max_length):
-    encoder = TextEncoder(TOKENIZER, max_length=max_length)
+    encoder = TextTokenizer(TOKENIZER, max_length=max_length)
     ids, truncated = encoder.encode(texts)
     assert len(ids) == len(texts) and 0 <= truncated <= len(texts)
     for seq in ids:

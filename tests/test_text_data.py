@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from vit_bert.data import DataError, TextDataModule
-from vit_bert.data.tokenizer import TextEncoder, load_tokenizer, train_wordpiece
+from vit_bert.tokenizer import TextTokenizer, load_tokenizer, train_wordpiece
 from text_data import sentences, write, write_splits
 
 
@@ -11,20 +11,20 @@ from text_data import sentences, write, write_splits
 def test_loads_each_format_with_int_and_string_labels(tmp_path, fmt, int_labels):
     write_splits(tmp_path, fmt, n_train=120, n_test=40, int_labels=int_labels)
     dm = TextDataModule(root=str(tmp_path), text_column="sentence", tokenizer_vocab_size=200, batch_size=8)
-    info = dm.info
-    assert info["num_classes"] == 2
-    assert info["class_names"] == (["0", "1"] if int_labels else ["neg", "pos"])
+    info = dm.contract
+    assert info.num_classes == 2
+    assert info.class_names == (["0", "1"] if int_labels else ["neg", "pos"])
     dm.setup("fit")
-    assert len(dm.splits["train"][0]) == 108 and len(dm.splits["val"][0]) == 12 and len(dm.splits["test"][0]) == 40
+    assert len(dm.splits["train"].ids) == 108 and len(dm.splits["val"].ids) == 12 and len(dm.splits["test"].ids) == 40
     batch = next(iter(dm.train_dataloader()))
     assert set(batch) == {"input_ids", "attention_mask", "labels"}
     assert batch["input_ids"].shape == batch["attention_mask"].shape
-    cls_id = dm.encoder.cls_id
+    cls_id = dm.tokenizer.cls_id
     assert (batch["input_ids"][:, 0] == cls_id).all()
     # [SEP] closes every sequence at its own length; padding after it
     lengths = batch["attention_mask"].sum(1)
-    assert all(batch["input_ids"][i, lengths[i] - 1] == dm.encoder.sep_id for i in range(len(lengths)))
-    assert (batch["input_ids"][batch["attention_mask"] == 0] == dm.encoder.pad_id).all()
+    assert all(batch["input_ids"][i, lengths[i] - 1] == dm.tokenizer.sep_id for i in range(len(lengths)))
+    assert (batch["input_ids"][batch["attention_mask"] == 0] == dm.tokenizer.pad_id).all()
 
 
 def test_string_labels_map_to_the_same_ids_in_every_split(tmp_path):
@@ -33,45 +33,45 @@ def test_string_labels_map_to_the_same_ids_in_every_split(tmp_path):
     dm.setup("fit")
     texts = [t for t, _ in sentences(100, 1)]
     labels = [y for _, y in sentences(100, 1)]
-    assert dm.splits["test"][1] == [dm.labels.names.index(y) for y in labels]
-    assert len(texts) == len(dm.splits["test"][0])
+    assert dm.splits["test"].labels == [dm.labels.names.index(y) for y in labels]
+    assert len(texts) == len(dm.splits["test"].ids)
 
 
 def test_missing_column_lists_the_columns_found(tmp_path):
     write_splits(tmp_path, "tsv")
     with pytest.raises(DataError, match=r"no column 'text'; columns found: \['sentence', 'label'\]"):
-        TextDataModule(root=str(tmp_path)).info
+        TextDataModule(root=str(tmp_path)).contract
 
 
 def test_unseen_test_label_is_an_error(tmp_path):
     write_splits(tmp_path, "csv", int_labels=False)
     write(tmp_path / "test.csv", [("a very good film", "neutral")], "csv")
     with pytest.raises(DataError, match=r"labels not seen in training: \['neutral'\]"):
-        TextDataModule(root=str(tmp_path), text_column="sentence", tokenizer_vocab_size=100).info
+        TextDataModule(root=str(tmp_path), text_column="sentence", tokenizer_vocab_size=100).contract
 
 
 def test_tokenizer_round_trip_and_truncation(tmp_path):
     texts = [t for t, _ in sentences(300)]
     tokenizer = train_wordpiece(texts, vocab_size=300)
-    encoder = TextEncoder(tokenizer, max_length=5)
+    encoder = TextTokenizer(tokenizer, max_length=5)
     ids, truncated = encoder.encode(["the movie was very good", "good"])
     assert truncated == 1
     assert [len(i) for i in ids] == [5, 3]
     assert encoder.tokens(ids[1]) == ["[CLS]", "good", "[SEP]"]
     tokenizer.save(str(tmp_path / "tokenizer.json"))
-    again = TextEncoder(load_tokenizer(tmp_path / "tokenizer.json"), max_length=5)
+    again = TextTokenizer(load_tokenizer(tmp_path / "tokenizer.json"), max_length=5)
     assert again.encode(["the movie was very good", "good"])[0] == ids
     # a BERT vocab.txt works too
     vocab = sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])
     (tmp_path / "vocab.txt").write_text("\n".join(token for token, _ in vocab) + "\n", encoding="utf-8")
-    from_vocab = TextEncoder(load_tokenizer(tmp_path), max_length=5)  # the folder: tokenizer.json wins
+    from_vocab = TextTokenizer(load_tokenizer(tmp_path), max_length=5)  # the folder: tokenizer.json wins
     assert from_vocab.encode(["good"])[0] == ids[1:]
-    assert TextEncoder(load_tokenizer(tmp_path / "vocab.txt"), 5).encode(["good"])[0] == ids[1:]
+    assert TextTokenizer(load_tokenizer(tmp_path / "vocab.txt"), 5).encode(["good"])[0] == ids[1:]
 
 
 def test_collate_pads_to_longest():
     tokenizer = train_wordpiece([t for t, _ in sentences(50)], vocab_size=120)
-    encoder = TextEncoder(tokenizer, max_length=16)
+    encoder = TextTokenizer(tokenizer, max_length=16)
     batch = encoder.collate([[2, 5, 3], [2, 3]])
     assert batch["input_ids"].tolist() == [[2, 5, 3], [2, 3, encoder.pad_id]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
@@ -90,7 +90,7 @@ def test_hf_dataset_without_the_datasets_package_is_a_clear_error(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_datasets)
     with pytest.raises(DataError, match=r"needs the 'datasets' package: pip install datasets"):
-        TextDataModule(hf_dataset="stanfordnlp/sst2").info
+        TextDataModule(hf_dataset="stanfordnlp/sst2").contract
 
 
 def test_empty_and_whitespace_rows_are_skipped_and_counted(tmp_path, caplog):
@@ -98,19 +98,19 @@ def test_empty_and_whitespace_rows_are_skipped_and_counted(tmp_path, caplog):
     with open(tmp_path / "train.tsv", "a", encoding="utf-8") as f:
         f.write("\t1\n   \t0\n")
     dm = TextDataModule(root=str(tmp_path), text_column="sentence", tokenizer_vocab_size=100)
-    dm.info
+    dm.contract
     assert "skipped 2 row(s) with empty text" in caplog.text
-    assert len(dm.splits["train"][0]) + len(dm.splits["val"][0]) == 400
+    assert len(dm.splits["train"].ids) + len(dm.splits["val"].ids) == 400
 
 
 def test_non_utf8_bytes_and_empty_files_are_named(tmp_path):
     write_splits(tmp_path, "tsv")
     (tmp_path / "train.tsv").write_bytes(b"sentence\tlabel\ngood film\t1\nbad \xff\xfe film\t0\n")
     with pytest.raises(DataError, match=r"train.tsv is not valid UTF-8 \(line 3, .*re-save it as UTF-8"):
-        TextDataModule(root=str(tmp_path), text_column="sentence").info
+        TextDataModule(root=str(tmp_path), text_column="sentence").contract
     (tmp_path / "train.tsv").write_text("  \n", encoding="utf-8")
     with pytest.raises(DataError, match=r"train.tsv is empty; expected a header row"):
-        TextDataModule(root=str(tmp_path), text_column="sentence").info
+        TextDataModule(root=str(tmp_path), text_column="sentence").contract
 
 
 def test_long_lines_are_truncated_and_counted(tmp_path, caplog):
@@ -118,6 +118,6 @@ def test_long_lines_are_truncated_and_counted(tmp_path, caplog):
     with open(tmp_path / "train.tsv", "a", encoding="utf-8") as f:
         f.write(" ".join(["good"] * 5000) + "\t1\n")
     dm = TextDataModule(root=str(tmp_path), text_column="sentence", tokenizer_vocab_size=100, max_length=16)
-    dm.info
+    dm.contract
     assert "texts truncated to max_length=16 tokens" in caplog.text
-    assert max(len(ids) for ids in dm.splits["train"][0] + dm.splits["val"][0]) == 16
+    assert max(len(ids) for ids in dm.splits["train"].ids + dm.splits["val"].ids) == 16

@@ -73,8 +73,8 @@ def test_text_run_and_checkpoint_reload_give_the_same_predictions(tmp_path, monk
     texts = ["the film was very good", "a dull and boring plot", "quite lovely actors"]
     predictor = Predictor(best)
     predicted = predictor(texts)
-    ids, _ = cli.datamodule.encoder.encode(texts)
-    batch = cli.datamodule.encoder.collate(ids)
+    ids, _ = cli.datamodule.tokenizer.encode(texts)
+    batch = cli.datamodule.tokenizer.collate(ids)
     cli.model.eval()
     with torch.no_grad():
         probs = cli.model(**batch).softmax(-1)

@@ -10,7 +10,7 @@ import torch
 from torchvision.io import decode_png, read_file, write_png
 
 import vit_bert
-from vit_bert.data.tokenizer import TextEncoder, train_wordpiece
+from vit_bert.tokenizer import TextTokenizer, train_wordpiece
 from vit_bert.viz import attention_rollout, attention_view, cls_to_patches, trace_layer, view_figure
 
 from conftest import padded_batch
@@ -115,7 +115,7 @@ def test_cli_writes_an_image_figure_and_a_text_figure_with_trace(tmp_path):
     assert "head 1 of 2" in result.stdout and "max |difference|" in result.stdout
     assert "[CLS]" in result.stdout and ("predicted neg" in result.stdout or "predicted pos" in result.stdout)
     assert png_size(tmp_path / "txt.png")[0] in (3, 4)
-    assert TextEncoder(tokenizer).encode(["the film was good"])[0][0][0] == tokenizer.token_to_id("[CLS]")
+    assert TextTokenizer(tokenizer).encode(["the film was good"])[0][0][0] == tokenizer.token_to_id("[CLS]")
 
     bad = viz("vit-ti/16", "missing.png", cwd=tmp_path)
     assert bad.returncode == 2 and "missing.png does not exist" in bad.stderr and "Traceback" not in bad.stderr

@@ -3,21 +3,18 @@
     config -> front-end -> shared Encoder -> pooling/head -> Lightning task
 """
 
-__version__ = "0.1.0"  # before the imports: weights.native reads it
-
-from .attention import SelfAttention
-from .block import Block
-from .config import ModelConfig, list_presets
-from .conv_stem import ConvStem
-from .encoder import Encoder
-from .head import ClassifierHead, pool_tokens
-from .image_frontend import ImageFrontEnd, PatchEmbedding
+from ._version import __version__
+from .config import DataContract, ModelConfig, ModelOptions, list_presets
+from .errors import VitBertError
+from .layers import (
+    Block, ClassifierHead, ConvStem, Encoder, ImageFrontEnd, PatchEmbedding, SelfAttention, TextFrontEnd, pool_tokens,
+)
 from .model import TransformerClassifier, build_model
 from .presets import PRESETS
-from .text_frontend import TextFrontEnd
 from .weights import load_pretrained
 
 __all__ = [
-    "Block", "ClassifierHead", "ConvStem", "Encoder", "ImageFrontEnd", "ModelConfig", "PRESETS", "PatchEmbedding",
-    "SelfAttention", "TextFrontEnd", "TransformerClassifier", "build_model", "list_presets", "load_pretrained", "pool_tokens",
+    "Block", "ClassifierHead", "ConvStem", "DataContract", "Encoder", "ImageFrontEnd", "ModelConfig", "ModelOptions", "PRESETS",
+    "PatchEmbedding", "SelfAttention", "TextFrontEnd", "TransformerClassifier", "VitBertError", "__version__", "build_model",
+    "list_presets", "load_pretrained", "pool_tokens",
 ]

@@ -1,11 +1,15 @@
-"""The train.py command line: LightningCLI over ClassificationTask and an image or text data module.
+"""The command lines: ``python train.py`` and ``vit-bert`` (LightningCLI over ClassificationTask and a data module).
 
     python train.py                                  # configs/quickstart.yaml: digits, offline, minutes
     python train.py --config configs/cifar10_vit.yaml --data.root ~/cifar10 --trainer.max_epochs 50
     python train.py --config configs/quickstart.yaml --ckpt_path last   # resume the newest run of that name
     python train.py predict CHECKPOINT INPUT [INPUT ...]
 
-It fits, then tests the best checkpoint and prints the test accuracy and the
+    vit-bert fit [ARGS]          # the same as python train.py [ARGS]
+    vit-bert test --config C --ckpt_path CKPT     # test a checkpoint on the config's data
+    vit-bert predict | export | viz ...           # see each one's --help
+
+``fit`` fits, then tests the best checkpoint and prints the test accuracy and the
 checkpoint's path. Logs (CSV) and checkpoints go to runs/<config name>/version_N/.
 User errors (bad data, bad config) end with one line on stderr and exit code 2.
 """
@@ -17,19 +21,21 @@ import time
 from pathlib import Path
 
 import lightning as L
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger
 
-from .data.base import DataError
-from .data.tokenizer import tokenizer_file_in
+from . import export, predict
+from .errors import CheckpointError, ConfigError, SourceNotFoundError, WeightsMismatchError, run_command
+from .tokenizer import tokenizer_file_in
 from .training.checkpoint_io import AtomicCheckpointIO
-from .weights.files import load_pickle_safely
-from .weights.load import WeightsMismatchError, check_weights_fit
 from .training.task import ClassificationTask
+from .viz import __main__ as viz
+from .weights.files import load_pickle_safely
+from .weights.load import check_weights_fit
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "quickstart.yaml"
-USER_ERRORS = (DataError, ValueError, KeyError, TypeError, FileNotFoundError, FloatingPointError)
 
 
 class VitBertCLI(LightningCLI):
@@ -51,8 +57,13 @@ class VitBertCLI(LightningCLI):
                 "checkpoint.auto_insert_metric_name": False,
             }
         )
-        # What the model must match (classes, channels, vocabulary) comes from the data.
-        parser.link_arguments("data.info", "model.data_info", apply_on="instantiate")
+        # What the model must match (classes, channels, size, vocabulary) comes from the data.
+        parser.link_arguments("data.contract", "model.data_contract", apply_on="instantiate")
+
+    def parse_arguments(self, parser, args) -> None:
+        # ``args`` is always this process's own argument list (run() adds the default config): parse it
+        # directly, without LightningCLI's warning about args given beside sys.argv.
+        self.config = parser.parse_args(args)
 
     def before_instantiate_classes(self) -> None:
         # A pretrained text model brings its tokenizer: the data module uses it unless told otherwise.
@@ -81,11 +92,11 @@ class VitBertCLI(LightningCLI):
         path = self.config.get("ckpt_path")
         if path != "last":
             if path and not Path(path).is_file():
-                raise FileNotFoundError(f"--ckpt_path {path} does not exist")
+                raise SourceNotFoundError(f"--ckpt_path {path} does not exist")
             return path
         found = sorted(Path(self.config.runs_dir, self.run_name).glob("version_*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
         if not found:
-            raise FileNotFoundError(f"--ckpt_path last: no last.ckpt under {self.config.runs_dir}/{self.run_name}/version_*/checkpoints/")
+            raise SourceNotFoundError(f"--ckpt_path last: no last.ckpt under {self.config.runs_dir}/{self.run_name}/version_*/checkpoints/")
         return str(found[-1])
 
 
@@ -114,15 +125,15 @@ def check_resume_checkpoint(path: str, task: ClassificationTask) -> int:
     ckpt = load_pickle_safely(path)
     config = ckpt.get("vit_bert_model_config") if isinstance(ckpt, dict) else None
     if config is None or "state_dict" not in ckpt:
-        raise WeightsMismatchError(f"--ckpt_path {path} is not a checkpoint written by train.py")
+        raise CheckpointError(f"--ckpt_path {path} is not a checkpoint written by train.py")
     if config["modality"] != task.config.modality:
-        raise WeightsMismatchError(
+        raise CheckpointError(
             f"--ckpt_path {path} holds {_a(config['modality'])} model, but this run trains {_a(task.config.modality)} model"
         )
     try:
         check_weights_fit(task, ckpt["state_dict"])
     except WeightsMismatchError as err:
-        raise WeightsMismatchError(f"--ckpt_path {path} does not fit this run's model ({err})") from None
+        raise CheckpointError(f"--ckpt_path {path} does not fit this run's model ({err})") from None
     return int(ckpt.get("global_step", 0))
 
 
@@ -143,34 +154,76 @@ def fit_and_test(cli: VitBertCLI) -> None:
         print(f"checkpoint: {best or '(none saved; tested the final weights)'}")
 
 
+def build_cli(argv: list[str], callbacks: list | None = None) -> VitBertCLI:
+    """Parse ``argv`` (the quickstart config when none is given) and instantiate model, data and trainer."""
+    if not any(a == "--config" or a.startswith("--config=") for a in argv):
+        argv = ["--config", str(DEFAULT_CONFIG), *argv]
+    try:
+        return VitBertCLI(
+            ClassificationTask,
+            L.LightningDataModule,
+            subclass_mode_data=True,
+            run=False,
+            args=argv,
+            save_config_kwargs={"overwrite": True},
+            trainer_defaults={"callbacks": list(callbacks or [])},
+        )
+    except MisconfigurationException as err:  # Lightning's word for a trainer setting that cannot work
+        raise ConfigError(str(err)) from None
+
+
 def run(argv: list[str], callbacks: list | None = None) -> VitBertCLI:
     """Parse, fit, test; returns the CLI (model, datamodule, trainer) for callers that want them.
 
     ``callbacks`` join the trainer's (e.g. a benchmark's timer)."""
-    if not any(a == "--config" or a.startswith("--config=") for a in argv):
-        argv = ["--config", str(DEFAULT_CONFIG), *argv]
-    cli = VitBertCLI(
-        ClassificationTask,
-        L.LightningDataModule,
-        subclass_mode_data=True,
-        run=False,
-        args=argv,
-        save_config_kwargs={"overwrite": True},
-        trainer_defaults={"callbacks": list(callbacks or [])},
-    )
+    cli = build_cli(argv, callbacks)
     fit_and_test(cli)
     return cli
 
 
-def main(argv: list[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        if argv and argv[0] == "predict":
-            from .predict import main as predict_main
+def test_checkpoint(argv: list[str]) -> None:
+    """``vit-bert test --config C --ckpt_path CKPT``: test one checkpoint on the config's test split."""
+    cli = build_cli(argv)
+    ckpt_path = cli.resolve_ckpt_path()
+    if not ckpt_path:
+        raise ConfigError("vit-bert test needs --ckpt_path (a .ckpt file, or 'last' for the newest run of this config)")
+    check_resume_checkpoint(ckpt_path, cli.model)
+    results = cli.trainer.test(cli.model, cli.datamodule, ckpt_path=ckpt_path, verbose=False)
+    if cli.trainer.is_global_zero:
+        print(f"test accuracy: {results[0].get('test_acc', float('nan')):.4f}")
+        print(f"checkpoint: {ckpt_path}")
 
-            return predict_main(argv[1:])
-        run(argv)
-    except USER_ERRORS as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
+
+def _train_py(argv: list[str]) -> None:
+    if argv and argv[0] == "predict":
+        return predict.predict(argv[1:])
+    run(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python train.py [ARGS]`` fits and tests; ``python train.py predict CHECKPOINT INPUT ...`` classifies."""
+    run_command(_train_py, argv)
+
+
+COMMANDS = {
+    "fit": (run, "fit, then test the best checkpoint (the same as python train.py)"),
+    "test": (test_checkpoint, "test a checkpoint: --config C --ckpt_path CKPT"),
+    "predict": (predict.predict, "classify images or sentences with a checkpoint or model folder"),
+    "export": (export.export, "write a model as ONNX, checked against onnxruntime"),
+    "viz": (viz.viz, "draw a model's attention for one input, and trace one head"),
+}
+
+
+def _vit_bert(argv: list[str]) -> None:
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        usage = "\n".join(f"  {name:<8} {text}" for name, (_, text) in COMMANDS.items())
+        print(f"usage: vit-bert COMMAND [ARGS]   (vit-bert COMMAND --help for its options)\n\ncommands:\n{usage}")
+        if argv and argv[0] not in ("-h", "--help"):
+            raise ConfigError(f"unknown command {argv[0]!r}; expected one of {', '.join(COMMANDS)}")
+        return
+    COMMANDS[argv[0]][0](argv[1:])
+
+
+def vit_bert_main(argv: list[str] | None = None) -> None:
+    """The ``vit-bert`` console script."""
+    run_command(_vit_bert, argv)

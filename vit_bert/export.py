@@ -2,6 +2,7 @@
 
     vit_bert.export_onnx(model, "model.onnx")
     python -m vit_bert.export SOURCE model.onnx      # SOURCE: anything vit_bert.load_pretrained reads
+    vit-bert export SOURCE model.onnx                # the same
 
 Graph inputs / outputs:
     image: images (B, C, H, W) float32                    -> logits (B, num_classes)
@@ -12,13 +13,14 @@ Needs the ``onnx`` extra: pip install "vit_bert[onnx]".
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .model import TransformerClassifier
+from .errors import ConfigError, run_command
+from .model import TransformerClassifier, eval_mode
+from .weights.load import load_pretrained
 
 
 class _ImageGraph(nn.Module):
@@ -55,59 +57,52 @@ def example_inputs(model: TransformerClassifier, batch_size: int = 2, seq_len: i
 def export_onnx(model: TransformerClassifier, path: str | Path, opset: int = 18) -> Path:
     """Write ``model`` (eval mode, fast attention path) as ONNX with dynamic batch / sequence axes."""
     try:
-        import onnxscript  # noqa: F401  (the exporter needs it)
+        import onnxscript  # noqa: F401  (optional: the exporter needs it, the rest of vit_bert does not)
     except ImportError:
-        raise ImportError('ONNX export needs the onnx extra: pip install "vit_bert[onnx]"') from None
+        raise ConfigError('ONNX export needs the onnx extra: pip install "vit_bert[onnx]"') from None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    was_training = model.training
-    model.eval()
     inputs = example_inputs(model, batch_size=2, seq_len=16)
     if model.config.modality == "image":
         graph, dynamic = _ImageGraph(model), {"images": {0: "batch"}}
     else:
         graph, dynamic = _TextGraph(model), {name: {0: "batch", 1: "sequence"} for name in inputs}
-    try:
+    with eval_mode(model):
         program = torch.onnx.export(
             graph.eval(), (), kwargs=inputs, dynamic_shapes=dynamic, input_names=list(inputs), output_names=["logits"],
             opset_version=opset, dynamo=True,
         )
-        program.save(str(path))
-    finally:
-        model.train(was_training)
+    program.save(str(path))
     return path
 
 
 def onnx_max_difference(model: TransformerClassifier, path: str | Path, inputs: dict[str, torch.Tensor]) -> float:
     """Run the ONNX file with onnxruntime and return max |ONNX - PyTorch| over the logits."""
-    import onnxruntime
+    import onnxruntime  # optional: the onnx extra
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (onnx_logits,) = session.run(["logits"], {name: tensor.numpy() for name, tensor in inputs.items()})
-    model.eval()
-    with torch.no_grad():
+    with eval_mode(model), torch.no_grad():
         logits = model(**inputs)
     return float((torch.from_numpy(onnx_logits) - logits).abs().max())
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m vit_bert.export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def export(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="vit-bert export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", help="a train.py .ckpt, a save_pretrained folder, a Hugging Face BERT folder or a timm ViT file")
     parser.add_argument("output", help="the .onnx file to write")
     parser.add_argument("--opset", type=int, default=18)
     args = parser.parse_args(argv)
-    from .weights import load_pretrained
-
-    try:
-        model = load_pretrained(args.source)
-        export_onnx(model, args.output, args.opset)
-    except (ValueError, FileNotFoundError, ImportError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    model = load_pretrained(args.source)
+    export_onnx(model, args.output, args.opset)
     for batch_size in (1, 3):
         diff = onnx_max_difference(model, args.output, example_inputs(model, batch_size, seq_len=9 + batch_size))
         print(f"onnxruntime vs PyTorch, batch {batch_size}: max |difference| = {diff:.2e}")
     print(f"wrote {args.output}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_command(export, argv)
 
 
 if __name__ == "__main__":

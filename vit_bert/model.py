@@ -1,6 +1,6 @@
 """The classifier: front-end -> shared Encoder -> head, composed, for either modality.
 
-    image: images (B, C, H, W)                          -> logits (B, num_classes)
+    image: images (B, C, H, W)                              -> logits (B, num_classes)
     text:  input_ids (B, T), attention_mask, token_type_ids -> logits (B, num_classes)
 
 ``forward_features`` returns the encoder output (B, L, D); ``forward_head`` pools
@@ -10,18 +10,22 @@ returns ``(logits, attentions)``, a list of ``depth`` tensors (B, heads, L, L).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from pathlib import Path
+
 import torch
 from timm.layers import trunc_normal_
+from tokenizers import Tokenizer
 from torch import nn
 
-from .config import ModelConfig
-from .encoder import Encoder
-from .head import ClassifierHead
-from .image_frontend import ImageFrontEnd
-from .text_frontend import TextFrontEnd
+from .config import DataContract, ModelConfig
+from .errors import ConfigTypeError
+from .folder_format import write_folder
+from .layers import ClassifierHead, Encoder, ImageFrontEnd, TextFrontEnd
 
 
 def build_frontend(config: ModelConfig) -> nn.Module:
+    """The front-end of ``config.modality``; it initialises its own weights."""
     if config.modality == "image":
         return ImageFrontEnd(
             config.img_size, config.patch_size, config.in_chans, config.dim, config.class_token, config.pos_embed, config.dropout,
@@ -30,6 +34,17 @@ def build_frontend(config: ModelConfig) -> nn.Module:
     return TextFrontEnd(
         config.vocab_size, config.dim, config.max_len, config.type_vocab_size, config.ln_eps, config.dropout, config.pad_token_id
     )
+
+
+@contextmanager
+def eval_mode(module: nn.Module):
+    """Run the block in eval mode (no dropout, no drop path), then restore the module's mode."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
 
 
 def _init_linear(module: nn.Module) -> None:
@@ -51,44 +66,53 @@ class TransformerClassifier(nn.Module):
         )
         self.encoder.apply(_init_linear)
         self.head.apply(_init_linear)
-        self.frontend.init_weights()
-        # Set by load_pretrained when the source has them; written by save_pretrained.
+        # What the data decided (set by train.py checkpoints and vit_bert folders); written by save_pretrained.
+        self.data_contract: DataContract | None = None
+        # Known without a contract from some sources (a Hugging Face folder's tokenizer, say).
         self.class_names: list[str] | None = None
-        self.tokenizer = None
+        self.tokenizer: Tokenizer | None = None
 
     @property
     def modality(self) -> str:
         return self.config.modality
 
-    def forward_features(self, *inputs, return_attention: bool = False, **kwargs):
-        """Front-end + Encoder -> features (B, L, D), or ``(features, attentions)`` with return_attention.
+    def set_data_contract(self, contract: DataContract | None) -> None:
+        """Attach what the data decided; class names and tokenizer follow from it."""
+        self.data_contract = contract
+        if contract is not None:
+            self.class_names = list(contract.class_names)
+            self.tokenizer = contract.load_tokenizer()
 
-        For text with ``pool="mean"``, pass the same attention_mask on to ``forward_head``.
-        """
+    def forward_features(self, *inputs, **kwargs) -> torch.Tensor:
+        """Front-end + Encoder -> features (B, L, D). For text with ``pool="mean"``, pass the same
+        attention_mask on to ``forward_head``."""
         tokens, mask = self.frontend(*inputs, **kwargs)
-        return self.encoder(tokens, mask, return_attention=return_attention)
+        return self.encoder(tokens, mask)
 
-    def forward_head(self, features: torch.Tensor, attention_mask: torch.Tensor | None = None, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(self, features: torch.Tensor, attention_mask: torch.Tensor | None = None, *, pre_logits: bool = False) -> torch.Tensor:
         """(B, L, D) -> logits (B, num_classes), or the pooled (B, D) vector with ``pre_logits=True``."""
         mask = attention_mask.bool() if attention_mask is not None else None
         return self.head(features, mask, pre_logits=pre_logits)
 
-    def save_pretrained(self, directory, tokenizer=None, class_names: list[str] | None = None):
-        """config.json + model.safetensors (+ tokenizer.json) in ``directory``; ``vit_bert.load_pretrained(directory)`` reads it back."""
-        from .weights.native import save_pretrained
-
-        return save_pretrained(self, directory, tokenizer, class_names)
-
     def forward(self, *inputs, return_attention: bool = False, **kwargs):
+        """Logits (B, num_classes); with ``return_attention=True``, ``(logits, attentions)`` from the explicit path."""
         tokens, mask = self.frontend(*inputs, **kwargs)
-        # A [CLS]-pooled head reads token 0 only, so the last block computes that token alone
-        # (same logits, ~1/depth less work); attention maps are wanted whole.
-        keep = 1 if self.head.pool == "cls" and not return_attention else None
-        features = self.encoder(tokens, mask, return_attention=return_attention, keep=keep)
         if return_attention:
-            features, attentions = features
+            features, attentions = self.encoder.forward_with_weights(tokens, mask)
             return self.head(features, mask), attentions
-        return self.head(features, mask)
+        if self.head.pool == "cls":
+            # The head reads token 0 only, so the last block computes that token alone (same logits, ~1/depth less work).
+            return self.head(self.encoder.forward_first(tokens, 1, mask), mask)
+        return self.head(self.encoder(tokens, mask), mask)
+
+    def save_pretrained(self, directory: str | Path, tokenizer: Tokenizer | str | Path | None = None, class_names: list[str] | None = None) -> Path:
+        """config.json + model.safetensors (+ tokenizer.json) in ``directory``; ``vit_bert.load_pretrained(directory)`` reads it back.
+
+        ``tokenizer`` and ``class_names`` default to what the model carries."""
+        return write_folder(
+            directory, self.config, self.state_dict(), self.data_contract,
+            tokenizer if tokenizer is not None else self.tokenizer, class_names if class_names is not None else self.class_names,
+        )
 
 
 def build_model(name_or_config: str | ModelConfig | dict = "vit-b/16", **overrides) -> TransformerClassifier:
@@ -104,5 +128,5 @@ def build_model(name_or_config: str | ModelConfig | dict = "vit-b/16", **overrid
     elif isinstance(name_or_config, dict):
         config = ModelConfig.from_dict({**name_or_config, **overrides})
     else:
-        raise TypeError(f"build_model takes a preset name, a ModelConfig or a dict; got {type(name_or_config).__name__}")
+        raise ConfigTypeError(f"build_model takes a preset name, a ModelConfig or a dict; got {type(name_or_config).__name__}")
     return TransformerClassifier(config)

@@ -1,11 +1,14 @@
-"""Classify new inputs with a trained checkpoint.
+"""Classify new inputs with a trained model.
 
     python train.py predict CHECKPOINT photo.jpg more_photos/        # images: files or folders
     python train.py predict CHECKPOINT "a gripping film" reviews.txt   # text: sentences or .txt files (one per line)
+    vit-bert predict CHECKPOINT ...                                   # the same
 
 Prints one line per input: the input, the predicted label and its probability.
-The checkpoint alone is enough: the model config, class names, image
-normalisation and (for text) the tokenizer are stored in it.
+A train.py checkpoint or a save_pretrained folder is enough: its data contract holds the class
+names, the image size and normalisation, and (text) the tokenizer and max_length. Weights from
+elsewhere (a timm file, a preset) do not say how images were normalised: pass --mean and --std.
+(This is vit_bert's predict; Lightning's predict loop over a data module is not used.)
 """
 
 from __future__ import annotations
@@ -14,67 +17,70 @@ import argparse
 from pathlib import Path
 
 import torch
-from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
+from .config import DataContract
 from .data.augment import BatchTransform
-from .data.base import DataError
 from .data.image_sources import IMAGE_SUFFIXES, decode_file
-from .data.tokenizer import TextEncoder, load_tokenizer
-from .model import build_model
+from .errors import DataError, SourceNotFoundError, run_command
+from .model import TransformerClassifier, build_model
 from .presets import PRESETS
+from .tokenizer import TextTokenizer, load_tokenizer
 from .weights.load import build_from_pretrained, read_pretrained
-
-
-def _default_info(model) -> dict:
-    """What a model without training data info is fed: ImageNet normalisation at its own size, class indices as names."""
-    config = model.config
-    names = model.class_names or [str(i) for i in range(config.num_classes)]
-    info = {"modality": config.modality, "class_names": names}
-    if config.modality == "image":
-        mean, std = (IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD) if config.in_chans == 3 else ([0.5] * config.in_chans, [0.5] * config.in_chans)
-        return {**info, "image_size": config.img_size, "in_chans": config.in_chans, "mean": list(mean), "std": list(std)}
-    return {**info, "max_length": config.max_len}
 
 
 class Predictor:
     """A model source -> (inputs -> (label, probability)).
 
-    ``source``: a train.py checkpoint (which also holds the class names, image normalisation and
-    tokenizer), anything else ``load_pretrained`` reads, or a preset name (random weights). Files are
-    read with safetensors or ``weights_only=True``: no code runs from them. ``tokenizer`` (a
-    tokenizer.json / vocab.txt / folder) is needed for text models that do not carry one."""
+    ``source``: a train.py checkpoint or save_pretrained folder (which carry their data contract), anything
+    else ``load_pretrained`` reads, or a preset name (random weights, normalised with mean = std = 0.5).
+    Files are read with safetensors or ``weights_only=True``: no code runs from them. ``tokenizer`` (a
+    tokenizer.json / vocab.txt / folder) is for text models that carry none; ``mean``/``std`` for image
+    models whose source does not say how images were normalised."""
 
-    def __init__(self, source: str | Path, device: str = "cpu", tokenizer: str | Path | None = None):
+    def __init__(
+        self, source: str | Path, device: str = "cpu", tokenizer: str | Path | None = None,
+        mean: list[float] | None = None, std: list[float] | None = None,
+    ):
         if isinstance(source, str) and source in PRESETS:
-            self.model, self.info = build_model(source), None
+            self.model = build_model(source)
+            mean, std = mean or [0.5] * self.model.config.in_chans, std or [0.5] * self.model.config.in_chans
         else:
-            pretrained = read_pretrained(source)
-            self.model, self.info = build_from_pretrained(pretrained), pretrained.data_info
+            self.model = build_from_pretrained(read_pretrained(source))
         self.model.eval().to(device)
         self.device = device
-        self.info = self.info or _default_info(self.model)
-        self.class_names = self.info["class_names"]
-        if self.info["modality"] == "text":
+        config, contract = self.model.config, self.model.data_contract
+        self.modality = config.modality
+        self.class_names = self.model.class_names or [str(i) for i in range(config.num_classes)]
+        if self.modality == "text":
             found = load_tokenizer(tokenizer) if tokenizer else self.model.tokenizer
             if found is None:
                 raise DataError(f"{source} carries no tokenizer; pass one (a tokenizer.json, vocab.txt or a folder with one)")
-            self.text = TextEncoder(found, self.info.get("max_length", 128))
-        else:
-            self.transform = BatchTransform(self.info["mean"], self.info["std"], self.info["image_size"])
+            self.text = TextTokenizer(found, contract.max_length if contract is not None else config.max_len)
+            return
+        self.image_size, self.in_chans = config.img_size, config.in_chans
+        if contract is not None and mean is None and std is None:
+            mean, std = contract.mean, contract.std
+        if mean is None or std is None:
+            raise DataError(
+                f"{source} does not say how its images were normalised (it was not trained by vit_bert); pass the "
+                f"per-channel mean and std of its training data, e.g. --mean 0.485 0.456 0.406 --std 0.229 0.224 0.225 for ImageNet"
+            )
+        DataContract("image", self.class_names, in_chans=self.in_chans, img_size=self.image_size, mean=mean, std=std)  # checks the lengths
+        self.transform = BatchTransform(mean, std, self.image_size)
 
     def read_images(self, paths: list[Path]) -> torch.Tensor:
         """Image files -> (B, C, S, S) uint8 at the model's input size."""
         images = []
         for path in paths:
             try:
-                images.append(decode_file(path, self.info["image_size"], self.info["in_chans"]))
-            except Exception as err:
+                images.append(decode_file(path, self.image_size, self.in_chans))
+            except RuntimeError as err:  # torchvision's decoders raise RuntimeError for unreadable files
                 raise DataError(f"cannot read image {path} ({err})") from None
         return torch.stack(images)
 
     def batch(self, inputs: list | torch.Tensor) -> dict[str, torch.Tensor]:
         """Image paths (or already read uint8 images) or sentences -> the model's keyword inputs, on the device."""
-        if self.info["modality"] == "image":
+        if self.modality == "image":
             images = inputs if isinstance(inputs, torch.Tensor) else self.read_images(inputs)
             return {"images": self.transform(images.to(self.device), train=False)}
         ids, _ = self.text.encode(inputs)
@@ -100,7 +106,7 @@ def expand_inputs(raw: list[str], modality: str) -> list:
             elif path.is_file():
                 out.append(path)
             else:
-                raise FileNotFoundError(f"image {item} does not exist")
+                raise SourceNotFoundError(f"image {item} does not exist")
         elif path.suffix == ".txt" and path.is_file():
             out += [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         else:
@@ -110,16 +116,23 @@ def expand_inputs(raw: list[str], modality: str) -> list:
     return out
 
 
-def main(argv: list[str]) -> None:
+def predict(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="train.py predict", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoint", help="a .ckpt written by train.py (or a save_pretrained folder)")
+    parser.add_argument("checkpoint", help="a .ckpt written by train.py, a save_pretrained folder, or other weights (see load_pretrained)")
     parser.add_argument("inputs", nargs="+", help="image files/folders, or sentences / .txt files")
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--tokenizer", help="tokenizer.json / vocab.txt / folder, for text models that carry none")
+    parser.add_argument("--mean", type=float, nargs="+", help="per-channel mean, for image weights trained outside vit_bert")
+    parser.add_argument("--std", type=float, nargs="+", help="per-channel std, with --mean")
     args = parser.parse_args(argv)
-    predictor = Predictor(args.checkpoint, args.device)
-    inputs = expand_inputs(args.inputs, predictor.info["modality"])
+    predictor = Predictor(args.checkpoint, args.device, args.tokenizer, args.mean, args.std)
+    inputs = expand_inputs(args.inputs, predictor.modality)
     for start in range(0, len(inputs), args.batch_size):
         chunk = inputs[start : start + args.batch_size]
         for item, (label, prob) in zip(chunk, predictor(chunk)):
             print(f"{item}\t{label}\t{prob:.4f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_command(predict, argv)

@@ -1,17 +1,20 @@
-"""What both data modules share: the DataError type, and train/val/test loaders from one ``_loader(split, train)``."""
+"""What both data modules share: train/val/test loaders from one ``_loader(split, train)``, and the data contract."""
 
 from __future__ import annotations
 
 import lightning as L
 from torch.utils.data import DataLoader
 
-
-class DataError(ValueError):
-    """A problem with the user's data: train.py prints the message without a traceback."""
+from ..config import DataContract
 
 
 class SplitDataModule(L.LightningDataModule):
     def _loader(self, split: str, train: bool) -> DataLoader:
+        raise NotImplementedError
+
+    @property
+    def contract(self) -> DataContract:
+        """What the model must match and what predict needs to read inputs as training did."""
         raise NotImplementedError
 
     def train_dataloader(self) -> DataLoader:

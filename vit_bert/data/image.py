@@ -2,17 +2,21 @@
 
 Batches: {"images": (B, C, S, S) float, normalised, "labels": (B,) int64} once on the
 device (augmentation runs in ``on_after_batch_transfer``, see ``augment.py``).
-``info`` tells the model what the data needs: classes, channels, image size.
+``contract`` tells the model what the data needs: classes, channels, image size, mean and std.
 """
 
 from __future__ import annotations
 
 import torch
 from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms.v2 import RandAugment
 
+from ..config import DataContract
+from ..errors import DataError
 from .augment import BatchTransform
-from .base import DataError, SplitDataModule
-from .image_sources import ImageSplit, load_cifar, load_digits, load_folder, split_off
+from .base import SplitDataModule
+from .image_sources import ImageSplit, load_cifar, load_digits, load_folder
+from .splits import with_validation
 
 DATASETS = ("digits", "cifar10", "cifar100", "folder")
 
@@ -95,40 +99,25 @@ class ImageDataModule(SplitDataModule):
             splits, self.class_names = load_cifar(hp.dataset, hp.root, hp.download)
         if "test" not in splits:
             raise DataError(f"no test split found under data.root={hp.root!r}; expected a test/<class>/ folder")
-        if "val" not in splits:
-            if hp.val_fraction > 0:
-                splits["train"], splits["val"] = split_off(splits["train"], hp.val_fraction, hp.seed)
-            else:
-                splits["val"] = splits["test"]
-        self.splits = splits
+        self.splits = splits = with_validation(splits, hp.val_fraction, hp.seed)
         train = splits["train"].images.float() / 255.0
         mean, std = train.mean(dim=(0, 2, 3)).tolist(), train.std(dim=(0, 2, 3)).tolist()
         stored = splits["train"].images.shape[-1]
         self.transform = BatchTransform(mean, std, hp.image_size or stored, hp.crop_padding, hp.hflip)
 
     @property
-    def info(self) -> dict:
-        """What the model must match: classes, channels, image size; plus what predict needs (mean, std)."""
+    def contract(self) -> DataContract:
         self.load()
-        return {
-            "modality": "image",
-            "num_classes": len(self.class_names),
-            "class_names": list(self.class_names),
-            "in_chans": int(self.splits["train"].images.shape[1]),
-            "image_size": self.transform.image_size,
-            "mean": self.transform.mean.flatten().tolist(),
-            "std": self.transform.std.flatten().tolist(),
-        }
+        return DataContract(
+            "image", list(self.class_names), in_chans=int(self.splits["train"].images.shape[1]), img_size=self.transform.image_size,
+            mean=self.transform.mean.flatten().tolist(), std=self.transform.std.flatten().tolist(),
+        )
 
     def setup(self, stage: str | None = None) -> None:
         self.load()
 
     def _loader(self, split: str, train: bool) -> DataLoader:
-        per_image = None
-        if train and self.hparams.randaugment:
-            from torchvision.transforms.v2 import RandAugment
-
-            per_image = RandAugment()
+        per_image = RandAugment() if train and self.hparams.randaugment else None
         hp = self.hparams
         return DataLoader(
             InMemoryImages(self.splits[split], per_image),

@@ -21,7 +21,8 @@ import torch
 from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms.v2 import functional as TF
 
-from .base import DataError
+from ..errors import DataError
+from .splits import split_off
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +39,6 @@ class ImageSplit:
 
     def subset(self, index: torch.Tensor) -> "ImageSplit":
         return ImageSplit(self.images[index], self.labels[index])
-
-
-def split_off(split: ImageSplit, fraction: float, seed: int) -> tuple[ImageSplit, ImageSplit]:
-    """Random (rest, held_out) partition with ``fraction`` of the samples held out, fixed by ``seed``."""
-    order = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))
-    n_held = int(round(fraction * len(split)))
-    return split.subset(order[n_held:]), split.subset(order[:n_held])
 
 
 def load_digits() -> tuple[dict[str, ImageSplit], list[str]]:

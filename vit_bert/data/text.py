@@ -2,23 +2,57 @@
 
 Batches: {"input_ids": (B, T) int64, "attention_mask": (B, T) int64, "labels": (B,) int64},
 padded per batch to its longest sequence (T <= max_length).
-``info`` tells the model the vocabulary size, pad id and classes; the tokenizer is
-stored in the checkpoint (``state_dict``) and written as tokenizer.json into the run's folder.
+``contract`` tells the model the vocabulary size, pad id and classes, and carries the tokenizer
+and max_length into checkpoints; the tokenizer is also written as tokenizer.json into the run's folder.
+A test split without labels (a Hugging Face GLUE test split: all -1) is replaced by the
+validation split, and validation is then held out from train (one log line says so).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
 
-from .base import DataError, SplitDataModule
-from .text_sources import LabelMap, find_split_files, read_file, read_hf_dataset
-from .tokenizer import TextEncoder, load_tokenizer, train_wordpiece
+from ..config import DataContract
+from ..errors import DataError
+from ..tokenizer import TextTokenizer, load_tokenizer, train_wordpiece
+from .base import SplitDataModule
+from .splits import with_validation
+from .text_files import LabelMap, TextRows, find_split_files, read_file, read_hf_dataset
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class TextSplit:
+    ids: list[list[int]]
+    labels: list[int]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, index: torch.Tensor) -> "TextSplit":
+        return TextSplit([self.ids[i] for i in index.tolist()], [self.labels[i] for i in index.tolist()])
+
+
+def labelled_test(raw: dict[str, TextRows], source: str, val_fraction: float) -> dict[str, TextRows]:
+    """Replace an unlabelled test split by the validation split (which is then held out from train)."""
+    if raw["test"].labelled:
+        return raw
+    if "val" not in raw or not raw["val"].labelled:
+        raise DataError(f"{source}: the test split has no labels (all empty or -1) and there is no labelled validation split to test on")
+    if val_fraction <= 0:
+        raise DataError(f"{source}: the test split has no labels, so the validation split becomes the test split; set data.val_fraction > 0")
+    log.warning(
+        "%s: the test split has no labels (all -1); testing on the validation split instead, validating on %.0f%% held out from train",
+        source, 100 * val_fraction,
+    )
+    rest = {split: rows for split, rows in raw.items() if split != "val"}
+    return {**rest, "test": raw["val"]}
 
 
 class TextDataModule(SplitDataModule):
@@ -64,11 +98,11 @@ class TextDataModule(SplitDataModule):
         if not (root or train_file or hf_dataset):
             raise DataError("set one of --data.root (a folder with train/test files), --data.train_file, or --data.hf_dataset")
         self.save_hyperparameters()
-        self.encoder: TextEncoder | None = None
+        self.tokenizer: TextTokenizer | None = None
         self.labels: LabelMap | None = None
-        self.splits: dict[str, tuple[list[list[int]], list[int]]] | None = None
+        self.splits: dict[str, TextSplit] | None = None
 
-    def _read(self) -> dict[str, tuple[list[str], list[str | None]]]:
+    def _read(self) -> dict[str, TextRows]:
         hp = self.hparams
         if hp.hf_dataset:
             return read_hf_dataset(hp.hf_dataset, hp.text_column, hp.label_column)
@@ -88,63 +122,47 @@ class TextDataModule(SplitDataModule):
         raw = self._read()
         if "test" not in raw:
             raise DataError("no test split: add a test file (test.tsv/.csv/.jsonl or --data.test_file)")
+        raw = labelled_test(raw, hp.hf_dataset or hp.root or hp.test_file, hp.val_fraction)
         if hp.tokenizer:
             tokenizer = load_tokenizer(hp.tokenizer, hp.lowercase)
         else:
-            tokenizer = train_wordpiece(raw["train"][0], hp.tokenizer_vocab_size, hp.lowercase)
-        self.encoder = TextEncoder(tokenizer, hp.max_length)
-        self.labels = LabelMap.from_labels(raw["train"][1])
-        self.splits = {}
-        for split, (texts, labels) in raw.items():
-            ids, truncated = self.encoder.encode(texts)
+            tokenizer = train_wordpiece(raw["train"].texts, hp.tokenizer_vocab_size, hp.lowercase)
+        self.tokenizer = TextTokenizer(tokenizer, hp.max_length)
+        self.labels = LabelMap.from_labels(raw["train"].labels)
+        splits = {}
+        for split, rows in raw.items():
+            ids, truncated = self.tokenizer.encode(rows.texts)
             if truncated:
-                log.warning("%s: %d of %d texts truncated to max_length=%d tokens", split, truncated, len(texts), hp.max_length)
-            self.splits[split] = (ids, self.labels.ids(labels, f"the {split} split"))
-        if "val" not in self.splits:
-            ids, labels = self.splits["train"]
-            if hp.val_fraction > 0:
-                order = torch.randperm(len(ids), generator=torch.Generator().manual_seed(hp.seed)).tolist()
-                n_val = int(round(hp.val_fraction * len(ids)))
-                pick = lambda idx: ([ids[i] for i in idx], [labels[i] for i in idx])  # noqa: E731
-                self.splits["val"], self.splits["train"] = pick(order[:n_val]), pick(order[n_val:])
-            else:
-                self.splits["val"] = self.splits["test"]
+                log.warning("%s: %d of %d texts truncated to max_length=%d tokens", split, truncated, len(rows.texts), hp.max_length)
+            splits[split] = TextSplit(ids, self.labels.ids(rows.labels, f"the {split} split"))
+        self.splits = with_validation(splits, hp.val_fraction, hp.seed)
 
     @property
-    def info(self) -> dict:
+    def contract(self) -> DataContract:
         self.load()
-        return {
-            "modality": "text",
-            "num_classes": len(self.labels.names),
-            "class_names": list(self.labels.names),
-            "vocab_size": self.encoder.vocab_size,
-            "pad_token_id": self.encoder.pad_id,
-            "max_length": self.hparams.max_length,
-        }
+        return DataContract(
+            "text", list(self.labels.names), vocab_size=self.tokenizer.vocab_size, pad_token_id=self.tokenizer.pad_id,
+            max_length=self.hparams.max_length, tokenizer=self.tokenizer.tokenizer.to_str(),
+        )
 
     def setup(self, stage: str | None = None) -> None:
         self.load()
         trainer = self.trainer
         if trainer is not None and trainer.log_dir and trainer.is_global_zero and stage == "fit":
             Path(trainer.log_dir).mkdir(parents=True, exist_ok=True)
-            self.encoder.save(Path(trainer.log_dir) / "tokenizer.json")
+            self.tokenizer.save(Path(trainer.log_dir) / "tokenizer.json")
 
     def collate(self, items: list[tuple[list[int], int]]) -> dict[str, torch.Tensor]:
-        batch = self.encoder.collate([ids for ids, _ in items])
+        batch = self.tokenizer.collate([ids for ids, _ in items])
         batch["labels"] = torch.tensor([label for _, label in items], dtype=torch.long)
         return batch
 
     def _loader(self, split: str, train: bool) -> DataLoader:
-        ids, labels = self.splits[split]
-        hp = self.hparams
+        data, hp = self.splits[split], self.hparams
         return DataLoader(
-            list(zip(ids, labels)),
+            list(zip(data.ids, data.labels)),
             batch_size=hp.batch_size if train else (hp.eval_batch_size or hp.batch_size),
             shuffle=train,
             num_workers=hp.num_workers,
             collate_fn=self.collate,
         )
-
-    def state_dict(self) -> dict:
-        # Stored in every checkpoint, so predict can tokenize exactly as training did.
-        return {"tokenizer": self.encoder.tokenizer.to_str(), "max_length": self.hparams.max_length} if self.encoder else {}

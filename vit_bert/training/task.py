@@ -3,10 +3,10 @@
 Batches are dicts: the model's inputs by name plus ``labels`` (B,):
     image: {"images": (B, C, H, W) float, "labels"}
     text:  {"input_ids": (B, T), "attention_mask": (B, T), "labels"}
-so the task never branches on modality; the model's front-end does. What the
-model must match in the data (classes, channels, vocabulary) arrives as
-``data_info`` from the datamodule (linked by train.py) and is stored in the
-checkpoint's hyperparameters, so a checkpoint alone rebuilds the model.
+so the task never branches on modality; the model's front-end does. What the model must
+match in the data (classes, channels, size, vocabulary) arrives as a ``DataContract`` from the
+data module (linked by train.py); it is stored in every checkpoint, so a checkpoint alone
+rebuilds the model and reads new inputs exactly as training did.
 """
 
 from __future__ import annotations
@@ -15,56 +15,61 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import Timer
+from timm.data import Mixup
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
-from ..config import ModelConfig
+from ..config import DataContract, ModelConfig, ModelOptions
+from ..errors import ConfigError, TrainingDivergedError
 from ..model import build_model
 from ..weights.load import build_from_pretrained, read_pretrained
 from .optim import param_groups, warmup_cosine
 
-# data_info keys that set the model config, per modality
-DATA_TO_MODEL = {
-    "image": {"num_classes": "num_classes", "in_chans": "in_chans", "image_size": "img_size"},
-    "text": {"num_classes": "num_classes", "vocab_size": "vocab_size", "pad_token_id": "pad_token_id"},
-}
+
+def merge_model_options(config: ModelOptions | None, overrides: dict | None) -> dict[str, tuple[object, str]]:
+    """The typed ``model.config`` fields and the older ``model.overrides`` dict -> {field: (value, spelling)}."""
+    merged = {key: (value, f"model.overrides.{key}") for key, value in (overrides or {}).items()}
+    for key, value in (config.set_fields() if config is not None else {}).items():
+        if key in merged and merged[key][0] != value:
+            raise ConfigError(f"model.config.{key}={value} and model.overrides.{key}={merged[key][0]} disagree; give one")
+        merged[key] = (value, f"model.config.{key}")
+    return merged
 
 
-def model_config(preset: str, overrides: dict | None, data_info: dict | None, pretrained_config: dict | None = None) -> ModelConfig:
-    """Preset (or pretrained weights' config) + user overrides + what the data dictates.
+def model_config(
+    preset: str, options: dict[str, tuple[object, str]], contract: DataContract | None, pretrained_config: dict | None = None
+) -> ModelConfig:
+    """Preset (or pretrained weights' config) + user options + what the data dictates.
 
     A user value that contradicts the data is an error, and so is a vocabulary that
     differs from the pretrained one (the embeddings would not match the token ids)."""
-    overrides = dict(overrides or {})
+    values = {key: value for key, (value, _) in options.items()}
     if pretrained_config is None:
-        base = ModelConfig.from_name(preset, **overrides)
+        base = ModelConfig.from_name(preset, **values)
     else:
-        base = ModelConfig.from_dict({**pretrained_config, **overrides})
-        if base.modality == "text" and data_info and data_info.get("vocab_size") not in (None, base.vocab_size):
-            raise ValueError(
-                f"the data's tokenizer has {data_info['vocab_size']} tokens but the pretrained model's vocabulary has "
+        base = ModelConfig.from_dict({**pretrained_config, **values})
+        if base.modality == "text" and contract is not None and contract.vocab_size != base.vocab_size:
+            raise ConfigError(
+                f"the data's tokenizer has {contract.vocab_size} tokens but the pretrained model's vocabulary has "
                 f"{base.vocab_size}; use the pretrained folder's tokenizer (data.tokenizer)"
             )
-    if not data_info:
+    if contract is None:
         return base
-    if data_info["modality"] != base.modality:
-        raise ValueError(
-            f"{'model preset ' + repr(preset) if pretrained_config is None else 'the pretrained model'} reads {base.modality} inputs, but the data module gives {data_info['modality']}; "
-            f"choose a {'vit-' if data_info['modality'] == 'image' else 'bert-'}* preset or the other data module"
+    if contract.modality != base.modality:
+        where = f"model preset {preset!r}" if pretrained_config is None else "the pretrained model"
+        raise ConfigError(
+            f"{where} reads {base.modality} inputs, but the data module gives {contract.modality}; "
+            f"choose a {'vit-' if contract.modality == 'image' else 'bert-'}* preset or the other data module"
         )
-    from_data = {}
-    for data_key, config_key in DATA_TO_MODEL[base.modality].items():
-        value = data_info.get(data_key)
-        if value is None:
-            continue
-        if config_key in overrides and overrides[config_key] != value:
-            raise ValueError(
-                f"model.overrides.{config_key}={overrides[config_key]} disagrees with the dataset, which has "
-                f"{data_key}={value}; remove the override or fix the data"
+    from_data = contract.model_fields()
+    for key, value in from_data.items():
+        if key in options and options[key][0] != value:
+            raise ConfigError(
+                f"{options[key][1]}={options[key][0]} disagrees with the dataset, which has {key}={value}; "
+                "remove the setting or fix the data"
             )
-        from_data[config_key] = value
-    if base.modality == "text" and data_info.get("max_length", 0) > base.max_len:
-        raise ValueError(f"data.max_length={data_info['max_length']} exceeds the model's position table max_len={base.max_len}")
+    if base.modality == "text" and contract.max_length > base.max_len:
+        raise ConfigError(f"data.max_length={contract.max_length} exceeds the model's position table max_len={base.max_len}")
     return base.replace(**from_data)
 
 
@@ -72,8 +77,9 @@ class ClassificationTask(L.LightningModule):
     def __init__(
         self,
         preset: str = "vit-cifar/4",
+        config: ModelOptions | None = None,
         overrides: dict[str, int | float | bool | str] | None = None,
-        data_info: dict | None = None,
+        data_contract: DataContract | None = None,
         lr: float = 1e-3,
         weight_decay: float = 0.05,
         betas: tuple[float, float] = (0.9, 0.999),
@@ -88,8 +94,9 @@ class ClassificationTask(L.LightningModule):
         """
         Args:
             preset: Model preset name (see ``vit_bert.list_presets()``), e.g. vit-cifar/4 or bert-mini.
-            overrides: ModelConfig fields that replace the preset's, e.g. {depth: 6, drop_path: 0.1}.
-            data_info: Filled in by train.py from the data module (classes, channels, vocabulary).
+            config: ModelConfig fields that replace the preset's, each typed and checked: --model.config.depth 6.
+            overrides: The same as a dict, e.g. "{depth: 6, drop_path: 0.1}" (the older spelling; both may be given).
+            data_contract: Filled in by train.py from the data module (classes, channels, size, vocabulary).
             lr: Peak learning rate of AdamW.
             weight_decay: AdamW weight decay, applied to weight matrices only.
             betas: AdamW betas.
@@ -101,17 +108,25 @@ class ClassificationTask(L.LightningModule):
             compile: Run the model through torch.compile.
             pretrained: Start from these weights instead of the preset (a timm ViT file, a Hugging Face BERT
                 folder, a vit_bert folder or train.py checkpoint; see ``vit_bert.load_pretrained``).
-                Overrides and data still apply: a new class count re-initialises the classifier.
+                Model options and data still apply: a new class count re-initialises the classifier.
         """
         super().__init__()
-        self.save_hyperparameters()
+        if isinstance(config, dict):  # hparams of a checkpoint hold the plain dict
+            config = ModelOptions(**config)
+        # Plain values only in the hyperparameters: checkpoints stay loadable with weights_only=True.
+        self.save_hyperparameters(ignore=["config", "data_contract"])
+        self.hparams["config"] = config.set_fields() if config is not None else None
+        self.data_contract = data_contract
+        options = merge_model_options(config, overrides)
         if pretrained:
-            source = read_pretrained(pretrained, (overrides or {}).get("heads"))
-            self.config = model_config(preset, overrides, data_info, source.config)
+            heads = options["heads"][0] if "heads" in options else None
+            source = read_pretrained(pretrained, heads)
+            self.config = model_config(preset, options, data_contract, source.config)
             self.model = build_from_pretrained(source, **self.config.to_dict())
         else:
-            self.config = model_config(preset, overrides, data_info)
+            self.config = model_config(preset, options, data_contract)
             self.model = build_model(self.config)
+        self.model.set_data_contract(data_contract)
         self.mixup = self._build_mixup(mixup_alpha, cutmix_alpha, label_smoothing)
         if compile:
             self.model.compile()  # in place: state-dict keys stay the same as without compile
@@ -126,18 +141,18 @@ class ClassificationTask(L.LightningModule):
         if mixup_alpha <= 0 and cutmix_alpha <= 0:
             return None
         if self.config.modality != "image":
-            raise ValueError("mixup_alpha/cutmix_alpha apply to images only; set them to 0 for text")
-        from timm.data import Mixup
-
+            raise ConfigError("mixup_alpha/cutmix_alpha apply to images only; set them to 0 for text")
         return Mixup(mixup_alpha=mixup_alpha, cutmix_alpha=cutmix_alpha, label_smoothing=label_smoothing, num_classes=self.config.num_classes)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        # The resolved config rebuilds the model without the preset logic or the pretrained source.
+        # The resolved config rebuilds the model without the preset logic or the pretrained source;
+        # the data contract reads new inputs as training did.
         checkpoint["vit_bert_model_config"] = self.config.to_dict()
+        checkpoint["vit_bert_data"] = self.data_contract.to_dict() if self.data_contract is not None else None
 
     @property
     def class_names(self) -> list[str] | None:
-        return (self.hparams.data_info or {}).get("class_names")
+        return self.data_contract.class_names if self.data_contract is not None else None
 
     def forward(self, **inputs) -> torch.Tensor:
         return self.model(**inputs)
@@ -157,7 +172,7 @@ class ClassificationTask(L.LightningModule):
             logits = self(**inputs)
             loss = F.cross_entropy(logits.float(), labels, label_smoothing=self.hparams.label_smoothing)
         if not torch.isfinite(loss):
-            raise FloatingPointError(
+            raise TrainingDivergedError(
                 f"the training loss became {float(loss)} at step {self.global_step}; lower model.lr (now {self.hparams.lr}) "
                 "or train in fp32 (--trainer.precision 32-true). The checkpoints written so far are kept"
             )
@@ -202,7 +217,7 @@ class ClassificationTask(L.LightningModule):
         optimizer = torch.optim.AdamW(param_groups(self.model, hp.weight_decay), lr=hp.lr, betas=tuple(hp.betas), fused=fused)
         total = self.trainer.estimated_stepping_batches
         if total == float("inf"):
-            raise ValueError("the learning-rate schedule needs a length: set trainer.max_epochs or trainer.max_steps")
+            raise ConfigError("the learning-rate schedule needs a length: set trainer.max_epochs or trainer.max_steps")
         total = max(1, int(total))
         scheduler = warmup_cosine(optimizer, total, hp.warmup_fraction, hp.min_lr_ratio, self._time_fraction())
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

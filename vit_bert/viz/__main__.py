@@ -1,4 +1,4 @@
-"""python -m vit_bert.viz SOURCE INPUT [--out PNG] [--layer L] [--trace] [--head H]
+"""python -m vit_bert.viz SOURCE INPUT [--out PNG] [--layer L] [--trace] [--head H]   (or: vit-bert viz ...)
 
     python -m vit_bert.viz runs/quickstart/version_0/checkpoints/last.ckpt digit.png --out digit_attention.png
     python -m vit_bert.viz runs/sst2_bert/version_0/checkpoints/last.ckpt "a gripping , funny film" --trace
@@ -13,17 +13,16 @@ step-by-step self-attention of one layer and head, checked against the model's o
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from ..data.base import DataError
+from ..errors import SourceNotFoundError, run_command
 from ..predict import Predictor
 from .trace import trace_layer
 from .view import attention_view, prediction_title, view_figure
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m vit_bert.viz", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def viz(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="vit-bert viz", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", help="checkpoint, model folder, weights file or preset name")
     parser.add_argument("input", help="an image file, or a sentence for text models")
     parser.add_argument("--out", default="attention.png", help="PNG to write (default: attention.png)")
@@ -32,31 +31,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trace_layer", type=int, default=0, help="layer to trace (default: 0)")
     parser.add_argument("--head", type=int, default=0, help="head to trace (default: 0)")
     parser.add_argument("--tokenizer", help="tokenizer.json / vocab.txt / folder, for text models that carry none")
+    parser.add_argument("--mean", type=float, nargs="+", help="per-channel mean, for image weights trained outside vit_bert")
+    parser.add_argument("--std", type=float, nargs="+", help="per-channel std, with --mean")
     parser.add_argument("--dpi", type=int, default=100)
     args = parser.parse_args(argv)
-    try:
-        predictor = Predictor(args.source, tokenizer=args.tokenizer)
-        image = tokens = None
-        if predictor.info["modality"] == "image":
-            if not Path(args.input).is_file():
-                raise FileNotFoundError(f"image {args.input} does not exist")
-            pixels = predictor.read_images([Path(args.input)])  # read once: shown as is, and fed to the model
-            image = pixels[0].permute(1, 2, 0).float().div(255).numpy()
-            batch = predictor.batch(pixels)
-        else:
-            batch = predictor.batch([args.input])
-            tokens = predictor.text.tokens(batch["input_ids"][0].tolist())
-        view = attention_view(predictor.model, batch)
-        title = prediction_title(view, predictor.class_names)
-        figure = view_figure(view, args.layer, title, image, tokens)
-        if args.trace:
-            trace_layer(predictor.model, batch, args.trace_layer, args.head, tokens=tokens)
-    except (DataError, ValueError, FileNotFoundError, KeyError) as err:
-        print(f"error: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
-        sys.exit(2)
+    predictor = Predictor(args.source, tokenizer=args.tokenizer, mean=args.mean, std=args.std)
+    image = tokens = None
+    if predictor.modality == "image":
+        if not Path(args.input).is_file():
+            raise SourceNotFoundError(f"image {args.input} does not exist")
+        pixels = predictor.read_images([Path(args.input)])  # read once: shown as is, and fed to the model
+        image = pixels[0].permute(1, 2, 0).float().div(255).numpy()
+        batch = predictor.batch(pixels)
+    else:
+        batch = predictor.batch([args.input])
+        tokens = predictor.text.tokens(batch["input_ids"][0].tolist())
+    view = attention_view(predictor.model, batch)
+    title = prediction_title(view, predictor.class_names)
+    figure = view_figure(view, args.layer, title, image, tokens)
+    if args.trace:
+        trace_layer(predictor.model, batch, args.trace_layer, args.head, tokens=tokens)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(args.out, dpi=args.dpi)
     print(f"{title}; wrote {args.out}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_command(viz, argv)
 
 
 if __name__ == "__main__":

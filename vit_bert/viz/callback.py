@@ -14,6 +14,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from ..errors import ConfigError
 from .view import attention_view, prediction_title, view_figure
 
 
@@ -27,7 +28,7 @@ class AttentionFigureCallback(L.Callback):
             dirpath: Output folder (default: <trainer.log_dir>/attention).
         """
         if every_n_epochs < 1:
-            raise ValueError(f"every_n_epochs must be >= 1; got {every_n_epochs}")
+            raise ConfigError(f"every_n_epochs must be >= 1; got {every_n_epochs}")
         self.every_n_epochs, self.sample_index, self.layer, self.dirpath = every_n_epochs, sample_index, layer, dirpath
         self.sample: dict[str, torch.Tensor] | None = None
         self.written: list[Path] = []
@@ -43,18 +44,18 @@ class AttentionFigureCallback(L.Callback):
         if (trainer.current_epoch + 1) % self.every_n_epochs:
             return
         inputs = {k: v.to(pl_module.device) for k, v in self.sample.items() if k != "labels"}
-        view = attention_view(pl_module.model, inputs)
-        info = getattr(trainer.datamodule, "info", None) or {}
-        names = info.get("class_names")
+        model = pl_module.model
+        view = attention_view(model, inputs)
+        contract, names = model.data_contract, model.class_names
         truth = int(self.sample["labels"][0])
         title = f"epoch {trainer.current_epoch}: " + prediction_title(view, names, names[truth] if names else str(truth))
         image = tokens = None
         if view.modality == "image":
-            mean = torch.tensor(info.get("mean", [0.0])).view(-1, 1, 1)
-            std = torch.tensor(info.get("std", [1.0])).view(-1, 1, 1)
+            mean = torch.tensor(contract.mean if contract is not None else [0.0]).view(-1, 1, 1)
+            std = torch.tensor(contract.std if contract is not None else [1.0]).view(-1, 1, 1)
             image = (inputs["images"][0].float().cpu() * std + mean).clamp(0, 1).permute(1, 2, 0).numpy()
-        elif getattr(trainer.datamodule, "encoder", None) is not None:
-            tokens = trainer.datamodule.encoder.tokens(view.token_ids)
+        elif model.tokenizer is not None:
+            tokens = [model.tokenizer.id_to_token(i) for i in view.token_ids]
         folder = Path(self.dirpath or Path(trainer.log_dir or ".") / "attention")
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"epoch{trainer.current_epoch:03d}.png"

@@ -15,6 +15,9 @@ import math
 import torch
 from einops import rearrange
 
+from ..errors import ConfigError
+from ..model import eval_mode
+
 SHOW = 12  # largest matrix side printed in full
 
 
@@ -33,34 +36,22 @@ def _matrix(m: torch.Tensor, labels: list[str]) -> str:
 def trace_layer(model, batch: dict, layer: int = 0, head: int = 0, index: int = 0, tokens: list[str] | None = None, out=print) -> dict:
     blocks = model.encoder.blocks
     if not -len(blocks) <= layer < len(blocks):
-        raise ValueError(f"layer {layer} does not exist; the model has {len(blocks)} layers")
-    block = blocks[layer]
-    attn = block.attn
-    if not 0 <= head < attn.heads:
-        raise ValueError(f"head {head} does not exist; layer {layer} has {attn.heads} heads (0..{attn.heads - 1})")
-    captured = {}
-    hooks = [
-        block.register_forward_pre_hook(lambda _, args: captured.update(x=args[0], mask=args[1], packing=args[3])),
-        block.register_forward_hook(lambda _, args, output: captured.update(y=output[0])),
-    ]
-    was_training = model.training
-    model.eval()  # no dropout, in the model's forward and in the recomputation
-    try:
-        final = model.forward_features(**batch)
-        return _walkthrough(model, block, captured, final, layer, head, index, tokens, out)
-    finally:
-        for hook in hooks:
-            hook.remove()
-        model.train(was_training)
+        raise ConfigError(f"layer {layer} does not exist; the model has {len(blocks)} layers")
+    layer = layer % len(blocks)
+    if not 0 <= head < blocks[layer].attn.heads:
+        raise ConfigError(f"head {head} does not exist; layer {layer} has {blocks[layer].attn.heads} heads (0..{blocks[layer].attn.heads - 1})")
+    with eval_mode(model):  # no dropout, in the model's forward and in the recomputation
+        tokens_in, mask = model.frontend(**batch)
+        # The model's own fast path (packed when padded), every block's input and output.
+        states = model.encoder.forward_intermediates(tokens_in, mask)
+        final = model.encoder.norm(states[-1])
+        return _walkthrough(model, blocks[layer], states[layer], states[layer + 1], mask, final, layer, head, index, tokens, out)
 
 
-def _walkthrough(model, block, captured: dict, final: torch.Tensor, layer: int, head: int, index: int, tokens, out) -> dict:
+def _walkthrough(model, block, block_in, block_out, mask, final, layer: int, head: int, index: int, tokens, out) -> dict:
     attn, blocks = block.attn, model.encoder.blocks
-    packing = captured["packing"]
-    if packing is not None:  # the fast path ran on real tokens only: back to (B, L, D)
-        captured["x"], captured["y"] = packing.unpack(captured["x"]), packing.unpack(captured["y"])
-    x = captured["x"][index].float()
-    mask = captured["mask"][index] if captured["mask"] is not None else None
+    x = block_in[index].float()
+    mask = mask[index] if mask is not None else None
     length, dim = x.shape
     d = attn.head_dim
     labels = tokens or [f"t{i}" for i in range(length)]
@@ -92,7 +83,7 @@ def _walkthrough(model, block, captured: dict, final: torch.Tensor, layer: int, 
         hidden = block.norm1(x + attn_out)
         traced = block.norm2(hidden + block.mlp(hidden))
     real = mask if mask is not None else torch.ones(length, dtype=torch.bool)
-    difference = float((traced - captured["y"][index].float())[real].abs().max())
+    difference = float((traced - block_out[index].float())[real].abs().max())
 
     where = "LayerNorm(x) (pre-norm block)" if block.pre_norm else "x as it enters the block (post-norm)"
     out(f"Self-attention traced with the model's tensors: layer {layer % len(blocks)}, head {head} of {attn.heads}, sample {index}")
@@ -116,4 +107,4 @@ def _walkthrough(model, block, captured: dict, final: torch.Tensor, layer: int, 
     out(f"  [CLS] vector (token 0 of the encoder's output, what the head classifies): shape {tuple(cls.shape)}, "
         f"first values {', '.join(f'{float(v):.3f}' for v in cls[:6])} ...")
     return {"X": X, "W_Q": W_Q, "W_K": W_K, "W_V": W_V, "Q": Q, "K": K, "V": V, "scores": scores, "weights": weights,
-            "out": head_out, "layer_output": traced[real], "model_layer_output": captured["y"][index][real], "cls": cls, "difference": difference}
+            "out": head_out, "layer_output": traced[real], "model_layer_output": block_out[index][real], "cls": cls, "difference": difference}

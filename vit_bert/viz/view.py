@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..errors import ConfigError
+from ..model import eval_mode
 from .figures import image_figure, text_figure
 from .rollout import attention_rollout, cls_to_patches
 
@@ -31,7 +33,7 @@ class AttentionView:
         """(heads, L, L) of one layer; negative indices count from the top."""
         depth = len(self.attentions)
         if not -depth <= layer < depth:
-            raise ValueError(f"layer {layer} does not exist; the model has {depth} layers (0..{depth - 1}, or -1 for the last)")
+            raise ConfigError(f"layer {layer} does not exist; the model has {depth} layers (0..{depth - 1}, or -1 for the last)")
         return self.attentions[layer]
 
     def rollout(self) -> torch.Tensor:
@@ -40,12 +42,8 @@ class AttentionView:
 
 @torch.no_grad()
 def attention_view(model, batch: dict[str, torch.Tensor], index: int = 0) -> AttentionView:
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         logits, attentions = model(**batch, return_attention=True)
-    finally:
-        model.train(was_training)
     probabilities = logits[index].float().softmax(dim=-1).cpu()
     attentions = [a[index].float().cpu() for a in attentions]
     if model.modality == "image":
@@ -69,7 +67,7 @@ def view_figure(view: AttentionView, layer: int, title: str, image: np.ndarray |
     layer_index = layer % len(view.attentions)
     if view.modality == "image":
         if image is None:
-            raise ValueError("an image figure needs the input image (H, W, C) in [0, 1]")
+            raise ConfigError("an image figure needs the input image (H, W, C) in [0, 1]")
         rollout_map = cls_to_patches(view.rollout(), view.grid, view.num_prefix_tokens)
         head_maps = cls_to_patches(weights, view.grid, view.num_prefix_tokens)
         return image_figure(image, rollout_map, head_maps, layer_index, title)

@@ -1,10 +1,10 @@
-"""Weights in and out: timm ViT / Hugging Face BERT / train.py checkpoints -> vit_bert, and vit_bert's own folder format."""
+"""Weights in and out: timm ViT / Hugging Face BERT / train.py checkpoints / vit_bert folders -> a vit_bert model."""
 
-from .files import UnsafeCheckpointError, WeightsFileError, read_state_dict
-from .load import WeightsMismatchError, load_pretrained, load_weights_strict, read_pretrained
-from .native import save_pretrained
+from ..errors import AmbiguousWeightsError, UnsafeCheckpointError, WeightsFileError, WeightsMismatchError
+from .files import read_state_dict
+from .load import Pretrained, build_from_pretrained, load_pretrained, load_weights_strict, read_pretrained
 
 __all__ = [
-    "UnsafeCheckpointError", "WeightsFileError", "WeightsMismatchError", "load_pretrained", "load_weights_strict",
-    "read_pretrained", "read_state_dict", "save_pretrained",
+    "AmbiguousWeightsError", "Pretrained", "UnsafeCheckpointError", "WeightsFileError", "WeightsMismatchError",
+    "build_from_pretrained", "load_pretrained", "load_weights_strict", "read_pretrained", "read_state_dict",
 ]

@@ -14,14 +14,10 @@ import pickle
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 
-
-class UnsafeCheckpointError(ValueError):
-    """A pickle that asks to run code (anything beyond tensors and plain containers)."""
-
-
-class WeightsFileError(ValueError):
-    """A weights file that is missing, truncated or not a state dict."""
+from ..errors import UnsafeCheckpointError, WeightsFileError
 
 
 def load_pickle_safely(path: str | Path) -> object:
@@ -58,9 +54,6 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if path.suffix == ".safetensors":
         if not path.is_file():
             raise WeightsFileError(f"weights file {path} does not exist")
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
         try:
             return load_file(path)
         except (SafetensorError, OSError) as err:

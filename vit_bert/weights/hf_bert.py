@@ -1,6 +1,6 @@
 """Hugging Face BERT (config.json + state dict) -> vit_bert config + state dict.
 
-HF keys (see ../shared/DESIGN.md), optionally under ``bert.`` (BertForSequenceClassification):
+HF keys, optionally under ``bert.`` (BertForSequenceClassification):
 ``embeddings.{word,position,token_type}_embeddings``, ``embeddings.LayerNorm``,
 ``encoder.layer.i.attention.self.{query,key,value}``, ``encoder.layer.i.attention.output.{dense,LayerNorm}``,
 ``encoder.layer.i.intermediate.dense``, ``encoder.layer.i.output.{dense,LayerNorm}``,
@@ -15,6 +15,9 @@ from __future__ import annotations
 import re
 
 import torch
+
+from ..errors import AmbiguousWeightsError, WeightsError
+from ..layers.checks import head_counts
 
 HF_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu_fast": "gelu_tanh"}
 
@@ -54,7 +57,8 @@ def _strip_prefix(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
 def hf_bert_config(hf_config: dict | None, state_dict: dict[str, torch.Tensor], heads: int | None = None) -> dict:
     """ModelConfig fields from config.json (when given) and the tensors.
 
-    Without config.json the head count defaults to D / 64 (every BERT size); pass ``heads=`` otherwise."""
+    The tensors do not store the head count: it comes from config.json's num_attention_heads or ``heads=``
+    (BERT-base has heads of 64, but MiniLM-L6-H384 has 12 heads of 32: no width tells it)."""
     sd = _strip_prefix(state_dict)
     vocab_size, dim = sd["embeddings.word_embeddings.weight"].shape
     token_types = sd.get("embeddings.token_type_embeddings.weight")
@@ -63,7 +67,7 @@ def hf_bert_config(hf_config: dict | None, state_dict: dict[str, torch.Tensor], 
         modality="text",
         dim=dim,
         depth=1 + max(int(m.group(1)) for k in sd if (m := re.match(r"encoder\.layer\.(\d+)\.", k))),
-        heads=heads or max(1, dim // 64),
+        heads=heads or 0,
         mlp_ratio=sd["encoder.layer.0.intermediate.dense.weight"].shape[0] / dim,
         pre_norm=False,
         ln_eps=1e-12,
@@ -77,15 +81,21 @@ def hf_bert_config(hf_config: dict | None, state_dict: dict[str, torch.Tensor], 
         type_vocab_size=token_types.shape[0] if token_types is not None else 0,
     )
     if hf_config is None:
+        if not heads:
+            raise AmbiguousWeightsError(
+                f"a BERT state dict without config.json does not say how many attention heads its width {dim} is split into; "
+                f"pass heads= (one of {head_counts(dim)}; BERT sizes use {dim // 64 if dim % 64 == 0 else 'width/64'}), "
+                "or load the whole Hugging Face folder"
+            )
         return fields
     model_type = hf_config.get("model_type", "bert")
     if model_type != "bert":
-        raise ValueError(f"config.json describes a {model_type!r} model; vit_bert reads BERT-architecture models (model_type 'bert')")
+        raise WeightsError(f"config.json describes a {model_type!r} model; vit_bert reads BERT-architecture models (model_type 'bert')")
     if hf_config.get("position_embedding_type", "absolute") != "absolute":
-        raise ValueError(f"position_embedding_type {hf_config['position_embedding_type']!r} is not supported; expected 'absolute'")
+        raise WeightsError(f"position_embedding_type {hf_config['position_embedding_type']!r} is not supported; expected 'absolute'")
     act = hf_config.get("hidden_act", "gelu")
     if act not in HF_ACTIVATIONS:
-        raise ValueError(f"hidden_act {act!r} is not supported; expected one of {sorted(HF_ACTIVATIONS)}")
+        raise WeightsError(f"hidden_act {act!r} is not supported; expected one of {sorted(HF_ACTIVATIONS)}")
     hidden_dropout = hf_config.get("hidden_dropout_prob", 0.1)
     classifier_dropout = hf_config.get("classifier_dropout")
     fields.update(

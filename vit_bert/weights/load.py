@@ -1,11 +1,12 @@
 """``load_pretrained(source, **overrides)``: a vit_bert model from weights users already have.
 
-Sources, detected from the files and keys:
-    - a vit_bert folder written by ``model.save_pretrained``;
+Sources, detected from the object, the files and the keys:
+    - a vit_bert folder written by ``model.save_pretrained`` (with its data contract);
+    - a checkpoint written by ``train.py`` (.ckpt, with its data contract);
     - a Hugging Face BERT folder (config.json + model.safetensors / pytorch_model.bin, with
-      tokenizer.json / vocab.txt) or a BERT state dict;
-    - a timm VisionTransformer state dict or file (.pth/.pt/.bin/.safetensors), or a timm hub folder;
-    - a checkpoint written by ``train.py`` (.ckpt);
+      tokenizer.json / vocab.txt) or a BERT state dict (then ``heads=`` is needed);
+    - a timm VisionTransformer: the model object, its timm name (weights downloaded by timm), or its
+      state dict / file (.pth/.pt/.bin/.safetensors), whose head count is looked up (see ``timm_vit``);
     - a Hugging Face Hub id ("org/name"), downloaded when online.
 Overrides are ModelConfig fields: ``num_classes`` re-initialises the classifier, ``img_size``
 resamples learned position embeddings, others (dropout, drop_path, grad_checkpointing, ...)
@@ -20,22 +21,22 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import timm
 import torch
 from timm.layers import resample_abs_pos_embed
 from tokenizers import Tokenizer
 
-from ..config import ModelConfig
+from ..config import DataContract, ModelConfig
+from ..errors import SourceNotFoundError, WeightsMismatchError
+from ..folder_format import WEIGHTS_FILE, is_native_dir, read_folder
 from ..model import TransformerClassifier
+from ..tokenizer import load_tokenizer, tokenizer_file_in
 from .files import load_pickle_safely, read_state_dict
 from .hf_bert import hf_bert_config, hf_bert_to_vit_bert, is_hf_bert
-from .native import WEIGHTS_FILE, is_native_dir, read_native_dir
 from .timm_vit import is_timm_vit, timm_vit_config, timm_vit_to_vit_bert
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.pth", "pytorch_model.pth")
-
-
-class WeightsMismatchError(ValueError):
-    """The weights do not fit the model; nothing was loaded."""
+WEIGHT_SUFFIXES = (".ckpt", ".pth", ".pt", ".bin", ".safetensors")
 
 
 @dataclass
@@ -46,8 +47,8 @@ class Pretrained:
     state_dict: dict[str, torch.Tensor]
     class_names: list[str] | None = None
     tokenizer: Tokenizer | None = None
-    data_info: dict | None = None
-    """train.py checkpoints: what the data module told the model (classes, normalisation, max_length)."""
+    data_contract: DataContract | None = None
+    """vit_bert folders and train.py checkpoints: what the data decided (classes, normalisation, max_length, tokenizer)."""
 
 
 def _from_state_dict(state_dict: dict[str, torch.Tensor], hf_config: dict | None, heads: int | None, where: str) -> Pretrained:
@@ -62,65 +63,104 @@ def _from_state_dict(state_dict: dict[str, torch.Tensor], hf_config: dict | None
     )
 
 
-def _hf_tokenizer(directory: Path) -> Tokenizer | None:
-    from ..data.tokenizer import load_tokenizer, tokenizer_file_in
+def _from_timm_model(model: torch.nn.Module) -> Pretrained:
+    """A timm VisionTransformer object: its head count and, from its pretrained_cfg, the normalisation it expects."""
+    pretrained = _from_state_dict(model.state_dict(), None, model.blocks[0].attn.num_heads, type(model).__name__)
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    config = pretrained.config
+    if cfg.get("mean") and cfg.get("std") and len(cfg["mean"]) == config["in_chans"]:
+        pretrained.data_contract = DataContract(
+            "image", [str(i) for i in range(config["num_classes"])], in_chans=config["in_chans"], img_size=config["img_size"],
+            mean=[float(m) for m in cfg["mean"]], std=[float(s) for s in cfg["std"]],
+        )
+    return pretrained
 
-    found = tokenizer_file_in(directory)
-    return load_tokenizer(found) if found is not None else None
+
+def _from_timm_name(name: str) -> Pretrained:
+    try:
+        model = timm.create_model(name, pretrained=True)
+    except Exception as err:  # offline, or no weights published under that name
+        raise SourceNotFoundError(
+            f"{name!r} is a timm architecture, but timm could not get its weights ({type(err).__name__}: "
+            f"{str(err).splitlines()[0][:200]}); save the model's state dict where you are online and load that file"
+        ) from None
+    return _from_timm_model(model)
 
 
 def _from_directory(directory: Path, heads: int | None) -> Pretrained:
     if is_native_dir(directory):
-        config, class_names, tokenizer = read_native_dir(directory)
-        return Pretrained(config, read_state_dict(directory / WEIGHTS_FILE), class_names, tokenizer)
+        meta = read_folder(directory)
+        return Pretrained(meta.config, read_state_dict(directory / WEIGHTS_FILE), meta.class_names, meta.tokenizer, meta.data_contract)
     weights = next((directory / name for name in WEIGHT_FILES if (directory / name).is_file()), None)
     if weights is None:
-        raise FileNotFoundError(f"no weights in {directory}: expected one of {', '.join(WEIGHT_FILES)}")
+        raise SourceNotFoundError(f"no weights in {directory}: expected one of {', '.join(WEIGHT_FILES)}")
     config_file = directory / "config.json"
     hf_config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else None
     pretrained = _from_state_dict(read_state_dict(weights), hf_config, heads, str(weights))
     if pretrained.config["modality"] == "text":
-        pretrained.tokenizer = _hf_tokenizer(directory)
+        found = tokenizer_file_in(directory)
+        pretrained.tokenizer = load_tokenizer(found) if found is not None else None
     return pretrained
+
+
+def checkpoint_contract(ckpt: dict) -> DataContract | None:
+    """The data contract of a train.py checkpoint; older checkpoints stored an untyped ``data_info`` dict."""
+    if ckpt.get("vit_bert_data") is not None:
+        return DataContract.from_dict(ckpt["vit_bert_data"])
+    legacy = (ckpt.get("hyper_parameters") or {}).get("data_info")
+    if not legacy:
+        return None
+    fields = {"img_size" if k == "image_size" else k: v for k, v in legacy.items() if k != "num_classes"}
+    return DataContract.from_dict({**fields, "tokenizer": ckpt.get("TextDataModule", {}).get("tokenizer")})
 
 
 def _from_training_checkpoint(path: Path) -> Pretrained:
     ckpt = load_pickle_safely(path)
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
-        raise WeightsMismatchError(f"{path} is not a checkpoint written by train.py (no state_dict/hyper_parameters)")
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise WeightsMismatchError(f"{path} is not a checkpoint written by train.py (no state_dict)")
     config = ckpt.get("vit_bert_model_config")
     if config is None:
         raise WeightsMismatchError(f"{path} holds no vit_bert model config; it was not written by a vit_bert ClassificationTask")
     state_dict = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
-    tokenizer_json = ckpt.get("TextDataModule", {}).get("tokenizer")
-    tokenizer = Tokenizer.from_str(tokenizer_json) if tokenizer_json else None
-    data_info = ckpt["hyper_parameters"].get("data_info") or {}
-    return Pretrained(config, state_dict, data_info.get("class_names"), tokenizer, data_info)
+    contract = checkpoint_contract(ckpt)
+    if contract is None:
+        return Pretrained(config, state_dict)
+    return Pretrained(config, state_dict, contract.class_names, contract.load_tokenizer(), contract)
 
 
 def _download(repo_id: str) -> Path:
     try:
-        from huggingface_hub import snapshot_download
+        from huggingface_hub import snapshot_download  # optional: only Hub ids need it
 
         patterns = ["config.json", "*.safetensors", "pytorch_model.bin", "vocab.txt", "tokenizer.json"]
         return Path(snapshot_download(repo_id, allow_patterns=patterns))
     except Exception as err:  # offline, unknown repo, or huggingface_hub missing
-        raise FileNotFoundError(
+        raise SourceNotFoundError(
             f"{repo_id!r} is not a local file or folder, and downloading it from the Hugging Face Hub failed "
             f"({type(err).__name__}: {str(err).splitlines()[0][:200]}); pass a local folder or weights file"
         ) from None
 
 
-def read_pretrained(source: str | Path | dict, heads: int | None = None) -> Pretrained:
+def is_hub_id(source: str) -> bool:
+    """'org/name' with no weights-file suffix: what a Hub id looks like (a missing local path does not)."""
+    return bool(re.fullmatch(r"[\w-][\w.-]*/[\w.-]+", source)) and not source.endswith(WEIGHT_SUFFIXES)
+
+
+def read_pretrained(source: str | Path | dict | torch.nn.Module, heads: int | None = None) -> Pretrained:
     """Any supported source -> config fields + state dict in vit_bert's names (nothing built yet)."""
+    if isinstance(source, torch.nn.Module):
+        if not (hasattr(source, "patch_embed") and hasattr(source, "blocks")):
+            raise WeightsMismatchError(f"a {type(source).__name__} object is not a timm VisionTransformer; pass its weights file instead")
+        return _from_timm_model(source)
     if isinstance(source, dict):
         return _from_state_dict(source, None, heads, "the state dict")
     path = Path(source)
     if not path.exists():
-        if isinstance(source, str) and re.fullmatch(r"[\w.-]+/[\w.-]+", source) and not source.startswith("."):
-            path = _download(source)
-        else:
-            raise FileNotFoundError(f"pretrained source {source} does not exist; expected a weights file, a model folder or a Hub id")
+        if isinstance(source, str) and timm.is_model(source):
+            return _from_timm_name(source)
+        if isinstance(source, str) and is_hub_id(source):
+            return _from_directory(_download(source), heads)
+        raise SourceNotFoundError(f"pretrained source {source} does not exist; expected a weights file, a model folder, a timm name or a Hub id")
     if path.is_dir():
         return _from_directory(path, heads)
     if path.suffix == ".ckpt":
@@ -170,12 +210,12 @@ def load_weights_strict(model: torch.nn.Module, state_dict: dict[str, torch.Tens
     model.load_state_dict(state_dict, strict=False)
 
 
-def load_pretrained(source: str | Path | dict, **overrides) -> TransformerClassifier:
+def load_pretrained(source: str | Path | dict | torch.nn.Module, **overrides) -> TransformerClassifier:
     """A vit_bert model computing the same function as ``source`` (see the module docstring).
 
     ``load_pretrained("vit_small_patch16_224.pth", num_classes=10, img_size=32)``;
-    ``load_pretrained("path/to/bert_dir", num_classes=2)``. The model carries ``class_names``
-    and (text) ``tokenizer`` when the source has them.
+    ``load_pretrained(timm.create_model("vit_tiny_patch16_224"))``; ``load_pretrained("path/to/bert_dir", num_classes=2)``.
+    The model carries ``data_contract``, ``class_names`` and (text) ``tokenizer`` when the source has them.
     """
     return build_from_pretrained(read_pretrained(source, overrides.get("heads")), **overrides)
 
@@ -185,6 +225,10 @@ def build_from_pretrained(pretrained: Pretrained, **overrides) -> TransformerCla
     config, state_dict, reinit = _adapt(pretrained, overrides)
     model = TransformerClassifier(config)
     load_weights_strict(model, state_dict, reinit)
-    model.class_names = None if "head.fc.weight" in reinit else pretrained.class_names  # a new head has no names yet
-    model.tokenizer = pretrained.tokenizer
+    contract = pretrained.data_contract
+    if contract is not None and all(getattr(config, k) == v for k, v in contract.model_fields().items()):
+        model.set_data_contract(contract)  # still true of the adapted model
+    else:
+        model.class_names = None if "head.fc.weight" in reinit else pretrained.class_names  # a new head has no names yet
+        model.tokenizer = pretrained.tokenizer
     return model

@@ -1,8 +1,10 @@
 """Reading labelled text: local CSV / TSV / JSONL files, or a Hugging Face ``datasets`` name.
 
-Each reader returns ``(texts, labels)`` as two lists of str (labels kept as strings
-until ``LabelMap`` turns them into ids). Rows whose text is empty or whitespace
-are dropped and counted.
+Each reader returns a ``TextRows``: texts and labels as two lists of str (labels kept as strings
+until ``LabelMap`` turns them into ids; None where the split has no labels). One reader checks
+every format's rows: a row with more or fewer fields than the header, or with a label column
+but an empty label, stops with the file and line. Rows whose text is empty or whitespace are
+dropped and counted.
 """
 
 from __future__ import annotations
@@ -10,14 +12,26 @@ from __future__ import annotations
 import csv
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
-from .base import DataError
+from ..errors import DataError
 
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".tsv", ".csv", ".jsonl")
 SPLIT_NAMES = {"train": ("train",), "val": ("val", "dev", "validation"), "test": ("test",)}
+UNLABELLED = {None, "-1"}  # GLUE's hidden test labels are -1
+
+
+@dataclass
+class TextRows:
+    texts: list[str]
+    labels: list[str | None]
+
+    @property
+    def labelled(self) -> bool:
+        return any(label not in UNLABELLED for label in self.labels)
 
 
 def find_split_files(root: str) -> dict[str, Path]:
@@ -34,7 +48,7 @@ def find_split_files(root: str) -> dict[str, Path]:
     return found
 
 
-def _rows(path: Path) -> tuple[list[dict], list[str]]:
+def _content(path: Path) -> str:
     try:
         content = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
@@ -42,24 +56,44 @@ def _rows(path: Path) -> tuple[list[dict], list[str]]:
         raise DataError(f"{path} is not valid UTF-8 (line {line}, byte {err.start}); re-save it as UTF-8") from None
     if not content.strip():
         raise DataError(f"{path} is empty; expected a header row and labelled rows")
+    return content
+
+
+def _rows(path: Path) -> tuple[list[tuple[int, dict]], list[str]]:
+    """-> ([(line number, row)], column names). Delimited rows keep extra fields under None and
+    missing ones as None, for ``read_file`` to report."""
+    content = _content(path)
     if path.suffix == ".jsonl":
         rows = []
         for number, line in enumerate(content.splitlines(), start=1):
             if line.strip():
                 try:
-                    rows.append(json.loads(line))
+                    rows.append((number, json.loads(line)))
                 except json.JSONDecodeError as err:
                     raise DataError(f"{path} line {number} is not valid JSON ({err.msg})") from None
-        columns = sorted({key for row in rows for key in row})
-        return rows, columns
+        return rows, sorted({key for _, row in rows for key in row})
     delimiter = "\t" if path.suffix == ".tsv" else ","
     # TSV files (SST-2, GLUE) contain bare quotes inside sentences: no quoting there.
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
     reader = csv.DictReader(content.splitlines(), delimiter=delimiter, quoting=quoting)
-    return list(reader), list(reader.fieldnames or [])
+    rows = [(reader.line_num, row) for row in reader]
+    return rows, list(reader.fieldnames or [])
 
 
-def read_file(path: Path, text_column: str, label_column: str | None) -> tuple[list[str], list[str | None]]:
+def _check_fields(path: Path, number: int, row: dict, columns: list[str]) -> None:
+    if path.suffix == ".jsonl":
+        return
+    extra, missing = row.get(None), [c for c in columns if row.get(c) is None]
+    if extra or missing:
+        found = len(columns) + len(extra or []) - len(missing)
+        separator = "tabs" if path.suffix == ".tsv" else "commas"
+        raise DataError(
+            f"{path} line {number} has {found} fields; expected {len(columns)} ({', '.join(columns)}). "
+            f"A text with {separator} in it must be quoted{' (TSV: no tab inside a field)' if path.suffix == '.tsv' else ''}"
+        )
+
+
+def read_file(path: Path, text_column: str, label_column: str | None) -> TextRows:
     rows, columns = _rows(path)
     for column in filter(None, (text_column, label_column)):
         if column not in columns:
@@ -68,24 +102,28 @@ def read_file(path: Path, text_column: str, label_column: str | None) -> tuple[l
                 f"Set --data.text_column / --data.label_column to the right names"
             )
     texts, labels, empty = [], [], 0
-    for row in rows:
+    for number, row in rows:
+        _check_fields(path, number, row, columns)
         text = row.get(text_column)
         if text is None or not str(text).strip():
             empty += 1
             continue
+        label = None if label_column is None or row.get(label_column) is None else str(row[label_column]).strip()
+        if label_column is not None and not label:
+            raise DataError(f"{path} line {number} has an empty {label_column!r}; expected a label on every row with text")
         texts.append(str(text))
-        labels.append(None if label_column is None or row.get(label_column) is None else str(row[label_column]).strip())
+        labels.append(label)
     if empty:
         log.warning("%s: skipped %d row(s) with empty text", path, empty)
     if not texts:
         raise DataError(f"{path} has no rows with text in column {text_column!r}")
-    return texts, labels
+    return TextRows(texts, labels)
 
 
-def read_hf_dataset(name: str, text_column: str, label_column: str) -> dict[str, tuple[list[str], list[str]]]:
+def read_hf_dataset(name: str, text_column: str, label_column: str) -> dict[str, TextRows]:
     """e.g. 'stanfordnlp/sst2' or 'ag_news'. Needs the ``datasets`` package and a network connection."""
     try:
-        import datasets
+        import datasets  # optional: only --data.hf_dataset needs it
     except ImportError:
         raise DataError(f"data.hf_dataset={name!r} needs the 'datasets' package: pip install datasets") from None
     try:
@@ -95,6 +133,11 @@ def read_hf_dataset(name: str, text_column: str, label_column: str) -> dict[str,
             f"could not load Hugging Face dataset {name!r} ({type(err).__name__}: {str(err)[:200]}). "
             f"Offline? Export it to train/test .tsv/.csv/.jsonl files and use --data.root instead"
         ) from None
+    return hf_splits(loaded, name, text_column, label_column)
+
+
+def hf_splits(loaded, name: str, text_column: str, label_column: str) -> dict[str, TextRows]:
+    """A ``datasets.DatasetDict`` -> {train, val, test: TextRows}; label ids become their names where the features have them."""
     out = {}
     for split, stems in SPLIT_NAMES.items():
         for stem in stems:
@@ -103,9 +146,9 @@ def read_hf_dataset(name: str, text_column: str, label_column: str) -> dict[str,
                 missing = [c for c in (text_column, label_column) if c not in part.column_names]
                 if missing:
                     raise DataError(f"{name}[{stem}] has no column {missing[0]!r}; columns: {part.column_names}")
-                names = part.features[label_column].names if hasattr(part.features[label_column], "names") else None
+                names = getattr(part.features[label_column], "names", None)
                 labels = [names[i] if names and i >= 0 else str(i) for i in part[label_column]]
-                out[split] = (list(part[text_column]), labels)
+                out[split] = TextRows(list(part[text_column]), labels)
     return out
 
 
@@ -125,7 +168,7 @@ class LabelMap:
         return cls(sorted(present, key=int) if numeric else sorted(present))
 
     def ids(self, labels: list[str | None], where: str) -> list[int]:
-        unseen = sorted({label for label in labels if label not in self.index})
+        unseen = sorted({label for label in labels if label not in self.index}, key=str)
         if unseen:
             raise DataError(f"{where} has labels not seen in training: {unseen[:5]}; known labels: {self.names}")
         return [self.index[label] for label in labels]

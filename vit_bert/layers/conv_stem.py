@@ -17,15 +17,16 @@ from einops import rearrange
 from timm.layers import ConvNormAct
 from torch import nn
 
+from .checks import check_power_of_two_patch
+
 
 class ConvStem(nn.Module):
     """(B, C, H, W) -> (B, N, D) with total stride ``patch_size`` (a power of 2)."""
 
     def __init__(self, patch_size: int = 16, in_chans: int = 3, dim: int = 768):
         super().__init__()
+        check_power_of_two_patch(patch_size)
         stages = patch_size.bit_length() - 1
-        if patch_size < 2 or 2**stages != patch_size:
-            raise ValueError(f"stem='conv' needs a patch_size that is a power of 2 (2, 4, 8, 16, ...); got {patch_size}")
         widths = [max(dim >> (stages - 1 - i), 16) for i in range(stages)]  # ..., D/4, D/2, D
         layers, channels = [], in_chans
         for width in widths:
@@ -33,8 +34,6 @@ class ConvStem(nn.Module):
             channels = width
         self.stages = nn.Sequential(*layers)
         self.proj = nn.Conv2d(channels, dim, kernel_size=1)
-        self.patch_size = patch_size
-        self.in_chans = in_chans
 
     def reset_parameters(self) -> None:
         for module in self.modules():

@@ -1,6 +1,7 @@
 """WordPiece tokenization with the ``tokenizers`` library: train one on the training texts, or load one.
 
-Output per text: ids [CLS] w1 ... wn [SEP], truncated to ``max_length``.
+Output per text: ids [CLS] w1 ... wn [SEP], truncated to ``max_length``. No Lightning here: the
+model, the weights loaders and predict use it as well as the data module.
 ``collate`` pads a list of id lists to the longest in the batch:
 input_ids (B, T) with the [PAD] id, attention_mask (B, T) with 1 on real tokens.
 """
@@ -12,6 +13,8 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 from tokenizers.implementations import BertWordPieceTokenizer
+
+from .errors import ConfigError, SourceNotFoundError
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -33,24 +36,24 @@ def load_tokenizer(path: str | Path, lowercase: bool = True) -> Tokenizer:
     if path.is_dir():
         found = tokenizer_file_in(path)
         if found is None:
-            raise FileNotFoundError(f"no tokenizer.json or vocab.txt in {path}")
+            raise SourceNotFoundError(f"no tokenizer.json or vocab.txt in {path}")
         return load_tokenizer(found, lowercase)
     if not path.is_file():
-        raise FileNotFoundError(f"tokenizer file {path} does not exist; expected a tokenizer.json or vocab.txt")
+        raise SourceNotFoundError(f"tokenizer file {path} does not exist; expected a tokenizer.json or vocab.txt")
     if path.suffix == ".json":
         return Tokenizer.from_file(str(path))
     return BertWordPieceTokenizer(str(path), lowercase=lowercase)._tokenizer
 
 
-class TextEncoder:
+class TextTokenizer:
     """Texts -> lists of ids with [CLS] first and [SEP] last, truncated to max_length; and batch padding."""
 
     def __init__(self, tokenizer: Tokenizer, max_length: int = 128):
         for token in ("[CLS]", "[SEP]", "[PAD]"):
             if tokenizer.token_to_id(token) is None:
-                raise ValueError(f"the tokenizer has no {token} token; a BERT-style WordPiece vocabulary is expected")
+                raise ConfigError(f"the tokenizer has no {token} token; a BERT-style WordPiece vocabulary is expected")
         if max_length < 2:
-            raise ValueError(f"max_length must be at least 2 ([CLS] and [SEP]); got {max_length}")
+            raise ConfigError(f"max_length must be at least 2 ([CLS] and [SEP]); got {max_length}")
         # Padding and truncation happen here (per batch, counted); a Hugging Face tokenizer.json
         # may carry its own fixed padding (e.g. to 128), which would defeat both.
         tokenizer.no_padding()

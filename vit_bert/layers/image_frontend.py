@@ -3,44 +3,22 @@
 Shapes: images (B, C, H, W) -> tokens (B, 1 + N, D), N = (H / P) * (W / P).
 224 x 224 with P = 16 gives 196 patch tokens; with [CLS] prepended, 197.
 
-Each P x P x C patch is flattened to a vector (16 * 16 * 3 = 768 values) and
-mapped to D by one Linear layer: the seed's "patches as tokens". This is the
-same function as a Conv2d with kernel = stride = P (see ``conv_weight``).
-``stem="conv"`` swaps it for a small convolutional stem with the same output grid (``conv_stem.py``).
+Pixels become patch tokens through ``stem``: "patch" flattens each P x P x C patch and maps it
+with one Linear layer (``patch_embed.py``), "conv" runs a small convolutional stem down to the
+same grid (``conv_stem.py``). Then [CLS] is prepended and position embeddings are added.
 """
 
 from __future__ import annotations
 
 import torch
-from einops import rearrange
 from timm.layers import resample_abs_pos_embed, to_2tuple, trunc_normal_
 from torch import nn
 
+from ..errors import InputError
+from .checks import check_choice, check_patch_grid
 from .conv_stem import ConvStem
+from .patch_embed import PatchEmbedding
 from .pos_embed import sincos_2d
-
-
-class PatchEmbedding(nn.Module):
-    """(B, C, H, W) -> (B, N, D): flatten non-overlapping P x P patches, then one Linear."""
-
-    def __init__(self, patch_size: int = 16, in_chans: int = 3, dim: int = 768):
-        super().__init__()
-        self.patch_size = patch_size
-        self.in_chans = in_chans
-        self.proj = nn.Linear(patch_size * patch_size * in_chans, dim)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        p = self.patch_size
-        patches = rearrange(images, "b c (h p1) (w p2) -> b (h w) (p1 p2 c)", p1=p, p2=p)
-        return self.proj(patches)
-
-    def reset_parameters(self) -> None:
-        self.proj.reset_parameters()
-
-    def conv_weight(self) -> torch.Tensor:
-        """The same weights in Conv2d layout (D, C, P, P), e.g. to compare with timm's ``patch_embed.proj``."""
-        p = self.patch_size
-        return rearrange(self.proj.weight, "d (p1 p2 c) -> d c p1 p2", p1=p, p2=p)
 
 
 STEMS = {"patch": PatchEmbedding, "conv": ConvStem}
@@ -68,12 +46,9 @@ class ImageFrontEnd(nn.Module):
         super().__init__()
         img_size = to_2tuple(img_size)
         for side in img_size:
-            if side % patch_size:
-                raise ValueError(f"img_size {img_size} must be divisible by patch_size {patch_size}")
-        if stem not in STEMS:
-            raise ValueError(f"stem must be one of {tuple(STEMS)}; got {stem!r}")
-        if pos_embed not in ("learned", "sincos"):
-            raise ValueError(f"pos_embed must be 'learned' or 'sincos'; got {pos_embed!r}")
+            check_patch_grid(side, patch_size)
+        check_choice("stem", stem, STEMS)
+        check_choice("pos_embed", pos_embed, ("learned", "sincos"))
         self.img_size = img_size
         self.patch_size = patch_size
         self.in_chans = in_chans
@@ -118,12 +93,12 @@ class ImageFrontEnd(nn.Module):
 
     def check_input(self, images: torch.Tensor) -> None:
         if images.ndim != 4:
-            raise ValueError(f"images must have shape (B, C, H, W); got a tensor of shape {tuple(images.shape)}")
+            raise InputError(f"images must have shape (B, C, H, W); got a tensor of shape {tuple(images.shape)}")
         _, channels, height, width = images.shape
         if channels != self.in_chans:
-            raise ValueError(f"expected {self.in_chans} image channels; got {channels} (input shape {tuple(images.shape)})")
+            raise InputError(f"expected {self.in_chans} image channels; got {channels} (input shape {tuple(images.shape)})")
         if height % self.patch_size or width % self.patch_size:
-            raise ValueError(
+            raise InputError(
                 f"image size {height}x{width} is not divisible by the patch size {self.patch_size}; "
                 f"expected height and width that are multiples of {self.patch_size} (configured: {self.img_size})"
             )

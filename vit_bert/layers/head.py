@@ -2,7 +2,7 @@
 
 Shapes: tokens (B, L, D) [+ attention_mask (B, L)] -> pooled (B, D) -> logits (B, num_classes).
 
-``pool="cls"`` reads token 0 (the [CLS] vector, the seed's sentence representation);
+``pool="cls"`` reads token 0 (the [CLS] vector, BERT's sentence representation);
 ``pool="mean"`` averages the real tokens: padding is excluded for text, and the
 [CLS] prefix is excluded for images (as timm's 'avg' pool does).
 """

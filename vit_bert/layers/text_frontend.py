@@ -16,6 +16,8 @@ import torch
 from timm.layers import trunc_normal_
 from torch import nn
 
+from ..errors import InputError
+
 
 class TextFrontEnd(nn.Module):
     num_prefix_tokens = 0  # [CLS] is an ordinary token id here, counted in T
@@ -52,22 +54,22 @@ class TextFrontEnd(nn.Module):
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, token_type_ids: torch.Tensor | None
     ) -> None:
         if input_ids.ndim != 2 or input_ids.dtype.is_floating_point or input_ids.dtype == torch.bool:
-            raise ValueError(
+            raise InputError(
                 f"input_ids must be an integer tensor of shape (B, T); got {input_ids.dtype} of shape {tuple(input_ids.shape)}"
             )
         length = input_ids.shape[1]
         if length > self.max_len:
-            raise ValueError(
+            raise InputError(
                 f"sequence length {length} is longer than the position table (max_len={self.max_len}); "
                 f"truncate inputs to at most {self.max_len} tokens"
             )
         for name, extra in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
             if extra is not None and extra.shape != input_ids.shape:
-                raise ValueError(
+                raise InputError(
                     f"{name} must have the same shape as input_ids {tuple(input_ids.shape)}; got {tuple(extra.shape)}"
                 )
         if token_type_ids is not None and self.token_type_embeddings is None:
-            raise ValueError("token_type_ids were given, but this model has type_vocab_size=0")
+            raise InputError("token_type_ids were given, but this model has type_vocab_size=0")
 
     def check_values(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, token_type_ids: torch.Tensor | None
@@ -76,15 +78,15 @@ class TextFrontEnd(nn.Module):
         if input_ids.numel():
             low, high = int(input_ids.min()), int(input_ids.max())
             if low < 0 or high >= self.vocab_size:
-                raise ValueError(
+                raise InputError(
                     f"token ids must lie in [0, {self.vocab_size - 1}] (vocab_size={self.vocab_size}); got ids from {low} to {high}"
                 )
         if token_type_ids is not None and token_type_ids.numel():
             high = int(token_type_ids.max())
             if int(token_type_ids.min()) < 0 or high >= self.type_vocab_size:
-                raise ValueError(f"token_type_ids must lie in [0, {self.type_vocab_size - 1}]; got a maximum of {high}")
+                raise InputError(f"token_type_ids must lie in [0, {self.type_vocab_size - 1}]; got a maximum of {high}")
         if attention_mask is not None and attention_mask.numel() and not bool(attention_mask.bool().any(dim=1).all()):
-            raise ValueError("every sequence needs at least one real token; attention_mask has a row of all zeros")
+            raise InputError("every sequence needs at least one real token; attention_mask has a row of all zeros")
 
     def forward(
         self,

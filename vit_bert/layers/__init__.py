@@ -1,0 +1,27 @@
+"""The building blocks, below everything else: they import torch, timm.layers, einops and ``vit_bert.errors`` only.
+
+    attention.SelfAttention   (B, L, D) -> (B, L, D)
+    block.Block               (B, L, D) -> (B, L, D)
+    encoder.Encoder           (B, L, D) [+ mask (B, L)] -> (B, L, D)
+    packing.Packing           (B, L, ...) <-> (N, ...) real tokens
+    patch_embed.PatchEmbedding, conv_stem.ConvStem   (B, C, H, W) -> (B, N, D)
+    image_frontend.ImageFrontEnd   (B, C, H, W) -> (B, 1 + N, D)
+    text_frontend.TextFrontEnd     ids (B, T) [+ mask, types] -> (B, T, D)
+    head.ClassifierHead       (B, L, D) -> (B, num_classes)
+"""
+
+from .attention import SelfAttention
+from .block import Block
+from .conv_stem import ConvStem
+from .encoder import Encoder
+from .head import ClassifierHead, pool_tokens
+from .image_frontend import ImageFrontEnd
+from .packing import Packing
+from .patch_embed import PatchEmbedding
+from .pos_embed import sincos_2d
+from .text_frontend import TextFrontEnd
+
+__all__ = [
+    "Block", "ClassifierHead", "ConvStem", "Encoder", "ImageFrontEnd", "Packing", "PatchEmbedding", "SelfAttention",
+    "TextFrontEnd", "pool_tokens", "sincos_2d",
+]

@@ -1,0 +1,91 @@
+"""Multi-head self-attention, the textbook arithmetic with fused kernels.
+
+Shapes: x (B, L, D) -> out (B, L, D); attention_mask (B, L) bool, True = real token.
+
+For one head with d = D / heads:
+    Q = X W_Q, K = X W_K, V = X W_V          (L, d) each
+    scores  = Q K^T / sqrt(d)                (L, L)
+    weights = softmax(scores, dim=-1)        row-wise
+    out     = weights V                      (L, d)
+Heads are concatenated back to D and projected by ``proj``.
+
+One method per path, all with the same parameters and the same outputs:
+    forward(x, mask)                -> (B, L, D)   fused ``scaled_dot_product_attention``; never materialises weights
+    forward_with_weights(x, mask)   -> (B, L, D), weights (B, heads, L, L)   the explicit arithmetic above
+    forward_packed(x, packing)      -> (N, D)      x holds the N real tokens only: projections skip the padding
+    forward_first(x, n, mask)       -> (B, n, D)   outputs for the first n tokens; keys and values still read all L
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+from .checks import check_heads
+from .packing import Packing
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with a fused ``qkv`` projection (rows stacked q; k; v, as in timm)."""
+
+    def __init__(self, dim: int, heads: int, qkv_bias: bool = True, attn_dropout: float = 0.0, proj_dropout: float = 0.0):
+        super().__init__()
+        check_heads(dim, heads)
+        self.heads = heads
+        self.head_dim = dim // heads
+        self.scale = 1.0 / math.sqrt(self.head_dim)
+        self.attn_dropout = attn_dropout
+        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(proj_dropout)
+
+    def split_heads(self, qkv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The (B, L, 3D) output of ``qkv`` -> q, k, v each (B, heads, L, d)."""
+        q_k_v = rearrange(qkv, "b l (three h d) -> three b h l d", three=3, h=self.heads)
+        return q_k_v.unbind(0)  # unbind, not indexing: its backward is one stack, not three zero-filled copies
+
+    def _dropout_p(self) -> float:
+        return self.attn_dropout if self.training else 0.0
+
+    def _fused(self, q, k, v, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        """q (B, h, n, d), k and v (B, h, L, d) -> (B, n, D) before the output projection."""
+        mask = None if attention_mask is None else attention_mask[:, None, None, :]
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self._dropout_p())
+        return rearrange(out, "b h l d -> b l (h d)")
+
+    def attention_weights(self, q: torch.Tensor, k: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        """softmax(Q K^T / sqrt(d)) row-wise, padded keys excluded: (B, h, L, d) x2 -> (B, h, L, L)."""
+        scores = (q @ k.transpose(-2, -1)) * self.scale
+        if attention_mask is not None:
+            scores = scores.masked_fill(~attention_mask[:, None, None, :], float("-inf"))
+        return scores.softmax(dim=-1)
+
+    def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, L, D) -> (B, L, D) on the fused kernel."""
+        return self.proj_drop(self.proj(self._fused(*self.split_heads(self.qkv(x)), attention_mask)))
+
+    def forward_with_weights(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, L, D) -> (out (B, L, D), weights (B, heads, L, L)), computed line by line."""
+        q, k, v = self.split_heads(self.qkv(x))
+        weights = self.attention_weights(q, k, attention_mask)
+        out = rearrange(F.dropout(weights, self._dropout_p(), self.training) @ v, "b h l d -> b l (h d)")
+        return self.proj_drop(self.proj(out)), weights
+
+    def forward_packed(self, x: torch.Tensor, packing: Packing) -> torch.Tensor:
+        """(N, D) real tokens -> (N, D): Q/K/V and the output projection for real tokens only."""
+        q, k, v = self.split_heads(packing.unpack(self.qkv(x)))
+        return self.proj_drop(self.proj(packing.pack(self._fused(q, k, v, packing.mask))))
+
+    def forward_first(self, x: torch.Tensor, n: int, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, L, D) -> (B, n, D): queries for the first n tokens only, keys and values for all."""
+        dim = x.shape[-1]
+        weight, bias = self.qkv.weight, self.qkv.bias
+        q = F.linear(x[:, :n], weight[:dim], None if bias is None else bias[:dim])
+        kv = F.linear(x, weight[dim:], None if bias is None else bias[dim:])
+        k, v = rearrange(kv, "b l (two h d) -> two b h l d", two=2, h=self.heads).unbind(0)
+        q = rearrange(q, "b l (h d) -> b h l d", h=self.heads)
+        return self.proj_drop(self.proj(self._fused(q, k, v, attention_mask)))

@@ -1,0 +1,41 @@
+"""Argument checks shared by the layers and ModelConfig: one wording for each rule, one place to change it.
+
+Each raises ``ConfigError`` (a ``ValueError``) naming the setting, what was given and what is expected.
+"""
+
+from __future__ import annotations
+
+from ..errors import ConfigError
+
+
+def check_choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise ConfigError(f"model config '{name}' must be one of {tuple(choices)}; got {value!r}")
+
+
+def check_positive(name: str, value) -> None:
+    if value <= 0:
+        raise ConfigError(f"model config '{name}' must be positive; got {value}")
+
+
+def check_heads(dim: int, heads: int) -> None:
+    if dim % heads:
+        raise ConfigError(f"dim must be divisible by heads; got dim={dim}, heads={heads}")
+
+
+def check_patch_grid(img_size: int, patch_size: int) -> None:
+    if img_size % patch_size:
+        raise ConfigError(
+            f"img_size {img_size} is not divisible by patch_size {patch_size}; "
+            f"expected a multiple of {patch_size} (e.g. {img_size // patch_size * patch_size or patch_size})"
+        )
+
+
+def check_power_of_two_patch(patch_size: int) -> None:
+    if patch_size < 2 or patch_size & (patch_size - 1):
+        raise ConfigError(f"stem='conv' needs a patch_size that is a power of 2 (2, 4, 8, 16, ...); got {patch_size}")
+
+
+def head_counts(dim: int) -> list[int]:
+    """The head counts a width can be split into."""
+    return [h for h in range(1, dim + 1) if dim % h == 0]

@@ -1,0 +1,114 @@
+"""The shared Transformer encoder: the one core that both modalities run through.
+
+Shapes: tokens (B, L, D) [+ attention_mask (B, L) bool, True = real token] -> (B, L, D).
+    forward(x, mask)                  -> (B, L, D)
+    forward_first(x, n, mask)         -> (B, n, D): the last block computes its queries, residual and MLP
+                                         for the first n tokens alone (a [CLS]-pooled classifier needs token 0)
+    forward_with_weights(x, mask)     -> ((B, L, D), [depth x (B, heads, L, L)]) on the explicit attention path
+    forward_intermediates(x, mask)    -> [depth + 1 x (B, L, D)]: the input of block 0, then each block's output
+                                         (before the final norm), on the same fast path as ``forward``
+
+It never knows whether the tokens came from image patches or from words. Padded batches skip the
+padding: token-wise layers run on the real tokens only (see ``packing.py``), and padded positions
+come out as zeros.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from ..errors import InputError
+from .block import Block
+from .packing import Packing
+
+
+class Encoder(nn.Module):
+    """A stack of ``depth`` Blocks, plus a final LayerNorm when pre-norm (post-norm blocks end normalised already)."""
+
+    def __init__(
+        self,
+        dim: int = 768,
+        depth: int = 12,
+        heads: int = 12,
+        mlp_ratio: float = 4.0,
+        pre_norm: bool = True,
+        ln_eps: float = 1e-6,
+        qkv_bias: bool = True,
+        act: str = "gelu",
+        dropout: float = 0.0,
+        attn_dropout: float = 0.0,
+        drop_path: float = 0.0,
+        grad_checkpointing: bool = False,
+    ):
+        super().__init__()
+        self.dim = dim
+        self.grad_checkpointing = grad_checkpointing
+        self.drop_path = drop_path
+        # Stochastic depth grows linearly with depth (as in DeiT / timm).
+        rates = torch.linspace(0, drop_path, depth).tolist() if depth > 1 else [drop_path] * depth
+        self.blocks = nn.ModuleList(
+            Block(dim, heads, mlp_ratio, pre_norm, ln_eps, qkv_bias, act, dropout, attn_dropout, rate) for rate in rates
+        )
+        self.norm = nn.LayerNorm(dim, eps=ln_eps) if pre_norm else nn.Identity()
+
+    def check_input(self, x: torch.Tensor, attention_mask: torch.Tensor | None) -> None:
+        if x.ndim != 3 or x.shape[-1] != self.dim:
+            raise InputError(f"Encoder expects tokens of shape (B, L, {self.dim}); got {tuple(x.shape)}")
+        if attention_mask is not None and attention_mask.shape != x.shape[:2]:
+            raise InputError(f"attention_mask must have shape (B, L) = {tuple(x.shape[:2])}; got {tuple(attention_mask.shape)}")
+
+    def _call(self, method, *args):
+        """One block method, recomputed in backward when gradient checkpointing is on."""
+        if self.grad_checkpointing and self.training and torch.is_grad_enabled():
+            return checkpoint(method, *args, use_reentrant=False)
+        return method(*args)
+
+    def packing(self, attention_mask: torch.Tensor | None) -> Packing | None:
+        """Pack real tokens when there is padding to skip. Not while stochastic depth trains (it drops whole
+        samples) or under torch.compile (data-dependent shapes)."""
+        if attention_mask is None or torch.compiler.is_compiling() or (self.training and self.drop_path > 0):
+            return None
+        return Packing.from_mask(attention_mask)
+
+    def _run_blocks(self, x, attention_mask, blocks, states: list | None = None) -> tuple[torch.Tensor, Packing | None]:
+        """``blocks`` on the fast path -> (output, packing): (N, D) real tokens when packed, else (B, L, D).
+        ``states`` (a list) receives the input and each block's output in the (B, L, D) layout."""
+        packing = self.packing(attention_mask)
+        if states is not None:
+            states.append(x)
+        if packing is not None:
+            x = packing.pack(x)
+        for block in blocks:
+            x = self._call(block, x, attention_mask) if packing is None else self._call(block.forward_packed, x, packing)
+            if states is not None:
+                states.append(x if packing is None else packing.unpack(x))
+        return x, packing
+
+    def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        self.check_input(x, attention_mask)
+        x, packing = self._run_blocks(x, attention_mask, self.blocks)
+        x = self.norm(x)
+        return x if packing is None else packing.unpack(x)  # padded positions come out as zeros
+
+    def forward_first(self, x: torch.Tensor, n: int, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        self.check_input(x, attention_mask)
+        x, packing = self._run_blocks(x, attention_mask, self.blocks[:-1])
+        if packing is not None:
+            x = packing.unpack(x)  # the last block reads all keys but few queries: padded layout
+        return self.norm(self._call(self.blocks[-1].forward_first, x, n, attention_mask))
+
+    def forward_with_weights(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        self.check_input(x, attention_mask)
+        attentions = []
+        for block in self.blocks:
+            x, weights = self._call(block.forward_with_weights, x, attention_mask)
+            attentions.append(weights)
+        return self.norm(x), attentions
+
+    def forward_intermediates(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None) -> list[torch.Tensor]:
+        self.check_input(x, attention_mask)
+        states = []
+        self._run_blocks(x, attention_mask, self.blocks, states)
+        return states
