@@ -121,3 +121,42 @@ def test_long_lines_are_truncated_and_counted(tmp_path, caplog):
     dm.contract
     assert "texts truncated to max_length=16 tokens" in caplog.text
     assert max(len(ids) for ids in dm.splits["train"].ids + dm.splits["val"].ids) == 16
+
+
+def test_a_row_with_an_empty_label_names_the_file_and_line(tmp_path):
+    write_splits(tmp_path, "csv", n_train=20, n_test=10)
+    with open(tmp_path / "train.csv", "a", encoding="utf-8") as f:
+        f.write("a good film,\n")
+    with pytest.raises(DataError, match=r"train.csv line 22 has an empty 'label'; expected a label on every row with text"):
+        TextDataModule(root=str(tmp_path), text_column="sentence").contract
+
+
+@pytest.mark.parametrize("row, found", [("a good\tfilm\t1", 3), ("no label at all", 1)])
+def test_a_row_with_too_many_or_too_few_fields_names_the_file_and_line(tmp_path, row, found):
+    write_splits(tmp_path, "tsv", n_train=20, n_test=10)
+    lines = (tmp_path / "train.tsv").read_text().splitlines()
+    lines.insert(5, row)
+    (tmp_path / "train.tsv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=rf"train.tsv line 6 has {found} fields; expected 2 \(sentence, label\)"):
+        TextDataModule(root=str(tmp_path), text_column="sentence").contract
+
+
+def test_an_unlabelled_hugging_face_test_split_is_replaced_by_validation(monkeypatch, caplog):
+    datasets = pytest.importorskip("datasets")
+    rows = sentences(60, seed=3)
+    label = datasets.ClassLabel(names=["neg", "pos"])
+    features = datasets.Features({"sentence": datasets.Value("string"), "label": label})
+
+    def split(part, hidden=False):
+        return datasets.Dataset.from_dict(
+            {"sentence": [t for t, _ in part], "label": [-1 if hidden else label.str2int(y) for _, y in part]}, features=features
+        )
+
+    loaded = datasets.DatasetDict(train=split(rows[:40]), validation=split(rows[40:50]), test=split(rows[50:], hidden=True))
+    monkeypatch.setattr(datasets, "load_dataset", lambda name: loaded)
+    dm = TextDataModule(hf_dataset="glue-like/sst2", text_column="sentence", tokenizer_vocab_size=100, val_fraction=0.25)
+    assert dm.contract.class_names == ["neg", "pos"]
+    assert "the test split has no labels (all -1); testing on the validation split instead" in caplog.text
+    test_ids, _ = dm.tokenizer.encode([t for t, _ in rows[40:50]])
+    assert dm.splits["test"].ids == test_ids and dm.splits["test"].labels == [["neg", "pos"].index(y) for _, y in rows[40:50]]
+    assert len(dm.splits["train"]) == 30 and len(dm.splits["val"]) == 10  # validation held out from train

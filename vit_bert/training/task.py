@@ -27,12 +27,12 @@ from .optim import param_groups, warmup_cosine
 
 
 def merge_model_options(config: ModelOptions | None, overrides: dict | None) -> dict[str, tuple[object, str]]:
-    """The typed ``model.config`` fields and the older ``model.overrides`` dict -> {field: (value, spelling)}."""
-    merged = {key: (value, f"model.overrides.{key}") for key, value in (overrides or {}).items()}
-    for key, value in (config.set_fields() if config is not None else {}).items():
-        if key in merged and merged[key][0] != value:
-            raise ConfigError(f"model.config.{key}={value} and model.overrides.{key}={merged[key][0]} disagree; give one")
-        merged[key] = (value, f"model.config.{key}")
+    """The typed ``model.config`` fields, then the older ``model.overrides`` dict on top -> {field: (value, spelling)}.
+
+    Overrides come last, as a command line's flags come after its config file: a YAML config's
+    ``model.config`` block stays the base that ``--model.overrides "{...}"`` adjusts."""
+    merged = {key: (value, f"model.config.{key}") for key, value in (config.set_fields() if config is not None else {}).items()}
+    merged.update({key: (value, f"model.overrides.{key}") for key, value in (overrides or {}).items()})
     return merged
 
 
@@ -77,7 +77,7 @@ class ClassificationTask(L.LightningModule):
     def __init__(
         self,
         preset: str = "vit-cifar/4",
-        config: ModelOptions | None = None,
+        config: ModelOptions = ModelOptions(),
         overrides: dict[str, int | float | bool | str] | None = None,
         data_contract: DataContract | None = None,
         lr: float = 1e-3,
@@ -95,7 +95,7 @@ class ClassificationTask(L.LightningModule):
         Args:
             preset: Model preset name (see ``vit_bert.list_presets()``), e.g. vit-cifar/4 or bert-mini.
             config: ModelConfig fields that replace the preset's, each typed and checked: --model.config.depth 6.
-            overrides: The same as a dict, e.g. "{depth: 6, drop_path: 0.1}" (the older spelling; both may be given).
+            overrides: The same as a dict, e.g. "{depth: 6, drop_path: 0.1}" (the older spelling), applied after model.config.
             data_contract: Filled in by train.py from the data module (classes, channels, size, vocabulary).
             lr: Peak learning rate of AdamW.
             weight_decay: AdamW weight decay, applied to weight matrices only.
@@ -115,7 +115,7 @@ class ClassificationTask(L.LightningModule):
             config = ModelOptions(**config)
         # Plain values only in the hyperparameters: checkpoints stay loadable with weights_only=True.
         self.save_hyperparameters(ignore=["config", "data_contract"])
-        self.hparams["config"] = config.set_fields() if config is not None else None
+        self.hparams["config"] = config.set_fields()
         self.data_contract = data_contract
         options = merge_model_options(config, overrides)
         if pretrained:
