@@ -217,12 +217,12 @@ def test_sigkill_mid_epoch_then_resume_from_last(tmp_path):
     adam_steps = lambda ckpt: {float(s["step"]) for s in ckpt["optimizer_states"][0]["state"].values()}
     assert adam_steps(after) == adam_steps(full) == {15.0}
     assert after["lr_schedulers"][0]["last_epoch"] == full["lr_schedulers"][0]["last_epoch"]
-    # Lightning restarts the interrupted epoch's data iterator with a fresh shuffle and does not store
-    # the RNG state, so the 3 remaining steps of epoch 1 see other batches: weights agree closely, not exactly.
+    # The checkpoint holds the epoch's place in its data order and the random generators: the 3 remaining
+    # steps of epoch 1 see the same batches, crops and drop-path draws, so the weights agree exactly
+    # (test_resume.py kills at more moments, in text and DDP runs too).
     weights = [k for k in full["state_dict"] if k.startswith("model.")]
     diff = max(float((after["state_dict"][k] - full["state_dict"][k]).abs().max()) for k in weights)
-    scale = max(float(full["state_dict"][k].abs().max()) for k in weights)
-    assert diff < 0.05 * scale
+    assert diff == 0.0
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -25,11 +26,14 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.plugins.io import CheckpointIO
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from . import export, predict
 from .errors import CheckpointError, ConfigError, SourceNotFoundError, WeightsMismatchError, run_command
 from .tokenizer import tokenizer_file_in
 from .training.checkpoint_io import AtomicCheckpointIO
+from .training.resume import PREEMPTED_EXIT, RandomState, SaveOnSigterm, last_checkpoints
 from .training.task import ClassificationTask
 from .viz import __main__ as viz
 from .weights.files import load_pickle_safely
@@ -66,11 +70,16 @@ class VitBertCLI(LightningCLI):
         self.config = parser.parse_args(args)
 
     def before_instantiate_classes(self) -> None:
-        # A pretrained text model brings its tokenizer: the data module uses it unless told otherwise.
         pretrained, data_args = self.config.model.get("pretrained"), self.config.data.get("init_args")
-        if pretrained and data_args is not None and "tokenizer" in data_args and not data_args.tokenizer:
-            if tokenizer_file_in(pretrained) is not None:
-                data_args.tokenizer = str(pretrained)
+        if data_args is None or "tokenizer" not in data_args or data_args.tokenizer:
+            return
+        # A resumed text run reads its data with the checkpoint's tokenizer (training a new one could
+        # give other ids: the tokenizers library's WordPiece trainer breaks ties in a hash-map order).
+        if self.config.get("ckpt_path"):
+            data_args.tokenizer = self.resolve_ckpt_path()
+        # A pretrained text model brings its tokenizer: the data module uses it unless told otherwise.
+        elif pretrained and tokenizer_file_in(pretrained) is not None:
+            data_args.tokenizer = str(pretrained)
 
     @property
     def run_name(self) -> str:
@@ -82,10 +91,12 @@ class VitBertCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs):
         if self.config.trainer.get("logger") in (None, True):
             kwargs["logger"] = CSVLogger(self.config.runs_dir, name=self.run_name)
-        if not self.config.trainer.get("plugins"):
-            kwargs["plugins"] = [AtomicCheckpointIO()]
+        plugins = self.config_init.trainer.get("plugins") or []
+        plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
+        if not any(isinstance(p, CheckpointIO) for p in plugins):  # e.g. SLURMEnvironment alone: still atomic saves
+            kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
         trainer = super().instantiate_trainer(**kwargs)
-        trainer.callbacks.extend(last_checkpoints(self.config.get("last_every_n_steps")))
+        trainer.callbacks.extend([*last_checkpoints(self.config.get("last_every_n_steps")), RandomState(), SaveOnSigterm()])
         return trainer
 
     def resolve_ckpt_path(self) -> str | None:
@@ -98,20 +109,6 @@ class VitBertCLI(LightningCLI):
         if not found:
             raise SourceNotFoundError(f"--ckpt_path last: no last.ckpt under {self.config.runs_dir}/{self.run_name}/version_*/checkpoints/")
         return str(found[-1])
-
-
-def last_checkpoints(every_n_steps: int | None) -> list[ModelCheckpoint]:
-    """last.ckpt after every validation (and every N steps): the state to resume from.
-
-    Lightning 2.6 writes ModelCheckpoint(save_last=True)'s last.ckpt only when a top-k checkpoint was
-    saved at that step, so after an epoch that did not improve val_acc it would hold an older state.
-    A monitor-less checkpoint named "last" is rewritten every time instead; a second one, on a step
-    trigger, rewrites the same file every N steps (one ModelCheckpoint cannot have both triggers)."""
-    last = dict(filename="last", monitor=None, save_top_k=1, enable_version_counter=False)
-    callbacks = [ModelCheckpoint(**last)]
-    if every_n_steps:
-        callbacks.append(ModelCheckpoint(**last, every_n_train_steps=every_n_steps))
-    return callbacks
 
 
 def _a(modality: str) -> str:
@@ -142,7 +139,17 @@ def fit_and_test(cli: VitBertCLI) -> None:
     ckpt_path = cli.resolve_ckpt_path()
     start_step = check_resume_checkpoint(ckpt_path, cli.model) if ckpt_path else 0  # steps done before this run
     start = time.perf_counter()
-    trainer.fit(cli.model, cli.datamodule, ckpt_path=ckpt_path)
+    try:
+        with warnings.catch_warnings():
+            # The data module stores and restores its place in the epoch itself (data/base.py), so
+            # Lightning's warning that the loader cannot resume mid-epoch does not apply.
+            warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
+            trainer.fit(cli.model, cli.datamodule, ckpt_path=ckpt_path)
+    except SIGTERMException:
+        # SaveOnSigterm wrote last.ckpt at the step boundary Lightning stopped at.
+        if trainer.is_global_zero:
+            print(f"stopped by SIGTERM after step {trainer.global_step}; resume with --ckpt_path last", file=sys.stderr)
+        sys.exit(PREEMPTED_EXIT)
     seconds, steps = time.perf_counter() - start, trainer.global_step - start_step
     samples = steps * cli.datamodule.hparams.batch_size * trainer.world_size * trainer.accumulate_grad_batches
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""

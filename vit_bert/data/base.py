@@ -1,14 +1,35 @@
-"""What both data modules share: train/val/test loaders from one ``_loader(split, train)``, and the data contract."""
+"""What both data modules share: train/val/test loaders, the data contract, and the resumable training order.
+
+The training loader draws from a ``ResumableSampler``; this module counts the samples the training
+loop takes (``on_after_batch_transfer``) and stores the count, the epoch and what the order depends
+on in every checkpoint (``state_dict``), so that ``--ckpt_path`` continues the interrupted epoch
+with exactly the batches the uninterrupted run would have seen. A resume whose order cannot be the
+same (another data set, seed, batch size or number of devices) goes on with one warning naming what differs.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+from typing import Callable
+
 import lightning as L
-from torch.utils.data import DataLoader
+import torch
+from torch.utils.data import DataLoader, Dataset
 
 from ..config import DataContract
+from .resumable import ResumableSampler
+
+log = logging.getLogger(__name__)
 
 
 class SplitDataModule(L.LightningDataModule):
+    """Subclasses set ``self.splits`` (split name -> a split with ``len``, ``subset`` and ``fingerprint``) and
+    implement ``_loader(split, train)`` with ``make_loader``; ``prepare_batch`` runs on the device."""
+
+    train_sampler: ResumableSampler | None = None
+    _resume_state: dict | None = None
+
     def _loader(self, split: str, train: bool) -> DataLoader:
         raise NotImplementedError
 
@@ -16,6 +37,25 @@ class SplitDataModule(L.LightningDataModule):
     def contract(self) -> DataContract:
         """What the model must match and what predict needs to read inputs as training did."""
         raise NotImplementedError
+
+    def prepare_batch(self, batch: dict, training: bool) -> dict:
+        """The batch once on the device (augmentation, normalisation); as it is by default."""
+        return batch
+
+    def make_loader(self, dataset: Dataset, train: bool, collate_fn: Callable, drop_last: bool = False) -> DataLoader:
+        hp = self.hparams
+        # The loader's own generator: creating an iterator then draws no number from torch's global
+        # generator, which dropout, drop path and augmentation share and checkpoints restore.
+        generator = torch.Generator().manual_seed(hp.seed)
+        options = dict(num_workers=hp.num_workers, persistent_workers=hp.num_workers > 0, collate_fn=collate_fn, generator=generator)
+        if not train:
+            return DataLoader(dataset, batch_size=hp.eval_batch_size or hp.batch_size, shuffle=False, **options)
+        trainer = self.trainer
+        world, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        self.train_sampler = ResumableSampler(dataset, hp.seed, world, rank)
+        if self._resume_state is not None:
+            self._resume(self.train_sampler, self._resume_state)
+        return DataLoader(dataset, batch_size=hp.batch_size, sampler=self.train_sampler, drop_last=drop_last, **options)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)
@@ -25,3 +65,37 @@ class SplitDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", train=False)
+
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        training = self.trainer is not None and self.trainer.training
+        if training and self.train_sampler is not None:
+            self.train_sampler.consumed += len(batch["labels"])
+        return self.prepare_batch(batch, training)
+
+    def _order_key(self) -> dict:
+        """What the training order depends on, besides the epoch."""
+        trainer = self.trainer
+        return {
+            "data": self.splits["train"].fingerprint(),
+            "seed": os.environ.get("PL_GLOBAL_SEED"),
+            "batch_size": self.hparams.batch_size,
+            "devices": trainer.world_size if trainer is not None else 1,
+        }
+
+    def state_dict(self) -> dict:
+        if self.train_sampler is None:
+            return {}
+        return {"order": self._order_key(), "epoch": self.train_sampler.epoch, "consumed": self.train_sampler.consumed}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._resume_state = state or None
+
+    def _resume(self, sampler: ResumableSampler, state: dict) -> None:
+        saved, now = state.get("order", {}), self._order_key()
+        names = {"data": "the training data", "seed": "seed_everything", "batch_size": "data.batch_size", "devices": "the number of devices"}
+        differs = [f"{names[k]} ({saved.get(k)} -> {now[k]})" if k != "data" else names[k] for k in now if saved.get(k) != now[k]]
+        if differs:
+            log.warning("resuming with another %s: the run goes on, but not bit for bit as the interrupted one would have", ", ".join(differs))
+        if any(k in ("batch_size", "devices") and saved.get(k) != now[k] for k in now):
+            return  # the count of samples taken means another place in another order: start the epoch afresh
+        sampler.resume(state["epoch"], state["consumed"])

@@ -118,17 +118,8 @@ class ImageDataModule(SplitDataModule):
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         per_image = RandAugment() if train and self.hparams.randaugment else None
-        hp = self.hparams
-        return DataLoader(
-            InMemoryImages(self.splits[split], per_image),
-            batch_size=hp.batch_size if train else (hp.eval_batch_size or hp.batch_size),
-            shuffle=train,
-            drop_last=train and len(self.splits[split]) > hp.batch_size,
-            num_workers=hp.num_workers,
-            persistent_workers=hp.num_workers > 0,
-            collate_fn=_keep_batch,
-        )
+        drop_last = train and len(self.splits[split]) > self.hparams.batch_size
+        return self.make_loader(InMemoryImages(self.splits[split], per_image), train, _keep_batch, drop_last)
 
-    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
-        training = self.trainer is not None and self.trainer.training
+    def prepare_batch(self, batch: dict, training: bool) -> dict:
         return {**batch, "images": self.transform(batch["images"], train=training)}

@@ -11,15 +11,19 @@ validation split, and validation is then held out from train (one log line says 
 from __future__ import annotations
 
 import logging
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from tokenizers import Tokenizer
 from torch.utils.data import DataLoader
 
 from ..config import DataContract
 from ..errors import DataError
 from ..tokenizer import TextTokenizer, load_tokenizer, train_wordpiece
+from ..weights.files import load_pickle_safely
+from ..weights.load import checkpoint_contract
 from .base import SplitDataModule
 from .splits import with_validation
 from .text_files import LabelMap, TextRows, find_split_files, read_file, read_hf_dataset
@@ -37,6 +41,18 @@ class TextSplit:
 
     def subset(self, index: torch.Tensor) -> "TextSplit":
         return TextSplit([self.ids[i] for i in index.tolist()], [self.labels[i] for i in index.tolist()])
+
+    def fingerprint(self) -> int:
+        """A checksum of the token ids and labels: another data set gives another number."""
+        return zlib.crc32(repr((self.ids, self.labels)).encode())
+
+
+def checkpoint_tokenizer(path: Path) -> Tokenizer:
+    """The tokenizer a train.py checkpoint's model was trained with (a resumed run must not train another)."""
+    contract = checkpoint_contract(load_pickle_safely(path))
+    if contract is None or contract.tokenizer is None:
+        raise DataError(f"{path} holds no tokenizer; pass --data.tokenizer (a tokenizer.json, vocab.txt or folder)")
+    return contract.load_tokenizer()
 
 
 def labelled_test(raw: dict[str, TextRows], source: str, val_fraction: float) -> dict[str, TextRows]:
@@ -84,7 +100,8 @@ class TextDataModule(SplitDataModule):
             hf_dataset: A Hugging Face datasets name, e.g. stanfordnlp/sst2 (needs `datasets` and a network).
             text_column: Column holding the text.
             label_column: Column holding the label (integers or strings).
-            tokenizer: tokenizer.json, vocab.txt, or a folder with one; default: train WordPiece on the training texts.
+            tokenizer: tokenizer.json, vocab.txt, a folder with one, or a train.py checkpoint (the tokenizer it was
+                trained with; --ckpt_path sets this); default: train WordPiece on the training texts.
             tokenizer_vocab_size: Vocabulary size of a trained tokenizer.
             lowercase: Lower-case text (trained tokenizers and vocab.txt files).
             max_length: Longest sequence in tokens, [CLS] and [SEP] included; longer texts are truncated.
@@ -123,7 +140,9 @@ class TextDataModule(SplitDataModule):
         if "test" not in raw:
             raise DataError("no test split: add a test file (test.tsv/.csv/.jsonl or --data.test_file)")
         raw = labelled_test(raw, hp.hf_dataset or hp.root or hp.test_file, hp.val_fraction)
-        if hp.tokenizer:
+        if hp.tokenizer and Path(hp.tokenizer).suffix == ".ckpt":
+            tokenizer = checkpoint_tokenizer(Path(hp.tokenizer))
+        elif hp.tokenizer:
             tokenizer = load_tokenizer(hp.tokenizer, hp.lowercase)
         else:
             tokenizer = train_wordpiece(raw["train"].texts, hp.tokenizer_vocab_size, hp.lowercase)
@@ -158,11 +177,5 @@ class TextDataModule(SplitDataModule):
         return batch
 
     def _loader(self, split: str, train: bool) -> DataLoader:
-        data, hp = self.splits[split], self.hparams
-        return DataLoader(
-            list(zip(data.ids, data.labels)),
-            batch_size=hp.batch_size if train else (hp.eval_batch_size or hp.batch_size),
-            shuffle=train,
-            num_workers=hp.num_workers,
-            collate_fn=self.collate,
-        )
+        data = self.splits[split]
+        return self.make_loader(list(zip(data.ids, data.labels)), train, self.collate)

@@ -14,11 +14,13 @@ from __future__ import annotations
 import torch
 from einops import rearrange
 
+from ..errors import InputError
+
 
 def attention_rollout(attentions: list[torch.Tensor]) -> torch.Tensor:
     """list of (B, h, L, L) -> (B, L, L)."""
     if not attentions:
-        raise ValueError("attention_rollout needs at least one layer of attention weights")
+        raise InputError("attention_rollout needs at least one layer of attention weights")
     rollout = None
     for weights in attentions:
         mixed = weights.float().mean(dim=1)
