@@ -101,16 +101,6 @@ def test_text_run_and_checkpoint_reload_give_the_same_predictions(tmp_path, monk
     assert decode_png(read_file(str(figures[0]))).shape[0] in (3, 4)
 
 
-@pytest.mark.slow
-def test_ddp_on_two_cpu_processes(tmp_path):
-    result = train_py(
-        *TINY_IMAGE, "--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu", cwd=tmp_path
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.count("test accuracy: ") == 1  # printed by rank 0 only
-    assert "world_size=2" in result.stderr or "GLOBAL_RANK: 1" in result.stderr + result.stdout
-
-
 def test_user_errors_exit_2_with_one_line_and_no_traceback(tmp_path):
     result = train_py("--model.preset", "vit-cifar/8", "--trainer.max_epochs", "1", cwd=tmp_path)
     assert result.returncode == 2
@@ -191,38 +181,6 @@ def test_same_seed_same_config_gives_identical_metrics_and_weights_on_cpu(tmp_pa
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
     other = run([*tiny_image_run(epochs=2), "--run_name", "seed1", "--seed_everything", "1"])
     assert not torch.equal(other.model.state_dict()["model.head.fc.weight"], weights[0]["model.head.fc.weight"])
-
-
-@pytest.mark.slow
-def test_sigkill_mid_epoch_then_resume_from_last(tmp_path):
-    # 3 epochs x 5 steps; last.ckpt every 2 steps; the second run is SIGKILLed after step 7 (mid epoch 1)
-    args = [*tiny_image_run(epochs=3), "--trainer.limit_train_batches", "5", "--last_every_n_steps", "2"]
-    (tmp_path / "full").mkdir()
-    (tmp_path / "killed").mkdir()
-    assert train_py(*args, cwd=tmp_path / "full").returncode == 0
-    killed = train_py(*args, "--trainer.callbacks+=faults.KillAtStep", "--trainer.callbacks.step", "7", cwd=tmp_path / "killed")
-    assert killed.returncode == -9
-    checkpoints = tmp_path / "killed/runs/quickstart/version_0/checkpoints"
-    saved = torch.load(checkpoints / "last.ckpt", weights_only=True)
-    assert (saved["global_step"], saved["epoch"]) == (6, 1)  # the newest save before the kill, mid-epoch
-    assert not list(checkpoints.glob(".*tmp*"))
-
-    resumed = train_py(*args, "--ckpt_path", "last", cwd=tmp_path / "killed")
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "fit: 9 steps in" in resumed.stdout  # only the steps this run did: 15 - 6 restored
-    full = torch.load(tmp_path / "full/runs/quickstart/version_0/checkpoints/last.ckpt", weights_only=True)
-    after = torch.load(tmp_path / "killed/runs/quickstart/version_1/checkpoints/last.ckpt", weights_only=True)
-    # no step lost or repeated: AdamW's step counter and the scheduler agree with the uninterrupted run
-    assert after["global_step"] == full["global_step"] == 15
-    adam_steps = lambda ckpt: {float(s["step"]) for s in ckpt["optimizer_states"][0]["state"].values()}
-    assert adam_steps(after) == adam_steps(full) == {15.0}
-    assert after["lr_schedulers"][0]["last_epoch"] == full["lr_schedulers"][0]["last_epoch"]
-    # The checkpoint holds the epoch's place in its data order and the random generators: the 3 remaining
-    # steps of epoch 1 see the same batches, crops and drop-path draws, so the weights agree exactly
-    # (test_resume.py kills at more moments, in text and DDP runs too).
-    weights = [k for k in full["state_dict"] if k.startswith("model.")]
-    diff = max(float((after["state_dict"][k] - full["state_dict"][k]).abs().max()) for k in weights)
-    assert diff == 0.0
 
 
 @pytest.mark.slow
