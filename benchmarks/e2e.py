@@ -10,7 +10,7 @@
 2. Model-only: the same model (the run's trained weights), batch size and precision; forward +
    cross-entropy + backward + the run's AdamW on one batch that is already on the device, augmented and
    normalised, timed over the same number of steps.
-Prints both in samples/s and their ratio (the issue's goal: end-to-end >= 90 % of model-only),
+Prints both in samples/s and their ratio (the goal: end-to-end >= 90 % of model-only),
 and writes JSON (--json).
 """
 

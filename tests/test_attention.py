@@ -27,7 +27,7 @@ def test_fast_path_equals_explicit_path_with_padding_mask():
     torch.testing.assert_close(weights.sum(-1), torch.ones(2, 2, 7))
 
 
-def test_explicit_path_is_the_seed_arithmetic():
+def test_explicit_path_is_the_textbook_arithmetic():
     """Q, K, V = X W; softmax(Q K^T / sqrt(d)) V per head, concatenated and projected."""
     attn = SelfAttention(dim=8, heads=2).eval()
     x = torch.randn(1, 5, 8)

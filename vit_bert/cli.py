@@ -16,9 +16,11 @@ User errors (bad data, bad config) end with one line on stderr and exit code 2.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import lightning as L
@@ -40,6 +42,31 @@ from .weights.files import load_pickle_safely
 from .weights.load import check_weights_fit
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "quickstart.yaml"
+
+
+class _NoAdverts(logging.Filter):
+    """Lightning's "Tip: try installing litlogger" line is an advertisement, not information about the run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("💡 Tip:")
+
+
+@contextmanager
+def known_noise_silenced():
+    """Silence what a clean run would otherwise print that looks like trouble but is not the user's to fix."""
+    rank_zero_log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    advert_filter = _NoAdverts()
+    rank_zero_log.addFilter(advert_filter)
+    try:
+        with warnings.catch_warnings():
+            # Lightning 2.6 calls a torch pytree API that torch 2.14 deprecates: nothing a user can change.
+            warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+            # The data module stores and restores its place in the epoch itself (data/base.py), so
+            # Lightning's warning that the loader cannot resume mid-epoch does not apply.
+            warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
+            yield
+    finally:
+        rank_zero_log.removeFilter(advert_filter)
 
 
 class VitBertCLI(LightningCLI):
@@ -140,11 +167,8 @@ def fit_and_test(cli: VitBertCLI) -> None:
     start_step = check_resume_checkpoint(ckpt_path, cli.model) if ckpt_path else 0  # steps done before this run
     start = time.perf_counter()
     try:
-        with warnings.catch_warnings():
-            # The data module stores and restores its place in the epoch itself (data/base.py), so
-            # Lightning's warning that the loader cannot resume mid-epoch does not apply.
-            warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
-            trainer.fit(cli.model, cli.datamodule, ckpt_path=ckpt_path)
+        with known_noise_silenced():
+            trainer.fit(cli.model, cli.datamodule, ckpt_path=ckpt_path, weights_only=True)  # plain tensors: nothing to unpickle
     except SIGTERMException:
         # SaveOnSigterm wrote last.ckpt at the step boundary Lightning stopped at.
         if trainer.is_global_zero:
@@ -153,7 +177,8 @@ def fit_and_test(cli: VitBertCLI) -> None:
     seconds, steps = time.perf_counter() - start, trainer.global_step - start_step
     samples = steps * cli.datamodule.hparams.batch_size * trainer.world_size * trainer.accumulate_grad_batches
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    results = trainer.test(cli.model, cli.datamodule, ckpt_path=best or None, verbose=False)
+    with known_noise_silenced():
+        results = trainer.test(cli.model, cli.datamodule, ckpt_path=best or None, verbose=False, weights_only=True)
     if trainer.is_global_zero:
         accuracy = results[0].get("test_acc", float("nan")) if results else float("nan")
         print(f"fit: {steps} steps in {seconds:.0f} s, {samples / max(seconds, 1e-9):.0f} training samples/s (validation included)")
@@ -166,15 +191,16 @@ def build_cli(argv: list[str], callbacks: list | None = None) -> VitBertCLI:
     if not any(a == "--config" or a.startswith("--config=") for a in argv):
         argv = ["--config", str(DEFAULT_CONFIG), *argv]
     try:
-        return VitBertCLI(
-            ClassificationTask,
-            L.LightningDataModule,
-            subclass_mode_data=True,
-            run=False,
-            args=argv,
-            save_config_kwargs={"overwrite": True},
-            trainer_defaults={"callbacks": list(callbacks or [])},
-        )
+        with known_noise_silenced():
+            return VitBertCLI(
+                ClassificationTask,
+                L.LightningDataModule,
+                subclass_mode_data=True,
+                run=False,
+                args=argv,
+                save_config_kwargs={"overwrite": True},
+                trainer_defaults={"callbacks": list(callbacks or [])},
+            )
     except MisconfigurationException as err:  # Lightning's word for a trainer setting that cannot work
         raise ConfigError(str(err)) from None
 
@@ -195,7 +221,8 @@ def test_checkpoint(argv: list[str]) -> None:
     if not ckpt_path:
         raise ConfigError("vit-bert test needs --ckpt_path (a .ckpt file, or 'last' for the newest run of this config)")
     check_resume_checkpoint(ckpt_path, cli.model)
-    results = cli.trainer.test(cli.model, cli.datamodule, ckpt_path=ckpt_path, verbose=False)
+    with known_noise_silenced():
+        results = cli.trainer.test(cli.model, cli.datamodule, ckpt_path=ckpt_path, verbose=False, weights_only=True)
     if cli.trainer.is_global_zero:
         print(f"test accuracy: {results[0].get('test_acc', float('nan')):.4f}")
         print(f"checkpoint: {ckpt_path}")
