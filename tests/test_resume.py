@@ -21,10 +21,25 @@ IMAGE = [  # quickstart's digits with a 1-block model; dropout, drop path, rando
 ]
 
 
-def train_py(*args, cwd, new_session=False):
+def start_train_py(*args, cwd, new_session=False) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}"}  # tests/ for the faults callbacks
-    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=600, start_new_session=new_session)
+    return subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=new_session)
+
+
+def finish(process: subprocess.Popen) -> subprocess.CompletedProcess:
+    stdout, stderr = process.communicate(timeout=600)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def train_py(*args, cwd, new_session=False) -> subprocess.CompletedProcess:
+    return finish(start_train_py(*args, cwd=cwd, new_session=new_session))
+
+
+def reference_run(*args, cwd: Path) -> subprocess.Popen:
+    """The uninterrupted run, started beside the interrupted ones (2 cores; CPU results do not depend on load)."""
+    cwd.mkdir()
+    return start_train_py(*args, cwd=cwd)
 
 
 def last(folder: Path, name: str, version: int) -> dict:
@@ -50,10 +65,9 @@ def test_killed_at_every_kind_of_moment_the_image_run_ends_bit_identical(tmp_pat
     resumed each time: mid-epoch (last.ckpt one step old), during validation, mid-epoch again (resuming from
     the checkpoint written after validation), right after a checkpoint write, and by SIGTERM (which writes
     last.ckpt at the step boundary and exits 75)."""
-    (tmp_path / "full").mkdir()
-    (tmp_path / "chain").mkdir()
-    assert train_py(*IMAGE, cwd=tmp_path / "full").returncode == 0
+    reference = reference_run(*IMAGE, cwd=tmp_path / "full")
     chain = tmp_path / "chain"
+    chain.mkdir()
 
     killed = train_py(*IMAGE, "--trainer.callbacks+=faults.KillAtStep", "--trainer.callbacks.step", "5", cwd=chain)
     assert killed.returncode == -signal.SIGKILL
@@ -78,6 +92,7 @@ def test_killed_at_every_kind_of_moment_the_image_run_ends_bit_identical(tmp_pat
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "fit: 2 steps in" in resumed.stdout  # only the steps this run did: 12 - 10 restored
     assert "not resumable" not in resumed.stderr  # Lightning's mid-epoch warning does not apply
+    assert finish(reference).returncode == 0
     after, full = last(chain, "quickstart", 5), last(tmp_path / "full", "quickstart", 0)
     # no step lost or repeated: AdamW's step counter and the scheduler agree with the uninterrupted run
     adam_steps = lambda ckpt: {float(s["step"]) for s in ckpt["optimizer_states"][0]["state"].values()}  # noqa: E731
@@ -98,25 +113,21 @@ def test_a_killed_text_run_with_dropout_resumes_bit_identical_with_its_own_token
             "--model.preset", "bert-tiny", "--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "false",
             "--last_every_n_steps", "3"]  # bert-tiny: dropout 0.1 on embeddings, attention weights and outputs
     tokenizer = ["--data.tokenizer", str(tmp_path / "tokenizer.json")]
-    for folder in ("full", "chain"):
-        (tmp_path / folder).mkdir()
-    assert train_py(*args, *tokenizer, cwd=tmp_path / "full").returncode == 0
+    reference = reference_run(*args, *tokenizer, cwd=tmp_path / "full")
+    (tmp_path / "chain").mkdir()
     killed = train_py(*args, *tokenizer, "--trainer.callbacks+=faults.KillAtStep", "--trainer.callbacks.step", "7", cwd=tmp_path / "chain")
     assert killed.returncode == -signal.SIGKILL and last(tmp_path / "chain", "sst2_bert", 0)["global_step"] == 6
     resumed = train_py(*args, "--ckpt_path", "last", cwd=tmp_path / "chain")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert finish(reference).returncode == 0
     assert_same_training_state(last(tmp_path / "chain", "sst2_bert", 1), last(tmp_path / "full", "sst2_bert", 0))
 
 
 @pytest.mark.slow
 def test_a_killed_two_process_ddp_run_resumes_bit_identical(tmp_path):
     ddp = [*IMAGE, "--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu"]
-    for folder in ("full", "chain"):
-        (tmp_path / folder).mkdir()
-    full = train_py(*ddp, cwd=tmp_path / "full")
-    assert full.returncode == 0, full.stderr[-3000:]
-    assert full.stdout.count("test accuracy: ") == 1  # printed by rank 0 only
-    assert "world_size=2" in full.stderr or "GLOBAL_RANK: 1" in full.stderr + full.stdout
+    reference = reference_run(*ddp, cwd=tmp_path / "full")
+    (tmp_path / "chain").mkdir()
     killed = train_py(*ddp, "--trainer.callbacks+=faults.KillAtStep", "--trainer.callbacks.step", "7", "--trainer.callbacks.group", "true",
                       cwd=tmp_path / "chain", new_session=True)
     assert killed.returncode == -signal.SIGKILL
@@ -124,6 +135,10 @@ def test_a_killed_two_process_ddp_run_resumes_bit_identical(tmp_path):
     assert saved["global_step"] == 6 and len(saved["callbacks"]["RandomState"]["ranks"]) == 2  # both ranks' generators
     resumed = train_py(*ddp, "--ckpt_path", "last", cwd=tmp_path / "chain")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    full = finish(reference)
+    assert full.returncode == 0, full.stderr[-3000:]
+    assert full.stdout.count("test accuracy: ") == 1  # printed by rank 0 only
+    assert "world_size=2" in full.stderr or "GLOBAL_RANK: 1" in full.stderr + full.stdout
     assert_same_training_state(last(tmp_path / "chain", "quickstart", 1), last(tmp_path / "full", "quickstart", 0))
 
 
