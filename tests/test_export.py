@@ -40,3 +40,14 @@ def test_export_cli_from_a_saved_folder(tmp_path):
     assert len(diffs) == 2 and max(diffs) <= 1e-4
     bad = subprocess.run([sys.executable, "-m", "vit_bert.export", str(tmp_path / "missing"), "x.onnx"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
+
+
+def test_the_data_contract_travels_into_the_onnx_metadata(tmp_path):
+    from vit_bert.config import DataContract
+    from vit_bert.export import read_contract_metadata
+
+    model = MODELS["image"]()
+    assert read_contract_metadata(export_onnx(model, tmp_path / "plain.onnx")) is None
+    contract = DataContract("image", list("abcde"), in_chans=3, img_size=32, mean=[0.1, 0.2, 0.3], std=[0.4, 0.5, 0.6])
+    model.set_data_contract(contract)
+    assert read_contract_metadata(export_onnx(model, tmp_path / "model.onnx")) == contract

@@ -7,20 +7,27 @@
 Graph inputs / outputs:
     image: images (B, C, H, W) float32                    -> logits (B, num_classes)
     text:  input_ids (B, T) int64, attention_mask (B, T) int64 -> logits (B, num_classes)
+A model that carries a data contract (train.py checkpoints, save_pretrained folders) writes it into
+the file's metadata as JSON under ``vit_bert_data`` (``read_contract_metadata``).
 Needs the ``onnx`` extra: pip install "vit_bert[onnx]".
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from .config import DataContract
 from .errors import ConfigError, run_command
 from .model import TransformerClassifier, eval_mode
 from .weights.load import load_pretrained
+
+
+CONTRACT_KEY = "vit_bert_data"
 
 
 class _ImageGraph(nn.Module):
@@ -73,7 +80,27 @@ def export_onnx(model: TransformerClassifier, path: str | Path, opset: int = 18)
             opset_version=opset, dynamo=True,
         )
     program.save(str(path))
+    if model.data_contract is not None:
+        write_contract_metadata(path, model.data_contract)
     return path
+
+
+def write_contract_metadata(path: Path, contract: DataContract) -> None:
+    """The data contract (class names, image size, mean and std, or max_length and tokenizer) as the ONNX
+    model's ``vit_bert_data`` metadata, so a deployment reads inputs as training did."""
+    import onnx  # optional: the onnx extra
+
+    graph = onnx.load(str(path))
+    entry = graph.metadata_props.add()
+    entry.key, entry.value = CONTRACT_KEY, json.dumps(contract.to_dict())
+    onnx.save(graph, str(path))
+
+
+def read_contract_metadata(path: str | Path) -> DataContract | None:
+    import onnx  # optional: the onnx extra
+
+    values = {entry.key: entry.value for entry in onnx.load(str(path), load_external_data=False).metadata_props}
+    return DataContract.from_dict(json.loads(values[CONTRACT_KEY])) if CONTRACT_KEY in values else None
 
 
 def onnx_max_difference(model: TransformerClassifier, path: str | Path, inputs: dict[str, torch.Tensor]) -> float:
