@@ -1,8 +1,10 @@
 """Imports flow one way (layers below, tools above), and no module hides a cycle in a function-level import."""
 
 import ast
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,18 +13,25 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "vit_bert"
 
 
-def test_the_layers_contract_holds():
-    lint = shutil.which("lint-imports")
-    if lint is None:
+def lint_imports() -> str:
+    """The console script installed beside this Python (a venv's or pyenv's bin/), else the one on PATH."""
+    beside = Path(sys.executable).parent / "lint-imports"
+    found = str(beside) if beside.is_file() else shutil.which("lint-imports")
+    if found is None:
         pytest.fail("lint-imports is missing: pip install -e '.[dev]' installs import-linter")
-    result = subprocess.run([lint, "--config", str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True, text=True)
+    return found
+
+
+def test_the_layers_contract_holds():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's package, whichever Python the script belongs to
+    result = subprocess.run([lint_imports(), "--config", str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "Contracts: 1 kept, 0 broken" in result.stdout
 
 
 def test_the_contract_catches_a_wrong_way_import(tmp_path):
     """A layer importing a tool breaks the contract: copy the package, add one such import, lint the copy."""
-    lint = shutil.which("lint-imports")
+    lint = lint_imports()
     shutil.copytree(PACKAGE, tmp_path / "vit_bert", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     block = tmp_path / "vit_bert/layers/block.py"

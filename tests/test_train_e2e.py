@@ -63,7 +63,8 @@ def test_train_py_quickstart_path_then_predict_from_the_checkpoint(tmp_path):
     load_pretrained(tmp_path / checkpoint).save_pretrained(tmp_path / "folder")
     from_folder = train_py("predict", "folder", "digit0.png", "digit1.png", cwd=tmp_path)
     assert from_folder.returncode == 0 and from_folder.stdout == result.stdout, from_folder.stderr[-2000:]
-    vit_bert_cli = subprocess.run(["vit-bert", "predict", "folder", "digit0.png", "digit1.png"], cwd=tmp_path, capture_output=True, text=True)
+    vit_bert_script = Path(sys.executable).parent / "vit-bert"  # the console script pip installed beside this Python
+    vit_bert_cli = subprocess.run([str(vit_bert_script), "predict", "folder", "digit0.png", "digit1.png"], cwd=tmp_path, capture_output=True, text=True)
     assert vit_bert_cli.stdout == result.stdout, vit_bert_cli.stderr[-2000:]
 
 
