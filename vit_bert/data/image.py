@@ -77,7 +77,7 @@ class ImageDataModule(SplitDataModule):
             randaugment: Per-image RandAugment (torchvision) in the loader, before the batched crop/flip.
             skip_corrupt: Skip unreadable image files with a warning instead of stopping.
             num_workers: DataLoader worker processes (useful with randaugment).
-            seed: Seed of the train/val split.
+            seed: Seed of the train/val split and of the training order (a fixed shuffle per epoch, resumable mid-epoch).
         """
         super().__init__()
         if dataset not in DATASETS:

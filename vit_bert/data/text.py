@@ -109,7 +109,7 @@ class TextDataModule(SplitDataModule):
             eval_batch_size: Validation/test batch size (default: batch_size).
             val_fraction: Share of train held out for validation when there is no validation file; 0 validates on test.
             num_workers: DataLoader worker processes.
-            seed: Seed of the train/val split.
+            seed: Seed of the train/val split and of the training order (a fixed shuffle per epoch, resumable mid-epoch).
         """
         super().__init__()
         if not (root or train_file or hf_dataset):
