@@ -268,3 +268,54 @@ def test_truncated_and_missing_files_say_what_is_wrong(tmp_path):
         load_pretrained(tmp_path / "nope.pth")
     with pytest.raises(FileNotFoundError, match="no weights in"):
         load_pretrained(tmp_path / "..")
+
+
+def test_bert_for_masked_lm_logits_and_the_mlm_head_in_and_out(tmp_path, caplog):
+    """load_pretrained(dir, head="mlm") gives BertForMaskedLM's (B, T, vocab) logits; the decoder is the
+    word-embedding table (tied). A classifier built from the same folder drops the MLM head with one log line."""
+    from transformers import BertForMaskedLM
+
+    reference = hf_bert(tmp_path / "hf", cls=BertForMaskedLM)
+    model = load_pretrained(tmp_path / "hf", head="mlm").eval()
+    ids, mask = padded_batch(300, [12, 7, 3])
+    with torch.no_grad():
+        theirs = reference(input_ids=ids, attention_mask=mask).logits
+        ours = model(input_ids=ids, attention_mask=mask)
+    real = mask.bool()
+    assert ours.shape == (3, 12, 300) and (ours[real] - theirs[real]).abs().max() <= 1e-5
+    assert "head.decoder.weight" not in model.state_dict()  # tied: nothing to save twice
+
+    model.save_pretrained(tmp_path / "ours")
+    again = load_pretrained(tmp_path / "ours").eval()
+    assert again.config.head == "mlm"
+    with torch.no_grad():
+        assert torch.equal(again(input_ids=ids, attention_mask=mask), model(input_ids=ids, attention_mask=mask))
+    classifier = load_pretrained(tmp_path / "ours", head="classifier", num_classes=2)
+    assert "dropping the source's masked-token head (5 tensors)" in caplog.text
+    assert classifier(input_ids=ids, attention_mask=mask).shape == (3, 2)
+    fresh = vit_bert.build_model("bert-tiny", head="mlm", vocab_size=50)
+    logits = fresh(input_ids=torch.randint(1, 50, (2, 5)))
+    logits.sum().backward()
+    assert logits.shape == (2, 5, 50) and fresh.frontend.word_embeddings.weight.grad is not None
+    with pytest.raises(ValueError, match="head='mlm' .* needs modality='text'"):
+        vit_bert.build_model("vit-ti/16", head="mlm")
+
+
+def test_a_masked_token_model_has_nothing_to_predict_labels_with(tmp_path):
+    from vit_bert.predict import Predictor
+    from vit_bert.training.task import ClassificationTask
+
+    vit_bert.build_model("bert-tiny", head="mlm", vocab_size=50).save_pretrained(tmp_path / "mlm")
+    with pytest.raises(ValueError, match=r"is a masked-token model \(head='mlm'\): it has no classifier .* --model.pretrained"):
+        Predictor(str(tmp_path / "mlm"))
+    with pytest.raises(ValueError, match=r"model.overrides.head='mlm': a classification task needs head='classifier'"):
+        ClassificationTask("bert-tiny", overrides={"head": "mlm"})
+    # fine-tuning keeps the encoder and front-end and puts a fresh classifier in the MLM head's place
+    from vit_bert.config import DataContract
+    from vit_bert.tokenizer import train_wordpiece
+
+    contract = DataContract("text", ["neg", "pos"], vocab_size=50, pad_token_id=0, max_length=16, tokenizer=train_wordpiece(["a b"], 50).to_str())
+    task = ClassificationTask(pretrained=str(tmp_path / "mlm"), data_contract=contract)
+    source = load_pretrained(tmp_path / "mlm")
+    assert task.config.head == "classifier" and task.config.num_classes == 2
+    assert torch.equal(task.model.encoder.blocks[1].attn.qkv.weight, source.encoder.blocks[1].attn.qkv.weight)

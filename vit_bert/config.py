@@ -75,6 +75,9 @@ class ModelConfig:
     """Stochastic depth rate of the last block (linearly increasing from 0)."""
     grad_checkpointing: bool = False
     """Recompute block activations in backward to save memory."""
+    head: str = "classifier"
+    """What reads the encoder's output: 'classifier' (pooling + Linear -> (B, num_classes)) or 'mlm' (text only:
+    BERT's masked-token head, tied to the word embeddings -> (B, T, vocab_size))."""
     pool: str = "cls"
     """How the sequence becomes one vector: 'cls' (token 0) or 'mean' (masked for text)."""
     head_pooler: bool = False
@@ -114,6 +117,9 @@ class ModelConfig:
         check_choice("pos_embed", self.pos_embed, ("learned", "sincos"))
         check_choice("act", self.act, ("gelu", "gelu_tanh"))
         check_choice("stem", self.stem, ("patch", "conv"))
+        check_choice("head", self.head, ("classifier", "mlm"))
+        if self.head == "mlm" and self.modality != "text":
+            raise ConfigError("head='mlm' (masked-token prediction over a vocabulary) needs modality='text'")
         for name in ("dim", "depth", "heads", "patch_size", "img_size", "in_chans", "vocab_size", "max_len"):
             check_positive(name, getattr(self, name))
         if self.num_classes < 0:

@@ -1,7 +1,8 @@
-"""The classifier: front-end -> shared Encoder -> head, composed, for either modality.
+"""The model: front-end -> shared Encoder -> head, composed, for either modality.
 
     image: images (B, C, H, W)                              -> logits (B, num_classes)
     text:  input_ids (B, T), attention_mask, token_type_ids -> logits (B, num_classes)
+    text with head="mlm":                                     -> token logits (B, T, vocab_size)
 
 ``forward_features`` returns the encoder output (B, L, D); ``forward_head`` pools
 and classifies; ``forward`` does both, and with ``return_attention=True``
@@ -21,7 +22,8 @@ from torch import nn
 from .config import DataContract, ModelConfig
 from .errors import ConfigTypeError
 from .folder_format import write_folder
-from .layers import ClassifierHead, Encoder, ImageFrontEnd, TextFrontEnd
+from .layers import ClassifierHead, Encoder, ImageFrontEnd, MaskedTokenHead, TextFrontEnd
+from .layers.block import ACTIVATIONS
 
 
 def build_frontend(config: ModelConfig) -> nn.Module:
@@ -61,11 +63,15 @@ class TransformerClassifier(nn.Module):
         self.config = config
         self.frontend = build_frontend(config)
         self.encoder = Encoder(**config.encoder_kwargs())
-        self.head = ClassifierHead(
-            config.dim, config.num_classes, config.pool, config.head_pooler, config.head_dropout, self.frontend.num_prefix_tokens
-        )
+        if config.head == "mlm":
+            self.head = MaskedTokenHead(config.dim, config.vocab_size, config.ln_eps, ACTIVATIONS[config.act])  # inits itself
+        else:
+            self.head = ClassifierHead(
+                config.dim, config.num_classes, config.pool, config.head_pooler, config.head_dropout, self.frontend.num_prefix_tokens
+            )
         self.encoder.apply(_init_linear)
-        self.head.apply(_init_linear)
+        if config.head == "classifier":
+            self.head.apply(_init_linear)
         # What the data decided (set by train.py checkpoints and vit_bert folders); written by save_pretrained.
         self.data_contract: DataContract | None = None
         # Known without a contract from some sources (a Hugging Face folder's tokenizer, say).
@@ -90,16 +96,22 @@ class TransformerClassifier(nn.Module):
         return self.encoder(tokens, mask)
 
     def forward_head(self, features: torch.Tensor, attention_mask: torch.Tensor | None = None, *, pre_logits: bool = False) -> torch.Tensor:
-        """(B, L, D) -> logits (B, num_classes), or the pooled (B, D) vector with ``pre_logits=True``."""
+        """(B, L, D) -> logits (B, num_classes), or the pooled (B, D) vector with ``pre_logits=True``;
+        head="mlm": (B, T, D) -> (B, T, vocab_size)."""
+        if self.config.head == "mlm":
+            return self.head(features, self.frontend.word_embeddings.weight)
         mask = attention_mask.bool() if attention_mask is not None else None
         return self.head(features, mask, pre_logits=pre_logits)
 
     def forward(self, *inputs, return_attention: bool = False, **kwargs):
-        """Logits (B, num_classes); with ``return_attention=True``, ``(logits, attentions)`` from the explicit path."""
+        """Logits (B, num_classes) (head="mlm": (B, T, vocab_size)); with ``return_attention=True``,
+        ``(logits, attentions)`` from the explicit path."""
         tokens, mask = self.frontend(*inputs, **kwargs)
         if return_attention:
             features, attentions = self.encoder.forward_with_weights(tokens, mask)
-            return self.head(features, mask), attentions
+            return self.forward_head(features, mask), attentions
+        if self.config.head == "mlm":
+            return self.forward_head(self.encoder(tokens, mask))
         if self.head.pool == "cls":
             # The head reads token 0 only, so the last block computes that token alone (same logits, ~1/depth less work).
             return self.head(self.encoder.forward_first(tokens, 1, mask), mask)

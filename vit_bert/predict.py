@@ -21,7 +21,7 @@ import torch
 from .config import DataContract
 from .data.augment import BatchTransform
 from .data.image_sources import IMAGE_SUFFIXES, decode_file
-from .errors import DataError, SourceNotFoundError, run_command
+from .errors import ConfigError, DataError, SourceNotFoundError, run_command
 from .model import TransformerClassifier, build_model
 from .presets import PRESETS
 from .tokenizer import TextTokenizer, load_tokenizer
@@ -46,9 +46,14 @@ class Predictor:
             mean, std = mean or [0.5] * self.model.config.in_chans, std or [0.5] * self.model.config.in_chans
         else:
             self.model = build_from_pretrained(read_pretrained(source))
+        config, contract = self.model.config, self.model.data_contract
+        if config.head != "classifier":
+            raise ConfigError(
+                f"{source} is a masked-token model (head={config.head!r}): it has no classifier to predict labels with; "
+                f"fine-tune it first (train.py --model.pretrained {source})"
+            )
         self.model.eval().to(device)
         self.device = device
-        config, contract = self.model.config, self.model.data_contract
         self.modality = config.modality
         self.class_names = self.model.class_names or [str(i) for i in range(config.num_classes)]
         if self.modality == "text":

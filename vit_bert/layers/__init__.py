@@ -8,6 +8,7 @@
     image_frontend.ImageFrontEnd   (B, C, H, W) -> (B, 1 + N, D)
     text_frontend.TextFrontEnd     ids (B, T) [+ mask, types] -> (B, T, D)
     head.ClassifierHead       (B, L, D) -> (B, num_classes)
+    masked_token_head.MaskedTokenHead   (B, T, D) -> (B, T, vocab_size), decoder tied to the word embeddings
 """
 
 from .attention import SelfAttention
@@ -16,12 +17,13 @@ from .conv_stem import ConvStem
 from .encoder import Encoder
 from .head import ClassifierHead, pool_tokens
 from .image_frontend import ImageFrontEnd
+from .masked_token_head import MaskedTokenHead
 from .packing import Packing
 from .patch_embed import PatchEmbedding
 from .pos_embed import sincos_2d
 from .text_frontend import TextFrontEnd
 
 __all__ = [
-    "Block", "ClassifierHead", "ConvStem", "Encoder", "ImageFrontEnd", "Packing", "PatchEmbedding", "SelfAttention",
+    "Block", "ClassifierHead", "ConvStem", "Encoder", "ImageFrontEnd", "MaskedTokenHead", "Packing", "PatchEmbedding", "SelfAttention",
     "TextFrontEnd", "pool_tokens", "sincos_2d",
 ]

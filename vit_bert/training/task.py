@@ -44,10 +44,12 @@ def model_config(
     A user value that contradicts the data is an error, and so is a vocabulary that
     differs from the pretrained one (the embeddings would not match the token ids)."""
     values = {key: value for key, (value, _) in options.items()}
+    if values.get("head", "classifier") != "classifier":
+        raise ConfigError(f"{options['head'][1]}={values['head']!r}: a classification task needs head='classifier'")
     if pretrained_config is None:
         base = ModelConfig.from_name(preset, **values)
-    else:
-        base = ModelConfig.from_dict({**pretrained_config, **values})
+    else:  # a pretrained masked-token model is fine-tuned with a classifier in place of its MLM head
+        base = ModelConfig.from_dict({**pretrained_config, **values, "head": "classifier"})
         if base.modality == "text" and contract is not None and contract.vocab_size != base.vocab_size:
             raise ConfigError(
                 f"the data's tokenizer has {contract.vocab_size} tokens but the pretrained model's vocabulary has "

@@ -35,9 +35,14 @@ _EMBEDDING_RENAMES = {
     "embeddings.LayerNorm": "frontend.norm",
     "pooler.dense": "head.pooler.0",
     "classifier": "head.fc",
+    "cls.predictions.transform.dense": "head.dense",  # BertForMaskedLM / BertForPreTraining: the masked-token head
+    "cls.predictions.transform.LayerNorm": "head.norm",
+    "cls.predictions": "head",  # its output bias
 }
-# Buffers HF stores that vit_bert recomputes.
-_IGNORED = ("embeddings.position_ids",)
+# Buffers HF stores that vit_bert recomputes; the MLM decoder, which is the word-embedding table (tied) and
+# its bias (cls.predictions.bias again); next-sentence prediction, which vit_bert does not have.
+_IGNORED = ("embeddings.position_ids", "cls.predictions.decoder.weight", "cls.predictions.decoder.bias",
+            "cls.seq_relationship.weight", "cls.seq_relationship.bias")
 
 
 def is_hf_bert(state_dict: dict) -> bool:
@@ -113,6 +118,9 @@ def hf_bert_config(hf_config: dict | None, state_dict: dict[str, torch.Tensor], 
 def hf_bert_to_vit_bert(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Rename HF keys to vit_bert's and fuse Q, K, V; unknown keys pass through (the loader reports them)."""
     sd = _strip_prefix(state_dict)
+    decoder = sd.get("cls.predictions.decoder.weight")
+    if decoder is not None and not torch.equal(decoder, sd["embeddings.word_embeddings.weight"]):
+        raise WeightsError("the masked-token decoder is not tied to the word embeddings; vit_bert's MLM head is always tied, as BERT's")
     out = {}
     for key, value in sd.items():
         if key in _IGNORED:

@@ -17,6 +17,7 @@ listing missing keys, unexpected keys and disagreeing shapes.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,8 @@ from ..tokenizer import load_tokenizer, tokenizer_file_in
 from .files import load_pickle_safely, read_state_dict
 from .hf_bert import hf_bert_config, hf_bert_to_vit_bert, is_hf_bert
 from .timm_vit import is_timm_vit, timm_vit_config, timm_vit_to_vit_bert
+
+log = logging.getLogger(__name__)
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.pth", "pytorch_model.pth")
 WEIGHT_SUFFIXES = (".ckpt", ".pth", ".pt", ".bin", ".safetensors")
@@ -168,17 +171,32 @@ def read_pretrained(source: str | Path | dict | torch.nn.Module, heads: int | No
     return _from_state_dict(read_state_dict(path), None, heads, str(path))
 
 
+CLASSIFIER_KEYS, MLM_KEYS = ("head.pooler.", "head.fc."), ("head.dense.", "head.norm.", "head.bias")
+
+
 def _adapt(pretrained: Pretrained, overrides: dict) -> tuple[ModelConfig, dict, set[str]]:
-    """Apply overrides to config and weights; returns the keys the model may initialise itself."""
+    """Apply overrides to config and weights; returns the keys the model may initialise itself.
+
+    The head follows ``overrides["head"]``: weights of the other kind of head are dropped (one log line),
+    and a head the source does not have starts fresh."""
     fields, state_dict = dict(pretrained.config), dict(pretrained.state_dict)
-    reinit = set()
-    new_classes = overrides.get("num_classes", fields["num_classes"])
-    if new_classes != fields["num_classes"] or "head.fc.weight" not in state_dict:
-        state_dict = {k: v for k, v in state_dict.items() if not k.startswith("head.fc.")}
-        reinit |= {"head.fc.weight", "head.fc.bias"}
-    if overrides.get("head_pooler") and not fields.get("head_pooler"):
-        reinit |= {"head.pooler.0.weight", "head.pooler.0.bias"}
     config = ModelConfig.from_dict({**fields, **overrides})
+    other = CLASSIFIER_KEYS if config.head == "mlm" else MLM_KEYS
+    dropped = sorted(k for k in state_dict if k.startswith(other))
+    if dropped:
+        log.warning("dropping the source's %s head (%d tensors): this model has head=%r",
+                    "masked-token" if other is MLM_KEYS else "classifier", len(dropped), config.head)
+        state_dict = {k: v for k, v in state_dict.items() if k not in dropped}
+    reinit = set()
+    if config.head == "mlm":
+        reinit |= {"head.dense.weight", "head.dense.bias", "head.norm.weight", "head.norm.bias", "head.bias"}
+    else:
+        new_classes = overrides.get("num_classes", fields["num_classes"])
+        if new_classes != fields["num_classes"] or "head.fc.weight" not in state_dict:
+            state_dict = {k: v for k, v in state_dict.items() if not k.startswith("head.fc.")}
+            reinit |= {"head.fc.weight", "head.fc.bias"}
+        if config.head_pooler and "head.pooler.0.weight" not in state_dict:  # asked for, or an MLM model's
+            reinit |= {"head.pooler.0.weight", "head.pooler.0.bias"}
     old = ModelConfig.from_dict(fields)
     if config.modality == "image" and config.img_size != old.img_size and "frontend.pos_embed" in state_dict:
         new_grid = [config.img_size // config.patch_size] * 2

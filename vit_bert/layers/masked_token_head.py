@@ -1,0 +1,30 @@
+"""BERT's masked-language-model head: the encoder's output tokens back to scores over the vocabulary.
+
+Shapes: tokens (B, T, D), word embeddings (vocab_size, D) -> logits (B, T, vocab_size).
+
+    h = LayerNorm(GELU(dense(x)));  logits = h E^T + b
+
+The decoder is the word-embedding table E itself (tied, as in BERT), passed in at call time, so
+the head owns only dense, LayerNorm and the output bias b.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from timm.layers import trunc_normal_
+from torch import nn
+
+
+class MaskedTokenHead(nn.Module):
+    def __init__(self, dim: int, vocab_size: int, ln_eps: float = 1e-12, approximate: str = "none"):
+        super().__init__()
+        self.dense = nn.Linear(dim, dim)
+        self.act = nn.GELU(approximate=approximate)
+        self.norm = nn.LayerNorm(dim, eps=ln_eps)
+        self.bias = nn.Parameter(torch.zeros(vocab_size))
+        trunc_normal_(self.dense.weight, std=0.02)
+        nn.init.zeros_(self.dense.bias)
+
+    def forward(self, x: torch.Tensor, word_embeddings: torch.Tensor) -> torch.Tensor:
+        return F.linear(self.norm(self.act(self.dense(x))), word_embeddings, self.bias)
