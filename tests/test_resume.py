@@ -149,10 +149,11 @@ def test_a_time_budget_resumes_on_the_same_clock(tmp_path, monkeypatch):
     from lightning.pytorch.callbacks import Callback
 
     from vit_bert.cli import run
+    from vit_bert.training.optim import time_fraction
 
     class ClockAtStart(Callback):
         def on_train_start(self, trainer, pl_module):
-            self.fraction = pl_module._time_fraction()()
+            self.fraction = time_fraction(trainer)()
 
     monkeypatch.chdir(tmp_path)
     budget = ["--trainer.max_time", "00:01:00:00", *IMAGE[:-2]]

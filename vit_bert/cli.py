@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import lightning as L
+import yaml
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
@@ -35,7 +36,8 @@ from . import export, predict
 from .errors import CheckpointError, ConfigError, SourceNotFoundError, WeightsMismatchError, run_command
 from .tokenizer import tokenizer_file_in
 from .training.checkpoint_io import AtomicCheckpointIO
-from .training.resume import PREEMPTED_EXIT, RandomState, SaveOnSigterm, last_checkpoints
+from .training.resume import PREEMPTED_EXIT, RandomState, LastOnStop, last_checkpoints
+from .training.masked import MaskedTokenTask
 from .training.task import ClassificationTask
 from .viz import __main__ as viz
 from .weights.files import load_pickle_safely
@@ -74,6 +76,7 @@ class VitBertCLI(LightningCLI):
         parser.add_argument("--ckpt_path", type=str | None, default=None, help="Checkpoint to resume from; 'last' = the newest last.ckpt of this run name.")
         parser.add_argument("--run_name", type=str | None, default=None, help="Folder name under runs/ (default: the config file's name).")
         parser.add_argument("--runs_dir", type=str, default="runs", help="Where logs and checkpoints go.")
+        parser.add_argument("--task", type=str, default="classification", help=f"What the model learns: {' or '.join(TASKS)} (masked-token pretraining).")
         parser.add_argument(
             "--last_every_n_steps", type=int | None, default=None,
             help="Also write last.ckpt every N training steps (it is always written after each validation).",
@@ -105,7 +108,7 @@ class VitBertCLI(LightningCLI):
         if self.config.get("ckpt_path"):
             data_args.tokenizer = self.resolve_ckpt_path()
         # A pretrained text model brings its tokenizer: the data module uses it unless told otherwise.
-        elif pretrained and tokenizer_file_in(pretrained) is not None:
+        elif pretrained and (Path(pretrained).suffix == ".ckpt" or tokenizer_file_in(pretrained) is not None):
             data_args.tokenizer = str(pretrained)
 
     @property
@@ -123,7 +126,7 @@ class VitBertCLI(LightningCLI):
         if not any(isinstance(p, CheckpointIO) for p in plugins):  # e.g. SLURMEnvironment alone: still atomic saves
             kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
         trainer = super().instantiate_trainer(**kwargs)
-        trainer.callbacks.extend([*last_checkpoints(self.config.get("last_every_n_steps")), RandomState(), SaveOnSigterm()])
+        trainer.callbacks.extend([*last_checkpoints(self.config.get("last_every_n_steps")), RandomState(), LastOnStop()])
         return trainer
 
     def resolve_ckpt_path(self) -> str | None:
@@ -142,7 +145,7 @@ def _a(modality: str) -> str:
     return f"{'an' if modality == 'image' else 'a'} {modality}"
 
 
-def check_resume_checkpoint(path: str, task: ClassificationTask) -> int:
+def check_resume_checkpoint(path: str, task: L.LightningModule) -> int:
     """Before Lightning resumes from ``path``: refuse corrupt, unsafe or mismatching files with one clear message.
 
     Returns the checkpoint's global step."""
@@ -161,6 +164,10 @@ def check_resume_checkpoint(path: str, task: ClassificationTask) -> int:
     return int(ckpt.get("global_step", 0))
 
 
+def _accuracy_name(task: L.LightningModule) -> str:
+    return "masked-token accuracy" if isinstance(task, MaskedTokenTask) else "accuracy"
+
+
 def fit_and_test(cli: VitBertCLI) -> None:
     trainer = cli.trainer
     ckpt_path = cli.resolve_ckpt_path()
@@ -170,7 +177,7 @@ def fit_and_test(cli: VitBertCLI) -> None:
         with known_noise_silenced():
             trainer.fit(cli.model, cli.datamodule, ckpt_path=ckpt_path, weights_only=True)  # plain tensors: nothing to unpickle
     except SIGTERMException:
-        # SaveOnSigterm wrote last.ckpt at the step boundary Lightning stopped at.
+        # LastOnStop wrote last.ckpt at the step boundary Lightning stopped at.
         if trainer.is_global_zero:
             print(f"stopped by SIGTERM after step {trainer.global_step}; resume with --ckpt_path last", file=sys.stderr)
         sys.exit(PREEMPTED_EXIT)
@@ -182,8 +189,31 @@ def fit_and_test(cli: VitBertCLI) -> None:
     if trainer.is_global_zero:
         accuracy = results[0].get("test_acc", float("nan")) if results else float("nan")
         print(f"fit: {steps} steps in {seconds:.0f} s, {samples / max(seconds, 1e-9):.0f} training samples/s (validation included)")
-        print(f"test accuracy: {accuracy:.4f}")
+        print(f"test {_accuracy_name(cli.model)}: {accuracy:.4f}")
         print(f"checkpoint: {best or '(none saved; tested the final weights)'}")
+
+
+TASKS = {"classification": ClassificationTask, "masked_tokens": MaskedTokenTask}
+
+
+def task_name(argv: list[str]) -> str:
+    """``--task NAME`` on the command line, else the last config file's top-level ``task:``, else classification.
+
+    The task is the LightningModule class, so it is chosen before LightningCLI parses the rest."""
+    for index, arg in enumerate(argv):
+        if arg == "--task" and index + 1 < len(argv):
+            name = argv[index + 1]
+            break
+        if arg.startswith("--task="):
+            name = arg.split("=", 1)[1]
+            break
+    else:
+        configs = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--config"] + [a.split("=", 1)[1] for a in argv if a.startswith("--config=")]
+        found = [yaml.safe_load(Path(c).read_text(encoding="utf-8")) or {} for c in configs if Path(c).is_file()]
+        name = next((c["task"] for c in reversed(found) if isinstance(c, dict) and "task" in c), "classification")
+    if name not in TASKS:
+        raise ConfigError(f"unknown task {name!r}; expected one of {', '.join(TASKS)}")
+    return name
 
 
 def build_cli(argv: list[str], callbacks: list | None = None) -> VitBertCLI:
@@ -193,7 +223,7 @@ def build_cli(argv: list[str], callbacks: list | None = None) -> VitBertCLI:
     try:
         with known_noise_silenced():
             return VitBertCLI(
-                ClassificationTask,
+                TASKS[task_name(argv)],
                 L.LightningDataModule,
                 subclass_mode_data=True,
                 run=False,
@@ -224,7 +254,7 @@ def test_checkpoint(argv: list[str]) -> None:
     with known_noise_silenced():
         results = cli.trainer.test(cli.model, cli.datamodule, ckpt_path=ckpt_path, verbose=False, weights_only=True)
     if cli.trainer.is_global_zero:
-        print(f"test accuracy: {results[0].get('test_acc', float('nan')):.4f}")
+        print(f"test {_accuracy_name(cli.model)}: {results[0].get('test_acc', float('nan')):.4f}")
         print(f"checkpoint: {ckpt_path}")
 
 

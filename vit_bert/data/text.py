@@ -80,7 +80,7 @@ class TextDataModule(SplitDataModule):
         test_file: str | None = None,
         hf_dataset: str | None = None,
         text_column: str = "text",
-        label_column: str = "label",
+        label_column: str | None = "label",
         tokenizer: str | None = None,
         tokenizer_vocab_size: int = 8000,
         lowercase: bool = True,
@@ -99,7 +99,8 @@ class TextDataModule(SplitDataModule):
             test_file: Test file.
             hf_dataset: A Hugging Face datasets name, e.g. stanfordnlp/sst2 (needs `datasets` and a network).
             text_column: Column holding the text.
-            label_column: Column holding the label (integers or strings).
+            label_column: Column holding the label (integers or strings); null for unlabelled text (masked-token
+                pretraining: .txt files with one text per line work too, and the test split is optional).
             tokenizer: tokenizer.json, vocab.txt, a folder with one, or a train.py checkpoint (the tokenizer it was
                 trained with; --ckpt_path sets this); default: train WordPiece on the training texts.
             tokenizer_vocab_size: Vocabulary size of a trained tokenizer.
@@ -137,9 +138,11 @@ class TextDataModule(SplitDataModule):
             return
         hp = self.hparams
         raw = self._read()
-        if "test" not in raw:
+        unlabelled = hp.label_column is None
+        if "test" not in raw and not unlabelled:
             raise DataError("no test split: add a test file (test.tsv/.csv/.jsonl or --data.test_file)")
-        raw = labelled_test(raw, hp.hf_dataset or hp.root or hp.test_file, hp.val_fraction)
+        if not unlabelled:
+            raw = labelled_test(raw, hp.hf_dataset or hp.root or hp.test_file, hp.val_fraction)
         if hp.tokenizer and Path(hp.tokenizer).suffix == ".ckpt":
             tokenizer = checkpoint_tokenizer(Path(hp.tokenizer))
         elif hp.tokenizer:
@@ -147,14 +150,18 @@ class TextDataModule(SplitDataModule):
         else:
             tokenizer = train_wordpiece(raw["train"].texts, hp.tokenizer_vocab_size, hp.lowercase)
         self.tokenizer = TextTokenizer(tokenizer, hp.max_length)
-        self.labels = LabelMap.from_labels(raw["train"].labels)
+        self.labels = LabelMap([]) if unlabelled else LabelMap.from_labels(raw["train"].labels)
         splits = {}
         for split, rows in raw.items():
             ids, truncated = self.tokenizer.encode(rows.texts)
             if truncated:
                 log.warning("%s: %d of %d texts truncated to max_length=%d tokens", split, truncated, len(rows.texts), hp.max_length)
-            splits[split] = TextSplit(ids, self.labels.ids(rows.labels, f"the {split} split"))
-        self.splits = with_validation(splits, hp.val_fraction, hp.seed)
+            labels = [-1] * len(ids) if unlabelled else self.labels.ids(rows.labels, f"the {split} split")
+            splits[split] = TextSplit(ids, labels)
+        if "test" not in splits and "val" not in splits and hp.val_fraction <= 0:
+            raise DataError("unlabelled text without a test or validation file needs data.val_fraction > 0 to hold some out")
+        splits = with_validation(splits, hp.val_fraction, hp.seed)
+        self.splits = {**splits, "test": splits.get("test", splits["val"])}  # unlabelled: test on validation if no test file
 
     @property
     def contract(self) -> DataContract:

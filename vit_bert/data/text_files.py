@@ -19,9 +19,10 @@ from ..errors import DataError
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = (".tsv", ".csv", ".jsonl")
+SUFFIXES = (".tsv", ".csv", ".jsonl", ".txt")  # .txt: one text per line, no labels
 SPLIT_NAMES = {"train": ("train",), "val": ("val", "dev", "validation"), "test": ("test",)}
 UNLABELLED = {None, "-1"}  # GLUE's hidden test labels are -1
+TXT_COLUMN = "text"  # what a .txt file's lines are called, whatever data.text_column says
 
 
 @dataclass
@@ -35,7 +36,7 @@ class TextRows:
 
 
 def find_split_files(root: str) -> dict[str, Path]:
-    """root/{train,val|dev|validation,test}.{tsv,csv,jsonl} -> {split: path}."""
+    """root/{train,val|dev|validation,test}.{tsv,csv,jsonl,txt} -> {split: path}."""
     found = {}
     for split, stems in SPLIT_NAMES.items():
         for stem in stems:
@@ -44,7 +45,7 @@ def find_split_files(root: str) -> dict[str, Path]:
                 if path.is_file() and split not in found:
                     found[split] = path
     if "train" not in found:
-        raise DataError(f"no train.tsv, train.csv or train.jsonl in data.root={root!r}")
+        raise DataError(f"no train.tsv, train.csv, train.jsonl or train.txt in data.root={root!r}")
     return found
 
 
@@ -63,6 +64,8 @@ def _rows(path: Path) -> tuple[list[tuple[int, dict]], list[str]]:
     """-> ([(line number, row)], column names). Delimited rows keep extra fields under None and
     missing ones as None, for ``read_file`` to report."""
     content = _content(path)
+    if path.suffix == ".txt":
+        return [(number, {TXT_COLUMN: line}) for number, line in enumerate(content.splitlines(), start=1)], [TXT_COLUMN]
     if path.suffix == ".jsonl":
         rows = []
         for number, line in enumerate(content.splitlines(), start=1):
@@ -81,7 +84,7 @@ def _rows(path: Path) -> tuple[list[tuple[int, dict]], list[str]]:
 
 
 def _check_fields(path: Path, number: int, row: dict, columns: list[str]) -> None:
-    if path.suffix == ".jsonl":
+    if path.suffix in (".jsonl", ".txt"):
         return
     extra, missing = row.get(None), [c for c in columns if row.get(c) is None]
     if extra or missing:
@@ -95,6 +98,8 @@ def _check_fields(path: Path, number: int, row: dict, columns: list[str]) -> Non
 
 def read_file(path: Path, text_column: str, label_column: str | None) -> TextRows:
     rows, columns = _rows(path)
+    if path.suffix == ".txt":
+        text_column = TXT_COLUMN
     for column in filter(None, (text_column, label_column)):
         if column not in columns:
             raise DataError(
@@ -143,9 +148,12 @@ def hf_splits(loaded, name: str, text_column: str, label_column: str) -> dict[st
         for stem in stems:
             if stem in loaded and split not in out:
                 part = loaded[stem]
-                missing = [c for c in (text_column, label_column) if c not in part.column_names]
+                missing = [c for c in (text_column, label_column) if c is not None and c not in part.column_names]
                 if missing:
                     raise DataError(f"{name}[{stem}] has no column {missing[0]!r}; columns: {part.column_names}")
+                if label_column is None:
+                    out[split] = TextRows(list(part[text_column]), [None] * len(part))
+                    continue
                 names = getattr(part.features[label_column], "names", None)
                 labels = [names[i] if names and i >= 0 else str(i) for i in part[label_column]]
                 out[split] = TextRows(list(part[text_column]), labels)

@@ -1,5 +1,6 @@
-"""Lightning training: the shared classification task, its optimizer and schedule."""
+"""Lightning training: the classification task, masked-token pretraining, their optimizer, schedule and resume state."""
 
+from .masked import MaskedTokenTask
 from .task import ClassificationTask
 
-__all__ = ["ClassificationTask"]
+__all__ = ["ClassificationTask", "MaskedTokenTask"]

@@ -10,9 +10,10 @@ epoch's last batch: Lightning 2.6 restores such a mid-step save at the epoch's e
 its epoch counters, and a later checkpoint of that run would resume at the wrong batch. The
 validation at the epoch's end writes last.ckpt right after anyway.
 
-``SaveOnSigterm``: schedulers send SIGTERM before they kill a job. Lightning stops at the next step
+``LastOnStop``: schedulers send SIGTERM before they kill a job. Lightning stops at the next step
 boundary after one; this callback then writes ``last.ckpt`` (train.py exits with ``PREEMPTED_EXIT``),
-and ``--ckpt_path last`` continues exactly there.
+and ``--ckpt_path last`` continues exactly there. It also writes last.ckpt when max_steps or
+max_time end a fit between two validations.
 """
 
 from __future__ import annotations
@@ -81,19 +82,26 @@ class RandomState(L.Callback):
         self._pending = None
 
 
-class SaveOnSigterm(L.Callback):
-    """On SIGTERM (Lightning stops at the next step boundary), write last.ckpt where the run writes it."""
+class LastOnStop(L.Callback):
+    """Write last.ckpt where the run writes it when training stops between validations: on SIGTERM (Lightning
+    stops at the next step boundary) and when max_steps or max_time ends the fit mid-epoch."""
 
-    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        if not isinstance(exception, SIGTERMException):
-            return
+    def _write(self, trainer: L.Trainer) -> Path | None:
         last = next((c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint) and c.filename == "last"), None)
         if last is None or last.dirpath is None:
-            return
+            return None
         path = Path(last.dirpath) / f"last{ModelCheckpoint.FILE_EXTENSION}"
         trainer.save_checkpoint(path)
-        if trainer.is_global_zero:
-            log.warning("SIGTERM: stopped after step %d; wrote %s", trainer.global_step, path)
+        return path
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if isinstance(exception, SIGTERMException):
+            path = self._write(trainer)
+            if trainer.is_global_zero and path is not None:
+                log.warning("SIGTERM: stopped after step %d; wrote %s", trainer.global_step, path)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._write(trainer)
 
 
 class StepCheckpoint(ModelCheckpoint):

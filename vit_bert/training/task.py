@@ -14,7 +14,6 @@ from __future__ import annotations
 import lightning as L
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.callbacks import Timer
 from timm.data import Mixup
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
@@ -23,7 +22,7 @@ from ..config import DataContract, ModelConfig, ModelOptions
 from ..errors import ConfigError, TrainingDivergedError
 from ..model import build_model
 from ..weights.load import build_from_pretrained, read_pretrained
-from .optim import param_groups, warmup_cosine
+from .optim import adamw_warmup_cosine
 
 
 def merge_model_options(config: ModelOptions | None, overrides: dict | None) -> dict[str, tuple[object, str]]:
@@ -57,6 +56,9 @@ def model_config(
             )
     if contract is None:
         return base
+    if contract.num_classes == 0:
+        raise ConfigError("the data has no labels (data.label_column is null): a classification task needs them; "
+                          "for masked-token pretraining on unlabelled text use task: masked_tokens (configs/mlm_pretrain.yaml)")
     if contract.modality != base.modality:
         where = f"model preset {preset!r}" if pretrained_config is None else "the pretrained model"
         raise ConfigError(
@@ -201,25 +203,5 @@ class ClassificationTask(L.LightningModule):
         inputs, _ = self.split(batch)
         return self(**inputs).float().softmax(dim=-1)
 
-    def _time_fraction(self):
-        """Share of trainer.max_time used so far, or None without a time budget."""
-        timer = next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None)
-        if timer is None or timer.time_remaining() is None:
-            return None
-
-        def fraction() -> float:
-            elapsed, remaining = timer.time_elapsed(), timer.time_remaining()
-            return elapsed / max(1e-6, elapsed + remaining)
-
-        return fraction
-
     def configure_optimizers(self):
-        hp = self.hparams
-        fused = self.device.type == "cuda"
-        optimizer = torch.optim.AdamW(param_groups(self.model, hp.weight_decay), lr=hp.lr, betas=tuple(hp.betas), fused=fused)
-        total = self.trainer.estimated_stepping_batches
-        if total == float("inf"):
-            raise ConfigError("the learning-rate schedule needs a length: set trainer.max_epochs or trainer.max_steps")
-        total = max(1, int(total))
-        scheduler = warmup_cosine(optimizer, total, hp.warmup_fraction, hp.min_lr_ratio, self._time_fraction())
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return adamw_warmup_cosine(self, self.model)

@@ -1,0 +1,108 @@
+"""Masked-token pretraining (BERT's MLM): the masking rule, the task, and pretrain -> fine-tune through train.py."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from vit_bert.config import DataContract
+from vit_bert.errors import DataError
+from vit_bert.tokenizer import train_wordpiece
+from vit_bert.training.masked import MaskedTokenTask, mask_tokens
+from text_data import sentences, write_splits
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECIAL = torch.tensor([0, 1, 2, 3, 4])  # [PAD] [UNK] [CLS] [SEP] [MASK]
+
+
+def test_bert_masking_rule_on_a_large_batch():
+    ids = torch.randint(5, 1000, (64, 128))
+    ids[:, 0], ids[:, -1] = 2, 3  # [CLS] ... [SEP]
+    mask = torch.ones_like(ids)
+    mask[:8, 100:] = 0
+    ids[:8, 100:] = 0
+    corrupted, chosen = mask_tokens(ids, mask, SPECIAL, mask_id=4, vocab_size=1000, mask_prob=0.15, generator=torch.Generator().manual_seed(0))
+    candidates = (mask.bool() & (ids >= 5))
+    assert not (chosen & ~candidates).any()  # never [CLS], [SEP] or padding
+    assert abs(chosen.sum() / candidates.sum() - 0.15) < 0.01
+    assert torch.equal(corrupted[~chosen], ids[~chosen])
+    as_mask = (corrupted[chosen] == 4).float().mean()
+    kept = (corrupted[chosen] == ids[chosen]).float().mean()
+    assert abs(as_mask - 0.8) < 0.02 and abs(kept - 0.1) < 0.02 and abs(1 - as_mask - kept - 0.1) < 0.02  # 80/10/10
+
+
+def test_a_short_batch_still_predicts_a_token_and_an_empty_one_is_named():
+    ids, mask = torch.tensor([[2, 7, 3]]), torch.ones(1, 3, dtype=torch.long)
+    _, chosen = mask_tokens(ids, mask, SPECIAL, 4, 50, mask_prob=1e-6)
+    assert chosen.tolist() == [[False, True, False]]
+    with pytest.raises(DataError, match="no token to mask: every text is empty"):
+        mask_tokens(torch.tensor([[2, 3]]), torch.ones(1, 2), SPECIAL, 4, 50, 0.15)
+
+
+def contract(vocab: int = 60) -> DataContract:
+    tokenizer = train_wordpiece([t for t, _ in sentences(200)], vocab)
+    return DataContract("text", [], vocab_size=tokenizer.get_vocab_size(), pad_token_id=0, max_length=32, tokenizer=tokenizer.to_str())
+
+
+def test_the_task_learns_to_fill_in_a_fixed_batch():
+    torch.manual_seed(0)
+    data = contract()
+    task = MaskedTokenTask("bert-tiny", overrides={"dropout": 0.0, "attn_dropout": 0.0}, data_contract=data, mask_prob=0.3)
+    task.log = lambda *a, **k: None
+    tokenizer = data.load_tokenizer()
+    texts = [t for t, _ in sentences(16, seed=5)]
+    rows = [[2, *tokenizer.encode(t, add_special_tokens=False).ids, 3] for t in texts]
+    longest = max(map(len, rows))
+    ids = torch.tensor([r + [0] * (longest - len(r)) for r in rows])
+    batch = {"input_ids": ids, "attention_mask": (ids != 0).long()}
+    optimizer = torch.optim.AdamW(task.parameters(), lr=3e-3)
+    losses = []
+    for step in range(100):
+        loss = task.training_step(batch, step)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert sum(losses[-10:]) / 10 < 0.4 * sum(losses[:5]) / 5  # masks are drawn anew every step: compare averages
+
+
+def test_bad_settings_stop_with_one_line():
+    with pytest.raises(ValueError, match="mask_prob must lie between 0 and 1"):
+        MaskedTokenTask("bert-tiny", data_contract=contract(), mask_prob=1.0)
+    with pytest.raises(ValueError, match="pretrains on text"):
+        MaskedTokenTask("bert-tiny", data_contract=DataContract("image", [], in_chans=1, img_size=8, mean=[0.5], std=[0.5]))
+    plain = contract()
+    tokenizer = plain.load_tokenizer()
+    vocab = {k: v for k, v in tokenizer.get_vocab().items() if k != "[MASK]"}
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordPiece
+
+    no_mask = Tokenizer(WordPiece(vocab, unk_token="[UNK]"))
+    with pytest.raises(ValueError, match=r"the tokenizer has no \[MASK\] token"):
+        MaskedTokenTask("bert-tiny", data_contract=DataContract("text", [], vocab_size=len(vocab), pad_token_id=0, max_length=32, tokenizer=no_mask.to_str()))
+
+
+@pytest.mark.slow
+def test_pretrain_with_train_py_then_fine_tune_from_its_last_checkpoint(tmp_path, monkeypatch, capsys):
+    from vit_bert.cli import build_cli, main, run
+
+    monkeypatch.chdir(tmp_path)
+    write_splits(tmp_path / "data", "tsv", n_train=200, n_test=40)
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw/train.txt").write_text("\n".join(t for t, _ in sentences(200)) + "\n")  # unlabelled, one per line
+    pretrain = run(["--config", str(ROOT / "configs/mlm_pretrain.yaml"), "--data.root", "raw", "--model.preset", "bert-tiny",
+                    "--data.tokenizer_vocab_size", "120", "--trainer.max_steps", "6", "--trainer.enable_progress_bar", "false"])
+    assert "test masked-token accuracy: " in capsys.readouterr().out
+    last = Path(pretrain.trainer.log_dir) / "checkpoints/last.ckpt"  # written when max_steps ends the fit mid-epoch
+    assert last.is_file() and torch.load(last, weights_only=True)["global_step"] == 6
+
+    fine_tune = ["--config", str(ROOT / "configs/sst2_bert.yaml"), "--data.root", "data", "--model.pretrained", str(last),
+                 "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false"]
+    cli = build_cli(fine_tune)
+    assert cli.model.config.head == "classifier" and cli.model.config.num_classes == 2
+    pretrained = torch.load(last, weights_only=True)["state_dict"]["model.encoder.blocks.0.attn.qkv.weight"]
+    assert torch.equal(cli.model.model.encoder.blocks[0].attn.qkv.weight, pretrained)
+    assert cli.datamodule.tokenizer.vocab_size == pretrain.datamodule.tokenizer.vocab_size  # the checkpoint's tokenizer
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", str(last), "a good film"])
+    assert exit_info.value.code == 2 and "is a masked-token model" in capsys.readouterr().err
