@@ -91,10 +91,13 @@ def test_pretrain_with_train_py_then_fine_tune_from_its_last_checkpoint(tmp_path
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw/train.txt").write_text("\n".join(t for t, _ in sentences(200)) + "\n")  # unlabelled, one per line
     pretrain = run(["--config", str(ROOT / "configs/mlm_pretrain.yaml"), "--data.root", "raw", "--model.preset", "bert-tiny",
-                    "--data.tokenizer_vocab_size", "120", "--trainer.max_steps", "6", "--trainer.enable_progress_bar", "false"])
+                    "--data.tokenizer_vocab_size", "120", "--trainer.max_steps", "7", "--trainer.enable_progress_bar", "false",
+                    "--trainer.callbacks+=vit_bert.viz.AttentionFigureCallback"])
     assert "test masked-token accuracy: " in capsys.readouterr().out
+    figures = sorted((Path(pretrain.trainer.log_dir) / "attention").glob("*.png"))  # attention while pretraining
+    assert [f.name for f in figures] == ["epoch000.png", "epoch001.png"]
     last = Path(pretrain.trainer.log_dir) / "checkpoints/last.ckpt"  # written when max_steps ends the fit mid-epoch
-    assert last.is_file() and torch.load(last, weights_only=True)["global_step"] == 6
+    assert last.is_file() and torch.load(last, weights_only=True)["global_step"] == 7
 
     fine_tune = ["--config", str(ROOT / "configs/sst2_bert.yaml"), "--data.root", "data", "--model.pretrained", str(last),
                  "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false"]

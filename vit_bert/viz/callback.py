@@ -47,8 +47,9 @@ class AttentionFigureCallback(L.Callback):
         model = pl_module.model
         view = attention_view(model, inputs)
         contract, names = model.data_contract, model.class_names
-        truth = int(self.sample["labels"][0])
-        title = f"epoch {trainer.current_epoch}: " + prediction_title(view, names, names[truth] if names else str(truth))
+        truth = int(self.sample["labels"][0])  # -1 for unlabelled text (masked-token pretraining)
+        true_name = None if truth < 0 else (names[truth] if names else str(truth))
+        title = f"epoch {trainer.current_epoch}: " + prediction_title(view, names, true_name)
         image = tokens = None
         if view.modality == "image":
             mean = torch.tensor(contract.mean if contract is not None else [0.0]).view(-1, 1, 1)

@@ -3,7 +3,7 @@
     attention_view(model, batch, index) -> AttentionView
         batch: the model's keyword inputs ({"images": (B, C, H, W)} or {"input_ids", "attention_mask"})
         .attentions: depth tensors (heads, L, L) for sample ``index``; text keeps real tokens only
-        .probabilities: (num_classes,)
+        .probabilities: (num_classes,); None for a masked-token model (head="mlm"), which has no classes
     view_figure(view, layer, title, image=None, tokens=None) -> matplotlib Figure
 """
 
@@ -24,7 +24,7 @@ from .rollout import attention_rollout, cls_to_patches
 class AttentionView:
     modality: str
     attentions: list[torch.Tensor]
-    probabilities: torch.Tensor
+    probabilities: torch.Tensor | None
     grid: tuple[int, int] | None = None
     num_prefix_tokens: int = 0
     token_ids: list[int] | None = None
@@ -44,7 +44,7 @@ class AttentionView:
 def attention_view(model, batch: dict[str, torch.Tensor], index: int = 0) -> AttentionView:
     with eval_mode(model):
         logits, attentions = model(**batch, return_attention=True)
-    probabilities = logits[index].float().softmax(dim=-1).cpu()
+    probabilities = None if model.config.head == "mlm" else logits[index].float().softmax(dim=-1).cpu()
     attentions = [a[index].float().cpu() for a in attentions]
     if model.modality == "image":
         images = batch["images"]
@@ -57,6 +57,8 @@ def attention_view(model, batch: dict[str, torch.Tensor], index: int = 0) -> Att
 
 
 def prediction_title(view: AttentionView, class_names: list[str] | None, truth: str | None = None) -> str:
+    if view.probabilities is None:
+        return "masked-token model (no class prediction)"
     best = int(view.probabilities.argmax())
     name = class_names[best] if class_names else str(best)
     return f"predicted {name} ({float(view.probabilities[best]):.1%})" + (f", true {truth}" if truth is not None else "")
