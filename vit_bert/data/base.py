@@ -29,6 +29,7 @@ class SplitDataModule(L.LightningDataModule):
 
     train_sampler: ResumableSampler | None = None
     _resume_state: dict | None = None
+    _fingerprint: int | None = None
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         raise NotImplementedError
@@ -75,8 +76,10 @@ class SplitDataModule(L.LightningDataModule):
     def _order_key(self) -> dict:
         """What the training order depends on, besides the epoch."""
         trainer = self.trainer
+        if self._fingerprint is None:  # once: a checksum of all training pixels is not free
+            self._fingerprint = self.splits["train"].fingerprint()
         return {
-            "data": self.splits["train"].fingerprint(),
+            "data": self._fingerprint,
             "seed": os.environ.get("PL_GLOBAL_SEED"),
             "batch_size": self.hparams.batch_size,
             "devices": trainer.world_size if trainer is not None else 1,
