@@ -35,8 +35,9 @@ def mask_tokens(
         raise DataError("a batch has no token to mask: every text is empty after [CLS]/[SEP]; texts need at least one word")
     draw = torch.rand(input_ids.shape, device=input_ids.device, generator=generator)
     chosen = candidates & (draw < mask_prob)
-    if not bool(chosen.any()):  # a short batch can draw nothing: take its likeliest candidate
-        chosen = candidates & (draw == draw.masked_fill(~candidates, 2.0).min())
+    # A short batch can draw nothing: then take its likeliest candidate (without a device sync).
+    likeliest = candidates & (draw == draw.masked_fill(~candidates, 2.0).min())
+    chosen = chosen | (likeliest & ~chosen.any())
     kind = torch.rand(input_ids.shape, device=input_ids.device, generator=generator)
     random_ids = torch.randint(0, vocab_size, input_ids.shape, device=input_ids.device, generator=generator)
     corrupted = torch.where(chosen & (kind < 0.8), torch.full_like(input_ids, mask_id), input_ids)
