@@ -1,4 +1,5 @@
-"""Masked-token pretraining (BERT's MLM): the masking rule, the task, and pretrain -> fine-tune through train.py."""
+"""Masked-token pretraining: BERT's MLM on text and SimMIM on images. The masking rules, the task,
+and pretrain -> fine-tune through train.py."""
 
 from pathlib import Path
 
@@ -8,7 +9,9 @@ import torch
 from vit_bert.config import DataContract
 from vit_bert.errors import DataError
 from vit_bert.tokenizer import train_wordpiece
-from vit_bert.training.masked import MaskedTokenTask, mask_tokens
+import vit_bert
+from vit_bert.training.masked import MaskedTokenTask, normalised_patches
+from vit_bert.training.masking import mask_patches, mask_tokens
 from text_data import sentences, write_splits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,8 +72,8 @@ def test_the_task_learns_to_fill_in_a_fixed_batch():
 def test_bad_settings_stop_with_one_line():
     with pytest.raises(ValueError, match="mask_prob must lie between 0 and 1"):
         MaskedTokenTask("bert-tiny", data_contract=contract(), mask_prob=1.0)
-    with pytest.raises(ValueError, match="pretrains on text"):
-        MaskedTokenTask("bert-tiny", data_contract=DataContract("image", [], in_chans=1, img_size=8, mean=[0.5], std=[0.5]))
+    with pytest.raises(ValueError, match="model preset 'bert-tiny' reads text inputs, but the data module gives image"):
+        MaskedTokenTask("bert-tiny", data_contract=DIGITS)
     plain = contract()
     tokenizer = plain.load_tokenizer()
     vocab = {k: v for k, v in tokenizer.get_vocab().items() if k != "[MASK]"}
@@ -109,3 +112,97 @@ def test_pretrain_with_train_py_then_fine_tune_from_its_last_checkpoint(tmp_path
     with pytest.raises(SystemExit) as exit_info:
         main(["predict", str(last), "a good film"])
     assert exit_info.value.code == 2 and "is a masked-token model" in capsys.readouterr().err
+
+
+DIGITS = DataContract("image", [str(i) for i in range(10)], in_chans=1, img_size=8, mean=[0.3], std=[0.4])
+TINY_VIT = {"patch_size": 2, "dim": 32, "depth": 2, "heads": 2, "dropout": 0.0}
+
+
+def test_patch_masks_hide_exactly_the_asked_share_of_each_image_at_random():
+    masked = mask_patches(256, 16, 10, generator=torch.Generator().manual_seed(0))
+    assert masked.shape == (256, 16) and masked.sum(dim=1).tolist() == [10] * 256
+    assert abs(masked.float().mean(dim=0) - 10 / 16).max() < 0.12  # every position is masked about as often
+    assert len({tuple(row.tolist()) for row in masked}) > 200  # each image its own subset
+    again = mask_patches(256, 16, 10, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(masked, again)
+
+
+def test_mask_ratios_that_leave_nothing_visible_or_nothing_to_predict_are_refused():
+    with pytest.raises(ValueError, match=r"mask_prob=0.02 masks 0 of the 16 patches: nothing to predict"):
+        MaskedTokenTask("vit-cifar/4", config={"patch_size": 2}, data_contract=DIGITS, mask_prob=0.02)
+    with pytest.raises(ValueError, match=r"mask_prob=0.98 masks all 16 patches: nothing stays visible"):
+        MaskedTokenTask("vit-cifar/4", config={"patch_size": 2}, data_contract=DIGITS, mask_prob=0.98)
+
+
+def test_the_encoder_cannot_see_the_pixels_of_masked_patches():
+    torch.manual_seed(0)
+    model = vit_bert.build_model("vit-cifar/4", **TINY_VIT, img_size=8, in_chans=1, head="pixels").eval()
+    images = torch.randn(3, 1, 8, 8)
+    masked = mask_patches(3, 16, 10, generator=torch.Generator().manual_seed(1))
+    changed = images.clone()
+    pixel_masked = vit_bert.layers.patchify(torch.ones_like(images), 2) * masked[..., None]  # (B, N, P*P*C)
+    changed += torch.randn_like(images) * pixel_masked.reshape(3, 4, 4, 2, 2).permute(0, 1, 3, 2, 4).reshape(3, 1, 8, 8)
+    assert not torch.equal(changed, images)
+    with torch.no_grad():
+        predicted, again = model.forward_masked(images, masked), model.forward_masked(changed, masked)
+        unmasked = model.forward_masked(changed, torch.zeros_like(masked))
+    assert predicted.shape == (3, 16, 4)
+    assert torch.allclose(predicted, again, atol=1e-6)  # the hidden pixels changed, the prediction did not
+    assert not torch.allclose(predicted, unmasked, atol=1e-3)
+    with pytest.raises(ValueError, match="forward_masked needs a masked-patch model"):
+        vit_bert.build_model("vit-cifar/4", **TINY_VIT, img_size=8, in_chans=1).forward_masked(images, masked)
+
+
+def test_pixel_targets_are_each_patch_normalised():
+    images = torch.rand(2, 3, 8, 8) * 5 + 2
+    target = normalised_patches(images, 4)
+    assert target.shape == (2, 4, 48)
+    assert target.mean(dim=-1).abs().max() < 1e-5 and (target.std(dim=-1) - 1).abs().max() < 1e-3
+
+
+def test_the_image_task_learns_to_fill_in_a_fixed_batch():
+    torch.manual_seed(0)
+    task = MaskedTokenTask("vit-cifar/4", config=TINY_VIT, data_contract=DIGITS)
+    task.log = lambda *a, **k: None
+    assert task.model.config.head == "pixels" and task.masked_per_image == 10  # 0.6 of 16 patches by default
+    yy, xx = torch.meshgrid(torch.arange(8.0), torch.arange(8.0), indexing="ij")
+    images = torch.stack([torch.sin(xx * f / 3 + yy * g / 4) for f, g in zip(range(1, 17), range(16, 0, -1))])[:, None]
+    optimizer = torch.optim.AdamW(task.parameters(), lr=3e-3)
+    losses = []
+    for step in range(150):
+        loss = task.training_step({"images": images, "labels": torch.zeros(16, dtype=torch.long)}, step)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert sum(losses[-10:]) / 10 < 0.6 * sum(losses[:5]) / 5  # masks are drawn anew every step: compare averages
+
+
+@pytest.mark.slow
+def test_masked_image_pretraining_then_fine_tuning_as_the_config_says(tmp_path, monkeypatch, capsys):
+    from vit_bert.cli import build_cli, main, run
+
+    monkeypatch.chdir(tmp_path)
+    pretrain = run(["--config", str(ROOT / "configs/mim_pretrain.yaml"), "--data.dataset", "digits", "--trainer.max_steps", "30",
+                    "--trainer.enable_progress_bar", "false", "--trainer.callbacks+=vit_bert.viz.AttentionFigureCallback"])
+    out = capsys.readouterr().out
+    assert "test pixel loss (L1 on masked patches): " in out
+    assert float(out.split("test pixel loss (L1 on masked patches): ")[1].split()[0]) < 0.8  # per-patch-normalised targets: predicting 0 gives E|z| = 0.80
+    assert [p.name for p in (Path(pretrain.trainer.log_dir) / "attention").glob("*.png")] == ["epoch000.png"]  # 25 steps an epoch
+    last = Path("runs/mim_pretrain/version_0/checkpoints/last.ckpt")
+    assert torch.load(last, weights_only=True)["global_step"] == 30
+
+    cli = build_cli(["--model.pretrained", str(last), "--trainer.max_epochs", "1"])  # the quickstart config, as written
+    assert cli.model.config.head == "classifier" and cli.model.config.num_classes == 10
+    pretrained = torch.load(last, weights_only=True)["state_dict"]
+    for name in ("encoder.blocks.3.mlp.fc2.weight", "frontend.patch_embed.proj.weight"):
+        assert torch.equal(cli.model.model.get_parameter(name), pretrained[f"model.{name}"])
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--model.pretrained", str(last), "--model.config.dim", "32"])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and err.count("\n") == 0
+    assert "model.config.dim=32 disagrees with the pretrained model, which has dim=64" in err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", str(last), "x.png"])
+    assert exit_info.value.code == 2 and "is a masked-token model (head='pixels')" in capsys.readouterr().err

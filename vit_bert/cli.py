@@ -84,10 +84,8 @@ class VitBertCLI(LightningCLI):
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(
             {
-                "checkpoint.monitor": "val_acc",
-                "checkpoint.mode": "max",
+                **{f"checkpoint.{key}": value for key, value in self.model_class.best_checkpoint.items()},
                 "checkpoint.save_last": False,  # last.ckpt comes from the callback below, every time
-                "checkpoint.filename": "best-epoch{epoch:03d}-acc{val_acc:.4f}",
                 "checkpoint.auto_insert_metric_name": False,
             }
         )
@@ -164,8 +162,9 @@ def check_resume_checkpoint(path: str, task: L.LightningModule) -> int:
     return int(ckpt.get("global_step", 0))
 
 
-def _accuracy_name(task: L.LightningModule) -> str:
-    return "masked-token accuracy" if isinstance(task, MaskedTokenTask) else "accuracy"
+def _headline(task: L.LightningModule, results: list[dict]) -> str:
+    key, name = task.headline_metric
+    return f"test {name}: {results[0].get(key, float('nan')) if results else float('nan'):.4f}"
 
 
 def fit_and_test(cli: VitBertCLI) -> None:
@@ -187,9 +186,8 @@ def fit_and_test(cli: VitBertCLI) -> None:
     with known_noise_silenced():
         results = trainer.test(cli.model, cli.datamodule, ckpt_path=best or None, verbose=False, weights_only=True)
     if trainer.is_global_zero:
-        accuracy = results[0].get("test_acc", float("nan")) if results else float("nan")
         print(f"fit: {steps} steps in {seconds:.0f} s, {samples / max(seconds, 1e-9):.0f} training samples/s (validation included)")
-        print(f"test {_accuracy_name(cli.model)}: {accuracy:.4f}")
+        print(_headline(cli.model, results))
         print(f"checkpoint: {best or '(none saved; tested the final weights)'}")
 
 
@@ -254,7 +252,7 @@ def test_checkpoint(argv: list[str]) -> None:
     with known_noise_silenced():
         results = cli.trainer.test(cli.model, cli.datamodule, ckpt_path=ckpt_path, verbose=False, weights_only=True)
     if cli.trainer.is_global_zero:
-        print(f"test {_accuracy_name(cli.model)}: {results[0].get('test_acc', float('nan')):.4f}")
+        print(_headline(cli.model, results))
         print(f"checkpoint: {ckpt_path}")
 
 

@@ -76,8 +76,9 @@ class ModelConfig:
     grad_checkpointing: bool = False
     """Recompute block activations in backward to save memory."""
     head: str = "classifier"
-    """What reads the encoder's output: 'classifier' (pooling + Linear -> (B, num_classes)) or 'mlm' (text only:
-    BERT's masked-token head, tied to the word embeddings -> (B, T, vocab_size))."""
+    """What reads the encoder's output: 'classifier' (pooling + Linear -> (B, num_classes)), 'mlm' (text only:
+    BERT's masked-token head, tied to the word embeddings -> (B, T, vocab_size)) or 'pixels' (images only:
+    SimMIM's masked-patch head -> (B, N, P * P * C) pixels per patch)."""
     pool: str = "cls"
     """How the sequence becomes one vector: 'cls' (token 0) or 'mean' (masked for text)."""
     head_pooler: bool = False
@@ -117,9 +118,11 @@ class ModelConfig:
         check_choice("pos_embed", self.pos_embed, ("learned", "sincos"))
         check_choice("act", self.act, ("gelu", "gelu_tanh"))
         check_choice("stem", self.stem, ("patch", "conv"))
-        check_choice("head", self.head, ("classifier", "mlm"))
+        check_choice("head", self.head, ("classifier", "mlm", "pixels"))
         if self.head == "mlm" and self.modality != "text":
             raise ConfigError("head='mlm' (masked-token prediction over a vocabulary) needs modality='text'")
+        if self.head == "pixels" and self.modality != "image":
+            raise ConfigError("head='pixels' (masked-patch prediction of pixels) needs modality='image'")
         for name in ("dim", "depth", "heads", "patch_size", "img_size", "in_chans", "vocab_size", "max_len"):
             check_positive(name, getattr(self, name))
         if self.num_classes < 0:
@@ -159,6 +162,13 @@ class ModelConfig:
     def encoder_kwargs(self) -> dict:
         names = ("dim", "depth", "heads", "mlp_ratio", "pre_norm", "ln_eps", "qkv_bias", "act", "dropout", "attn_dropout", "drop_path", "grad_checkpointing")
         return {name: getattr(self, name) for name in names}
+
+
+# Fields that pretrained weights fix: a different value would not fit them, or would compute something else.
+ARCHITECTURE_FIELDS = (
+    "modality", "dim", "depth", "heads", "mlp_ratio", "pre_norm", "qkv_bias", "act", "patch_size", "stem", "in_chans", "class_token",
+    "pos_embed", "vocab_size", "max_len", "type_vocab_size",
+)
 
 
 def list_presets() -> list[str]:

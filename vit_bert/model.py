@@ -3,6 +3,7 @@
     image: images (B, C, H, W)                              -> logits (B, num_classes)
     text:  input_ids (B, T), attention_mask, token_type_ids -> logits (B, num_classes)
     text with head="mlm":                                     -> token logits (B, T, vocab_size)
+    image with head="pixels":                                 -> patch pixels (B, N, P * P * C)
 
 ``forward_features`` returns the encoder output (B, L, D); ``forward_head`` pools
 and classifies; ``forward`` does both, and with ``return_attention=True``
@@ -20,9 +21,9 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from .config import DataContract, ModelConfig
-from .errors import ConfigTypeError
+from .errors import ConfigError, ConfigTypeError
 from .folder_format import write_folder
-from .layers import ClassifierHead, Encoder, ImageFrontEnd, MaskedTokenHead, TextFrontEnd
+from .layers import ClassifierHead, Encoder, ImageFrontEnd, MaskedTokenHead, PixelHead, TextFrontEnd
 from .layers.block import ACTIVATIONS
 
 
@@ -65,6 +66,8 @@ class TransformerClassifier(nn.Module):
         self.encoder = Encoder(**config.encoder_kwargs())
         if config.head == "mlm":
             self.head = MaskedTokenHead(config.dim, config.vocab_size, config.ln_eps, ACTIVATIONS[config.act])  # inits itself
+        elif config.head == "pixels":
+            self.head = PixelHead(config.dim, config.patch_size, config.in_chans)  # inits itself
         else:
             self.head = ClassifierHead(
                 config.dim, config.num_classes, config.pool, config.head_pooler, config.head_dropout, self.frontend.num_prefix_tokens
@@ -97,9 +100,11 @@ class TransformerClassifier(nn.Module):
 
     def forward_head(self, features: torch.Tensor, attention_mask: torch.Tensor | None = None, *, pre_logits: bool = False) -> torch.Tensor:
         """(B, L, D) -> logits (B, num_classes), or the pooled (B, D) vector with ``pre_logits=True``;
-        head="mlm": (B, T, D) -> (B, T, vocab_size)."""
+        head="mlm": (B, T, D) -> (B, T, vocab_size); head="pixels": (B, prefix + N, D) -> (B, N, P * P * C)."""
         if self.config.head == "mlm":
             return self.head(features, self.frontend.word_embeddings.weight)
+        if self.config.head == "pixels":
+            return self.head(features[:, self.frontend.num_prefix_tokens:])
         mask = attention_mask.bool() if attention_mask is not None else None
         return self.head(features, mask, pre_logits=pre_logits)
 
@@ -110,12 +115,20 @@ class TransformerClassifier(nn.Module):
         if return_attention:
             features, attentions = self.encoder.forward_with_weights(tokens, mask)
             return self.forward_head(features, mask), attentions
-        if self.config.head == "mlm":
+        if self.config.head != "classifier":
             return self.forward_head(self.encoder(tokens, mask))
         if self.head.pool == "cls":
             # The head reads token 0 only, so the last block computes that token alone (same logits, ~1/depth less work).
             return self.head(self.encoder.forward_first(tokens, 1, mask), mask)
         return self.head(self.encoder(tokens, mask), mask)
+
+    def forward_masked(self, images: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
+        """head="pixels": images (B, C, H, W) with the patches where ``masked`` (B, N) is True hidden behind
+        the head's mask token -> predicted pixels of every patch (B, N, P * P * C)."""
+        if self.config.head != "pixels":
+            raise ConfigError(f"forward_masked needs a masked-patch model (head='pixels'); this one has head={self.config.head!r}")
+        tokens, _ = self.frontend.forward_masked(images, masked, self.head.mask_token)
+        return self.forward_head(self.encoder(tokens))
 
     def save_pretrained(self, directory: str | Path, tokenizer: Tokenizer | str | Path | None = None, class_names: list[str] | None = None) -> Path:
         """config.json + model.safetensors (+ tokenizer.json) in ``directory``; ``vit_bert.load_pretrained(directory)`` reads it back.

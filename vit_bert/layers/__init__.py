@@ -9,6 +9,7 @@
     text_frontend.TextFrontEnd     ids (B, T) [+ mask, types] -> (B, T, D)
     head.ClassifierHead       (B, L, D) -> (B, num_classes)
     masked_token_head.MaskedTokenHead   (B, T, D) -> (B, T, vocab_size), decoder tied to the word embeddings
+    pixel_head.PixelHead      patch tokens (B, N, D) -> pixels (B, N, P * P * C); ``patchify`` makes the targets
 """
 
 from .attention import SelfAttention
@@ -20,10 +21,11 @@ from .image_frontend import ImageFrontEnd
 from .masked_token_head import MaskedTokenHead
 from .packing import Packing
 from .patch_embed import PatchEmbedding
+from .pixel_head import PixelHead, patchify
 from .pos_embed import sincos_2d
 from .text_frontend import TextFrontEnd
 
 __all__ = [
-    "Block", "ClassifierHead", "ConvStem", "Encoder", "ImageFrontEnd", "MaskedTokenHead", "Packing", "PatchEmbedding", "SelfAttention",
-    "TextFrontEnd", "pool_tokens", "sincos_2d",
+    "Block", "ClassifierHead", "ConvStem", "Encoder", "ImageFrontEnd", "MaskedTokenHead", "Packing", "PatchEmbedding", "PixelHead", "SelfAttention",
+    "TextFrontEnd", "patchify", "pool_tokens", "sincos_2d",
 ]

@@ -105,9 +105,21 @@ class ImageFrontEnd(nn.Module):
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, None]:
         self.check_input(images)
+        return self._finish(self.patch_embed(images), images), None
+
+    def forward_masked(self, images: torch.Tensor, masked: torch.Tensor, mask_token: torch.Tensor) -> tuple[torch.Tensor, None]:
+        """As ``forward``, with the embedding of each patch where ``masked`` (B, N) is True replaced by
+        ``mask_token`` (1, 1, D) before positions are added (SimMIM), so the encoder knows where it is."""
+        self.check_input(images)
+        patches = self.patch_embed(images)
+        if masked.shape != patches.shape[:2]:
+            raise InputError(f"the patch mask has shape {tuple(masked.shape)}; expected (batch, patches) = {tuple(patches.shape[:2])}")
+        patches = torch.where(masked[..., None], mask_token.to(patches.dtype), patches)
+        return self._finish(patches, images), None
+
+    def _finish(self, patches: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        """(B, N, D) patch embeddings -> (B, prefix + N, D): [CLS] prepended, positions added, dropout."""
         grid = (images.shape[2] // self.patch_size, images.shape[3] // self.patch_size)
-        x = self.patch_embed(images)
         if self.cls_token is not None:
-            x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
-        x = x + self.position_embeddings(grid)
-        return self.pos_drop(x), None
+            patches = torch.cat([self.cls_token.expand(patches.shape[0], -1, -1), patches], dim=1)
+        return self.pos_drop(patches + self.position_embeddings(grid))

@@ -1,12 +1,19 @@
-"""MaskedTokenTask: BERT's masked-language-model pretraining of the shared encoder on unlabelled text.
+"""MaskedTokenTask: masked-token pretraining of the shared encoder on unlabelled text or images.
 
-Batches: {"input_ids": (B, T), "attention_mask": (B, T), ...} (labels, if any, are not used).
-On the device, for the whole batch at once (``mask_tokens``): each real token that is not [CLS], [SEP]
-or [PAD] is chosen with probability ``mask_prob`` (15 %); of the chosen, 80 % become [MASK], 10 % a
-random token and 10 % stay. The model (head="mlm": dense, GELU, LayerNorm, decoder tied to the word
-embeddings) predicts the original ids at the chosen positions only; loss = cross-entropy there.
-Logged: ``train_loss``, ``val_loss``/``test_loss`` and ``val_acc``/``test_acc`` (masked-token accuracy).
-Validation and test mask with a generator seeded by the batch index, so their figures compare across epochs.
+Masks are drawn on the device for the whole batch at once (``masking.py``), after the data module
+has made the tokens' inputs; labels, if the batch has any, are not used.
+
+    text   {"input_ids": (B, T), "attention_mask": (B, T)}  BERT's MLM. 15 % of the real tokens are
+           chosen (80 % -> [MASK], 10 % random, 10 % kept); the model (head="mlm": dense, GELU,
+           LayerNorm, decoder tied to the word embeddings) predicts the original ids there.
+           loss = cross-entropy at the chosen tokens; ``*_acc`` = masked-token accuracy.
+    images {"images": (B, C, H, W)}  SimMIM. A random 60 % of each image's patches are replaced by a
+           learned mask token after the patch embedding; the model (head="pixels": one Linear per
+           token) predicts the pixels of every patch. loss = L1 between prediction and the patch's
+           pixels normalised by the patch's own mean and std (MAE's target), over the masked patches.
+
+Validation and test draw their masks from a generator seeded by the batch index, so their figures
+compare across epochs. The best checkpoint is the one with the lowest ``val_loss``.
 """
 
 from __future__ import annotations
@@ -16,43 +23,36 @@ import torch
 import torch.nn.functional as F
 
 from ..config import DataContract, ModelOptions
-from ..errors import ConfigError, DataError, TrainingDivergedError
+from ..errors import ConfigError, TrainingDivergedError
+from ..layers import patchify
 from ..model import build_model
 from ..weights.load import build_from_pretrained, read_pretrained
+from .masking import mask_patches, mask_tokens, masked_patch_count
 from .optim import adamw_warmup_cosine
-from .task import merge_model_options
+from .task import merge_model_options, model_config
 
 SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]")
+DEFAULT_MASK_PROB = {"text": 0.15, "image": 0.6}  # BERT; SimMIM
+HEADS = {"text": "mlm", "image": "pixels"}
 
 
-def mask_tokens(
-    input_ids: torch.Tensor, attention_mask: torch.Tensor, special_ids: torch.Tensor, mask_id: int, vocab_size: int,
-    mask_prob: float, generator: torch.Generator | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, T) ids -> (corrupted ids (B, T), chosen (B, T) bool). At least one token of the batch is chosen."""
-    candidates = attention_mask.bool() & ~torch.isin(input_ids, special_ids)
-    if not bool(candidates.any()):
-        raise DataError("a batch has no token to mask: every text is empty after [CLS]/[SEP]; texts need at least one word")
-    draw = torch.rand(input_ids.shape, device=input_ids.device, generator=generator)
-    chosen = candidates & (draw < mask_prob)
-    # A short batch can draw nothing: then take its likeliest candidate (without a device sync).
-    likeliest = candidates & (draw == draw.masked_fill(~candidates, 2.0).min())
-    chosen = chosen | (likeliest & ~chosen.any())
-    kind = torch.rand(input_ids.shape, device=input_ids.device, generator=generator)
-    random_ids = torch.randint(0, vocab_size, input_ids.shape, device=input_ids.device, generator=generator)
-    corrupted = torch.where(chosen & (kind < 0.8), torch.full_like(input_ids, mask_id), input_ids)
-    corrupted = torch.where(chosen & (kind >= 0.8) & (kind < 0.9), random_ids, corrupted)
-    return corrupted, chosen
+def normalised_patches(images: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B, N, P * P * C), each patch's pixels minus their mean, over their std."""
+    patches = patchify(images.float(), patch_size)
+    mean, var = patches.mean(dim=-1, keepdim=True), patches.var(dim=-1, keepdim=True)
+    return (patches - mean) / (var + 1e-6).sqrt()
 
 
 class MaskedTokenTask(L.LightningModule):
+    best_checkpoint = {"monitor": "val_loss", "mode": "min", "filename": "best-epoch{epoch:03d}-loss{val_loss:.4f}"}
+
     def __init__(
         self,
         preset: str = "bert-mini",
         config: ModelOptions = ModelOptions(),
         overrides: dict[str, int | float | bool | str] | None = None,
         data_contract: DataContract | None = None,
-        mask_prob: float = 0.15,
+        mask_prob: float | None = None,
         lr: float = 5e-4,
         weight_decay: float = 0.01,
         betas: tuple[float, float] = (0.9, 0.999),
@@ -62,46 +62,49 @@ class MaskedTokenTask(L.LightningModule):
     ):
         """
         Args:
-            preset: A text preset (bert-*), see ``vit_bert.list_presets()``.
+            preset: A text preset (bert-*) for text data, an image preset (vit-*) for images; see ``vit_bert.list_presets()``.
             config: ModelConfig fields that replace the preset's: --model.config.depth 6.
             overrides: The same as a dict (the older spelling), applied after model.config.
-            data_contract: Filled in by train.py from the data module (vocabulary, pad id, tokenizer).
-            mask_prob: Share of the real tokens chosen for prediction (BERT: 0.15); 80/10/10 [MASK]/random/kept.
+            data_contract: Filled in by train.py from the data module (vocabulary and tokenizer, or channels and size).
+            mask_prob: Text: share of the real tokens chosen for prediction (default 0.15, BERT; 80/10/10
+                [MASK]/random/kept). Images: share of each image's patches masked (default 0.6, SimMIM).
             lr: Peak learning rate of AdamW.
             weight_decay: AdamW weight decay, applied to weight matrices only.
             betas: AdamW betas.
             warmup_fraction: Share of all training steps spent in linear warmup.
             min_lr_ratio: Final learning rate of the cosine schedule, relative to lr.
             pretrained: Continue from these weights (a Hugging Face BERT folder, a vit_bert folder or checkpoint):
-                task-adaptive pretraining. Their MLM head is kept when they have one.
+                task-adaptive pretraining. Their masked-token head is kept when they have one.
         """
         super().__init__()
         if isinstance(config, dict):
             config = ModelOptions(**config)
         self.save_hyperparameters(ignore=["config", "data_contract"])
         self.hparams["config"] = config.set_fields()
-        if not 0.0 < mask_prob < 1.0:
+        if data_contract is None:
+            raise ConfigError("MaskedTokenTask needs the data's contract (train.py links it from the data module)")
+        modality = data_contract.modality
+        self.mask_prob = DEFAULT_MASK_PROB[modality] if mask_prob is None else mask_prob
+        if not 0.0 < self.mask_prob < 1.0:
             raise ConfigError(f"mask_prob must lie between 0 and 1 (exclusive), so that some tokens are predicted and some stay visible; got {mask_prob}")
-        if data_contract is None or data_contract.modality != "text":
-            raise ConfigError("MaskedTokenTask pretrains on text: use vit_bert.data.TextDataModule (masked image pretraining is not there yet)")
         self.data_contract = data_contract
-        values = {key: value for key, (value, _) in merge_model_options(config, overrides).items()}
-        values.update(head="mlm", vocab_size=data_contract.vocab_size, pad_token_id=data_contract.pad_token_id, num_classes=0)
+        options = merge_model_options(config, overrides)
         if pretrained:
-            source = read_pretrained(pretrained, values.get("heads"))
-            if source.config["vocab_size"] != data_contract.vocab_size:
-                raise ConfigError(
-                    f"the data's tokenizer has {data_contract.vocab_size} tokens but the pretrained model's vocabulary (its MLM "
-                    f"decoder) has {source.config['vocab_size']}; use the pretrained folder's tokenizer (data.tokenizer)"
-                )
-            self.model = build_from_pretrained(source, **values)
+            source = read_pretrained(pretrained, options["heads"][0] if "heads" in options else None)
+            self.config = model_config(preset, options, data_contract, source.config, head=HEADS[modality])
+            self.model = build_from_pretrained(source, **self.config.to_dict())
         else:
-            self.model = build_model(preset, **values)
-        if self.model.config.modality != "text":
-            raise ConfigError(f"preset {preset!r} reads images; masked-token pretraining needs a text (bert-*) preset")
+            self.config = model_config(preset, options, data_contract, head=HEADS[modality])
+            self.model = build_model(self.config)
         self.model.set_data_contract(data_contract)
-        self.config = self.model.config
-        tokenizer = data_contract.load_tokenizer()
+        if modality == "text":
+            self._text_vocabulary(data_contract)
+        else:
+            patches = (self.config.img_size // self.config.patch_size) ** 2
+            self.masked_per_image = masked_patch_count(patches, self.mask_prob)
+
+    def _text_vocabulary(self, contract: DataContract) -> None:
+        tokenizer = contract.load_tokenizer()
         missing = [t for t in ("[MASK]", "[CLS]", "[SEP]", "[PAD]") if tokenizer.token_to_id(t) is None]
         if missing:
             raise ConfigError(f"the tokenizer has no {', '.join(missing)} token; masked-token pretraining needs a BERT-style vocabulary")
@@ -109,13 +112,20 @@ class MaskedTokenTask(L.LightningModule):
         ids = [tokenizer.token_to_id(t) for t in SPECIAL_TOKENS if tokenizer.token_to_id(t) is not None]
         self.register_buffer("special_ids", torch.tensor(ids), persistent=False)
 
+    @property
+    def headline_metric(self) -> tuple[str, str]:
+        """(logged test metric, what to call it) for train.py's summary line."""
+        if self.config.modality == "text":
+            return "test_acc", "masked-token accuracy"
+        return "test_loss", "pixel loss (L1 on masked patches)"
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["vit_bert_model_config"] = self.config.to_dict()
         checkpoint["vit_bert_data"] = self.data_contract.to_dict()
 
-    def _step(self, batch: dict, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _text_step(self, batch: dict, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
         ids, mask = batch["input_ids"], batch["attention_mask"]
-        corrupted, chosen = mask_tokens(ids, mask, self.special_ids, self.mask_id, self.config.vocab_size, self.hparams.mask_prob, generator)
+        corrupted, chosen = mask_tokens(ids, mask, self.special_ids, self.mask_id, self.config.vocab_size, self.mask_prob, generator)
         features = self.model.forward_features(input_ids=corrupted, attention_mask=mask)
         logits = self.model.forward_head(features[chosen])  # (N, vocab): the chosen positions only
         targets = ids[chosen]
@@ -123,20 +133,34 @@ class MaskedTokenTask(L.LightningModule):
         accuracy = (logits.argmax(dim=-1) == targets).float().mean()
         return loss, accuracy
 
+    def _image_step(self, batch: dict, generator: torch.Generator | None) -> tuple[torch.Tensor, None]:
+        images = batch["images"]
+        patches = (images.shape[2] // self.config.patch_size) * (images.shape[3] // self.config.patch_size)
+        masked = mask_patches(len(images), patches, self.masked_per_image, images.device, generator)
+        predicted = self.model.forward_masked(images, masked)
+        target = normalised_patches(images, self.config.patch_size)
+        return F.l1_loss(predicted[masked].float(), target[masked]), None
+
+    def _step(self, batch: dict, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return (self._text_step if self.config.modality == "text" else self._image_step)(batch, generator)
+
+    def _log(self, stage: str, loss: torch.Tensor, accuracy: torch.Tensor | None, size: int) -> None:
+        on_step = stage == "train"
+        self.log(f"{stage}_loss", loss, prog_bar=stage != "test", on_step=on_step, on_epoch=not on_step, batch_size=size)
+        if accuracy is not None:
+            self.log(f"{stage}_acc", accuracy, prog_bar=stage == "val", on_step=False, on_epoch=True, batch_size=size)
+
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss, accuracy = self._step(batch, None)
         if not torch.isfinite(loss):
             raise TrainingDivergedError(f"the masked-token loss became {float(loss)} at step {self.global_step}; lower model.lr (now {self.hparams.lr})")
-        self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["input_ids"]))
-        self.log("train_acc", accuracy, on_step=False, on_epoch=True, batch_size=len(batch["input_ids"]))
+        self._log("train", loss, accuracy, len(next(iter(batch.values()))))
         return loss
 
     def _evaluate(self, batch: dict, batch_idx: int, stage: str) -> None:
         generator = torch.Generator(device=self.device).manual_seed(batch_idx)  # the same masks every epoch
         loss, accuracy = self._step(batch, generator)
-        size = len(batch["input_ids"])
-        self.log(f"{stage}_loss", loss, prog_bar=stage == "val", batch_size=size)
-        self.log(f"{stage}_acc", accuracy, prog_bar=stage == "val", batch_size=size)
+        self._log(stage, loss, accuracy, len(next(iter(batch.values()))))
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._evaluate(batch, batch_idx, "val")

@@ -17,7 +17,7 @@ from torch import nn
 
 from ..errors import ConfigError
 
-NO_DECAY_NAMES = ("pos_embed", "cls_token", "position_embeddings", "token_type_embeddings")
+NO_DECAY_NAMES = ("pos_embed", "cls_token", "mask_token", "position_embeddings", "token_type_embeddings")
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:

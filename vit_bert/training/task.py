@@ -18,7 +18,7 @@ from timm.data import Mixup
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
-from ..config import DataContract, ModelConfig, ModelOptions
+from ..config import ARCHITECTURE_FIELDS, DataContract, ModelConfig, ModelOptions
 from ..errors import ConfigError, TrainingDivergedError
 from ..model import build_model
 from ..weights.load import build_from_pretrained, read_pretrained
@@ -35,20 +35,41 @@ def merge_model_options(config: ModelOptions | None, overrides: dict | None) -> 
     return merged
 
 
-def model_config(
-    preset: str, options: dict[str, tuple[object, str]], contract: DataContract | None, pretrained_config: dict | None = None
-) -> ModelConfig:
-    """Preset (or pretrained weights' config) + user options + what the data dictates.
+TASK_OF_HEAD = {"classifier": "a classification task", "mlm": "masked-token pretraining of text", "pixels": "masked-patch pretraining of images"}
 
-    A user value that contradicts the data is an error, and so is a vocabulary that
-    differs from the pretrained one (the embeddings would not match the token ids)."""
+
+def model_config(
+    preset: str, options: dict[str, tuple[object, str]], contract: DataContract | None, pretrained_config: dict | None = None,
+    *, head: str = "classifier",
+) -> ModelConfig:
+    """Preset (or pretrained weights' config) + user options + what the data dictates, with ``head``.
+
+    A user value that contradicts the data is an error, and so are a vocabulary that differs from
+    the pretrained one (the embeddings would not match the token ids) and an architecture field
+    that differs from the pretrained weights' (they would not fit, or would compute something else)."""
     values = {key: value for key, (value, _) in options.items()}
-    if values.get("head", "classifier") != "classifier":
-        raise ConfigError(f"{options['head'][1]}={values['head']!r}: a classification task needs head='classifier'")
+    if values.get("head", head) != head:
+        raise ConfigError(f"{options['head'][1]}={values['head']!r}: {TASK_OF_HEAD[head]} needs head={head!r}")
+    values["head"] = head
+    if head != "classifier":
+        values["num_classes"] = 0  # a pretraining head has no classes
+    modality = values.get("modality") or (pretrained_config or ModelConfig.from_name(preset).to_dict())["modality"]
+    if contract is not None and contract.modality != modality:
+        where = f"model preset {preset!r}" if pretrained_config is None else "the pretrained model"
+        raise ConfigError(
+            f"{where} reads {modality} inputs, but the data module gives {contract.modality}; "
+            f"choose a {'vit-' if contract.modality == 'image' else 'bert-'}* preset or the other data module"
+        )
     if pretrained_config is None:
         base = ModelConfig.from_name(preset, **values)
-    else:  # a pretrained masked-token model is fine-tuned with a classifier in place of its MLM head
-        base = ModelConfig.from_dict({**pretrained_config, **values, "head": "classifier"})
+    else:  # e.g. a pretrained masked-token model is fine-tuned with a classifier in place of its MLM head
+        for key in ARCHITECTURE_FIELDS:
+            if key in options and options[key][0] != pretrained_config[key]:
+                raise ConfigError(
+                    f"{options[key][1]}={options[key][0]} disagrees with the pretrained model, which has {key}={pretrained_config[key]}; "
+                    "its weights fix this field: remove the setting or pretrain a model with it"
+                )
+        base = ModelConfig.from_dict({**pretrained_config, **values})
         if base.modality == "text" and contract is not None and contract.vocab_size != base.vocab_size:
             raise ConfigError(
                 f"the data's tokenizer has {contract.vocab_size} tokens but the pretrained model's vocabulary has "
@@ -56,16 +77,12 @@ def model_config(
             )
     if contract is None:
         return base
-    if contract.num_classes == 0:
+    if contract.num_classes == 0 and head == "classifier":
         raise ConfigError("the data has no labels (data.label_column is null): a classification task needs them; "
                           "for masked-token pretraining on unlabelled text use task: masked_tokens (configs/mlm_pretrain.yaml)")
-    if contract.modality != base.modality:
-        where = f"model preset {preset!r}" if pretrained_config is None else "the pretrained model"
-        raise ConfigError(
-            f"{where} reads {base.modality} inputs, but the data module gives {contract.modality}; "
-            f"choose a {'vit-' if contract.modality == 'image' else 'bert-'}* preset or the other data module"
-        )
     from_data = contract.model_fields()
+    if head != "classifier":
+        del from_data["num_classes"]  # pretraining ignores the labels
     for key, value in from_data.items():
         if key in options and options[key][0] != value:
             raise ConfigError(
@@ -78,6 +95,9 @@ def model_config(
 
 
 class ClassificationTask(L.LightningModule):
+    best_checkpoint = {"monitor": "val_acc", "mode": "max", "filename": "best-epoch{epoch:03d}-acc{val_acc:.4f}"}
+    headline_metric = ("test_acc", "accuracy")  # (logged test metric, what to call it) for train.py's summary line
+
     def __init__(
         self,
         preset: str = "vit-cifar/4",

@@ -3,7 +3,7 @@
     attention_view(model, batch, index) -> AttentionView
         batch: the model's keyword inputs ({"images": (B, C, H, W)} or {"input_ids", "attention_mask"})
         .attentions: depth tensors (heads, L, L) for sample ``index``; text keeps real tokens only
-        .probabilities: (num_classes,); None for a masked-token model (head="mlm"), which has no classes
+        .probabilities: (num_classes,); None for a pretraining model (head="mlm" or "pixels"), which has no classes
     view_figure(view, layer, title, image=None, tokens=None) -> matplotlib Figure
 """
 
@@ -44,7 +44,7 @@ class AttentionView:
 def attention_view(model, batch: dict[str, torch.Tensor], index: int = 0) -> AttentionView:
     with eval_mode(model):
         logits, attentions = model(**batch, return_attention=True)
-    probabilities = None if model.config.head == "mlm" else logits[index].float().softmax(dim=-1).cpu()
+    probabilities = None if model.config.head != "classifier" else logits[index].float().softmax(dim=-1).cpu()
     attentions = [a[index].float().cpu() for a in attentions]
     if model.modality == "image":
         images = batch["images"]

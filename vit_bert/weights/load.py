@@ -171,7 +171,12 @@ def read_pretrained(source: str | Path | dict | torch.nn.Module, heads: int | No
     return _from_state_dict(read_state_dict(path), None, heads, str(path))
 
 
-CLASSIFIER_KEYS, MLM_KEYS = ("head.pooler.", "head.fc."), ("head.dense.", "head.norm.", "head.bias")
+HEAD_KEYS = {  # the state-dict keys of each kind of head
+    "classifier": ("head.pooler.", "head.fc."),
+    "mlm": ("head.dense.", "head.norm.", "head.bias"),
+    "pixels": ("head.proj.", "head.mask_token"),
+}
+HEAD_NAMES = {"classifier": "classifier", "mlm": "masked-token", "pixels": "masked-patch"}
 
 
 def _adapt(pretrained: Pretrained, overrides: dict) -> tuple[ModelConfig, dict, set[str]]:
@@ -181,15 +186,16 @@ def _adapt(pretrained: Pretrained, overrides: dict) -> tuple[ModelConfig, dict, 
     and a head the source does not have starts fresh."""
     fields, state_dict = dict(pretrained.config), dict(pretrained.state_dict)
     config = ModelConfig.from_dict({**fields, **overrides})
-    other = CLASSIFIER_KEYS if config.head == "mlm" else MLM_KEYS
-    dropped = sorted(k for k in state_dict if k.startswith(other))
-    if dropped:
-        log.warning("dropping the source's %s head (%d tensors): this model has head=%r",
-                    "masked-token" if other is MLM_KEYS else "classifier", len(dropped), config.head)
-        state_dict = {k: v for k, v in state_dict.items() if k not in dropped}
+    for kind, prefixes in HEAD_KEYS.items():
+        dropped = sorted(k for k in state_dict if k.startswith(prefixes)) if kind != config.head else []
+        if dropped:
+            log.warning("dropping the source's %s head (%d tensors): this model has head=%r", HEAD_NAMES[kind], len(dropped), config.head)
+            state_dict = {k: v for k, v in state_dict.items() if k not in dropped}
     reinit = set()
     if config.head == "mlm":
         reinit |= {"head.dense.weight", "head.dense.bias", "head.norm.weight", "head.norm.bias", "head.bias"}
+    elif config.head == "pixels":
+        reinit |= {"head.proj.weight", "head.proj.bias", "head.mask_token"}
     else:
         new_classes = overrides.get("num_classes", fields["num_classes"])
         if new_classes != fields["num_classes"] or "head.fc.weight" not in state_dict:
