@@ -10,11 +10,12 @@ from .layers import (
     Block, ClassifierHead, ConvStem, Encoder, ImageFrontEnd, PatchEmbedding, SelfAttention, TextFrontEnd, pool_tokens,
 )
 from .model import TransformerClassifier, build_model
+from .multitask import MultiTaskModel, build_multitask
 from .presets import PRESETS
 from .weights import load_pretrained
 
 __all__ = [
     "Block", "ClassifierHead", "ConvStem", "DataContract", "Encoder", "ImageFrontEnd", "ModelConfig", "ModelOptions", "PRESETS",
-    "PatchEmbedding", "SelfAttention", "TextFrontEnd", "TransformerClassifier", "VitBertError", "__version__", "build_model",
-    "list_presets", "load_pretrained", "pool_tokens",
+    "MultiTaskModel", "PatchEmbedding", "SelfAttention", "TextFrontEnd", "TransformerClassifier", "VitBertError", "__version__",
+    "build_model", "build_multitask", "list_presets", "load_pretrained", "pool_tokens",
 ]

@@ -38,10 +38,11 @@ from .tokenizer import tokenizer_file_in
 from .training.checkpoint_io import AtomicCheckpointIO
 from .training.resume import PREEMPTED_EXIT, RandomState, LastOnStop, last_checkpoints
 from .training.masked import MaskedTokenTask
+from .training.multitask import MultiTaskClassification
 from .training.task import ClassificationTask
 from .viz import __main__ as viz
 from .weights.files import load_pickle_safely
-from .weights.load import check_weights_fit
+from .weights.load import MULTITASK_KEY, check_weights_fit
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "quickstart.yaml"
 
@@ -76,7 +77,7 @@ class VitBertCLI(LightningCLI):
         parser.add_argument("--ckpt_path", type=str | None, default=None, help="Checkpoint to resume from; 'last' = the newest last.ckpt of this run name.")
         parser.add_argument("--run_name", type=str | None, default=None, help="Folder name under runs/ (default: the config file's name).")
         parser.add_argument("--runs_dir", type=str, default="runs", help="Where logs and checkpoints go.")
-        parser.add_argument("--task", type=str, default="classification", help=f"What the model learns: {' or '.join(TASKS)} (masked-token pretraining).")
+        parser.add_argument("--task", type=str, default="classification", help="What the model learns: classification, masked_tokens (masked-token pretraining) or multitask (one encoder co-trained on several tasks).")
         parser.add_argument(
             "--last_every_n_steps", type=int | None, default=None,
             help="Also write last.ckpt every N training steps (it is always written after each validation).",
@@ -148,10 +149,14 @@ def check_resume_checkpoint(path: str, task: L.LightningModule) -> int:
 
     Returns the checkpoint's global step."""
     ckpt = load_pickle_safely(path)
-    config = ckpt.get("vit_bert_model_config") if isinstance(ckpt, dict) else None
+    config = ckpt.get("vit_bert_model_config", ckpt.get(MULTITASK_KEY)) if isinstance(ckpt, dict) else None
     if config is None or "state_dict" not in ckpt:
         raise CheckpointError(f"--ckpt_path {path} is not a checkpoint written by train.py")
-    if config["modality"] != task.config.modality:
+    if (MULTITASK_KEY in ckpt) != isinstance(task, MultiTaskClassification):
+        kinds = ("a co-trained (multi-task)", "a single-task")
+        raise CheckpointError(f"--ckpt_path {path} holds {kinds[MULTITASK_KEY not in ckpt]} model, but this run trains "
+                              f"{kinds[not isinstance(task, MultiTaskClassification)]} one")
+    if MULTITASK_KEY not in ckpt and config["modality"] != task.config.modality:
         raise CheckpointError(
             f"--ckpt_path {path} holds {_a(config['modality'])} model, but this run trains {_a(task.config.modality)} model"
         )
@@ -163,8 +168,12 @@ def check_resume_checkpoint(path: str, task: L.LightningModule) -> int:
 
 
 def _headline(task: L.LightningModule, results: list[dict]) -> str:
+    """The test figure train.py prints, with one line per task after it for a co-trained model."""
     key, name = task.headline_metric
-    return f"test {name}: {results[0].get(key, float('nan')) if results else float('nan'):.4f}"
+    found = {k: v for result in results for k, v in result.items()}
+    lines = [f"test {name}: {found.get(key, float('nan')):.4f}"]
+    lines += [f"  {k}: {v:.4f}" for k, v in found.items() if k.startswith(f"{key}/")]
+    return "\n".join(lines)
 
 
 def fit_and_test(cli: VitBertCLI) -> None:
@@ -191,7 +200,28 @@ def fit_and_test(cli: VitBertCLI) -> None:
         print(f"checkpoint: {best or '(none saved; tested the final weights)'}")
 
 
-TASKS = {"classification": ClassificationTask, "masked_tokens": MaskedTokenTask}
+TASKS = {"classification": ClassificationTask, "masked_tokens": MaskedTokenTask, "multitask": MultiTaskClassification}
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice in one mapping (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ConfigError(f"{key_node.start_mark.name} line {key_node.start_mark.line + 1}: {key!r} appears twice in one "
+                                  "mapping (two tasks with the same name?); give each key once")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def read_config(path: Path) -> dict:
+    """A YAML config file as a dict; a key given twice in one mapping is an error."""
+    with path.open(encoding="utf-8") as stream:
+        loaded = yaml.load(stream, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+    return loaded if isinstance(loaded, dict) else {}
 
 
 def task_name(argv: list[str]) -> str:
@@ -207,7 +237,7 @@ def task_name(argv: list[str]) -> str:
             break
     else:
         configs = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--config"] + [a.split("=", 1)[1] for a in argv if a.startswith("--config=")]
-        found = [yaml.safe_load(Path(c).read_text(encoding="utf-8")) or {} for c in configs if Path(c).is_file()]
+        found = [read_config(Path(c)) for c in configs if Path(c).is_file()]
         name = next((c["task"] for c in reversed(found) if isinstance(c, dict) and "task" in c), "classification")
     if name not in TASKS:
         raise ConfigError(f"unknown task {name!r}; expected one of {', '.join(TASKS)}")

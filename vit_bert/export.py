@@ -2,6 +2,7 @@
 
     vit_bert.export_onnx(model, "model.onnx")
     python -m vit_bert.export SOURCE model.onnx      # SOURCE: anything vit_bert.load_pretrained reads
+                                                     # a co-trained model: model.<task>.onnx for each task
     vit-bert export SOURCE model.onnx                # the same
 
 Graph inputs / outputs:
@@ -24,6 +25,7 @@ from torch import nn
 from .config import DataContract
 from .errors import ConfigError, run_command
 from .model import TransformerClassifier, eval_mode
+from .multitask import MultiTaskModel
 from .weights.load import load_pretrained
 
 
@@ -117,15 +119,21 @@ def onnx_max_difference(model: TransformerClassifier, path: str | Path, inputs: 
 def export(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="vit-bert export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", help="a train.py .ckpt, a save_pretrained folder, a Hugging Face BERT folder or a timm ViT file")
-    parser.add_argument("output", help="the .onnx file to write")
+    parser.add_argument("output", help="the .onnx file to write (a co-trained model: one file per task, model.<task>.onnx)")
     parser.add_argument("--opset", type=int, default=18)
     args = parser.parse_args(argv)
     model = load_pretrained(args.source)
-    export_onnx(model, args.output, args.opset)
-    for batch_size in (1, 3):
-        diff = onnx_max_difference(model, args.output, example_inputs(model, batch_size, seq_len=9 + batch_size))
-        print(f"onnxruntime vs PyTorch, batch {batch_size}: max |difference| = {diff:.2e}")
-    print(f"wrote {args.output}")
+    if isinstance(model, MultiTaskModel):  # one graph per task: model.onnx -> model.<task>.onnx
+        output = Path(args.output)
+        graphs = [(model.task_model(task), output.with_name(f"{output.stem}.{task}{output.suffix or '.onnx'}")) for task in model.tasks]
+    else:
+        graphs = [(model, Path(args.output))]
+    for single, path in graphs:
+        export_onnx(single, path, args.opset)
+        for batch_size in (1, 3):
+            diff = onnx_max_difference(single, path, example_inputs(single, batch_size, seq_len=9 + batch_size))
+            print(f"onnxruntime vs PyTorch, batch {batch_size}: max |difference| = {diff:.2e}")
+        print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> None:

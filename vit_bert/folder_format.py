@@ -5,6 +5,9 @@
     <dir>/model.safetensors  the state dict
     <dir>/tokenizer.json     text models: the tokenizer the model was trained with
 
+A multi-task model (one shared encoder, ``multitask.py``) writes one config.json whose "tasks" maps
+each task to its "config" and "data", one model.safetensors, and tokenizer.<task>.json per text task.
+
 ``write_folder`` writes one, ``read_folder`` reads its metadata (the weights file is read by ``weights``).
 """
 
@@ -74,3 +77,41 @@ def read_folder(path: Path) -> FolderMeta:
     if meta.get("data") is not None:
         contract = DataContract.from_dict({**meta["data"], "tokenizer": tokenizer.to_str() if tokenizer is not None else None})
     return FolderMeta(meta["config"], meta.get("class_names"), contract, tokenizer)
+
+
+def _data_without_tokenizer(contract: DataContract | None) -> dict | None:
+    return None if contract is None else {k: v for k, v in contract.to_dict().items() if k != "tokenizer"}
+
+
+def write_multitask_folder(
+    directory: str | Path, configs: dict[str, ModelConfig], state_dict: dict[str, torch.Tensor], contracts: dict[str, DataContract]
+) -> Path:
+    """config.json ("tasks": {task: {"config", "data"}}) + model.safetensors + tokenizer.<task>.json per text task."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tasks = {name: {"config": config.to_dict(), "data": _data_without_tokenizer(contracts.get(name))} for name, config in configs.items()}
+    meta = {"model_type": MODEL_TYPE, "vit_bert_version": __version__, "tasks": tasks}
+    (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    save_file({k: v.detach().contiguous().cpu() for k, v in state_dict.items()}, directory / WEIGHTS_FILE)
+    for name, contract in contracts.items():
+        if contract.tokenizer is not None:
+            contract.load_tokenizer().save(str(directory / f"tokenizer.{name}.json"))
+    return directory
+
+
+def is_multitask_dir(path: Path) -> bool:
+    return is_native_dir(path) and "tasks" in json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
+
+
+def read_multitask_folder(path: Path) -> dict[str, tuple[dict, DataContract | None]]:
+    """task -> (ModelConfig fields, data contract with its tokenizer, or None)."""
+    tasks = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))["tasks"]
+    read = {}
+    for name, entry in tasks.items():
+        contract = None
+        if entry.get("data") is not None:
+            tokenizer_file = path / f"tokenizer.{name}.json"
+            tokenizer = tokenizer_file.read_text(encoding="utf-8") if tokenizer_file.is_file() else None
+            contract = DataContract.from_dict({**entry["data"], "tokenizer": tokenizer})
+        read[name] = (entry["config"], contract)
+    return read

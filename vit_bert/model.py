@@ -50,7 +50,7 @@ def eval_mode(module: nn.Module):
         module.train(was_training)
 
 
-def _init_linear(module: nn.Module) -> None:
+def init_linear(module: nn.Module) -> None:
     # BERT and timm ViT both start the encoder's and head's Linear weights at std 0.02.
     if isinstance(module, nn.Linear):
         trunc_normal_(module.weight, std=0.02)
@@ -58,23 +58,31 @@ def _init_linear(module: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
+def build_head(config: ModelConfig, num_prefix_tokens: int) -> nn.Module:
+    """The head ``config.head`` names; a classifier's Linear layers are initialised by the caller (``init_linear``)."""
+    if config.head == "mlm":
+        return MaskedTokenHead(config.dim, config.vocab_size, config.ln_eps, ACTIVATIONS[config.act])  # inits itself
+    if config.head == "pixels":
+        return PixelHead(config.dim, config.patch_size, config.in_chans)  # inits itself
+    return ClassifierHead(config.dim, config.num_classes, config.pool, config.head_pooler, config.head_dropout, num_prefix_tokens)
+
+
 class TransformerClassifier(nn.Module):
-    def __init__(self, config: ModelConfig):
+    def __init__(
+        self, config: ModelConfig, *, frontend: nn.Module | None = None, encoder: Encoder | None = None, head: nn.Module | None = None
+    ):
+        """Builds what ``config`` describes; modules passed in are used as they are (a multi-task model's
+        per-task views share its encoder this way, see ``multitask.py``)."""
         super().__init__()
         self.config = config
-        self.frontend = build_frontend(config)
-        self.encoder = Encoder(**config.encoder_kwargs())
-        if config.head == "mlm":
-            self.head = MaskedTokenHead(config.dim, config.vocab_size, config.ln_eps, ACTIVATIONS[config.act])  # inits itself
-        elif config.head == "pixels":
-            self.head = PixelHead(config.dim, config.patch_size, config.in_chans)  # inits itself
-        else:
-            self.head = ClassifierHead(
-                config.dim, config.num_classes, config.pool, config.head_pooler, config.head_dropout, self.frontend.num_prefix_tokens
-            )
-        self.encoder.apply(_init_linear)
-        if config.head == "classifier":
-            self.head.apply(_init_linear)
+        self.frontend = frontend if frontend is not None else build_frontend(config)
+        self.encoder = encoder if encoder is not None else Encoder(**config.encoder_kwargs())
+        self.head = head if head is not None else build_head(config, self.frontend.num_prefix_tokens)
+        # Built, then initialised in this order: a seed gives the same weights as it always has.
+        if encoder is None:
+            self.encoder.apply(init_linear)
+        if head is None and config.head == "classifier":
+            self.head.apply(init_linear)
         # What the data decided (set by train.py checkpoints and vit_bert folders); written by save_pretrained.
         self.data_contract: DataContract | None = None
         # Known without a contract from some sources (a Hugging Face folder's tokenizer, say).

@@ -2,12 +2,15 @@
 
     python train.py predict CHECKPOINT photo.jpg more_photos/        # images: files or folders
     python train.py predict CHECKPOINT "a gripping film" reviews.txt   # text: sentences or .txt files (one per line)
+    python train.py predict COTRAINED photo.jpg "a gripping film"      # a co-trained model: each input to its modality's task
     vit-bert predict CHECKPOINT ...                                   # the same
 
 Prints one line per input: the input, the predicted label and its probability.
 A train.py checkpoint or a save_pretrained folder is enough: its data contract holds the class
 names, the image size and normalisation, and (text) the tokenizer and max_length. Weights from
 elsewhere (a timm file, a preset) do not say how images were normalised: pass --mean and --std.
+A co-trained (multi-task) model sends images to its image task and text to its text task; ``--task``
+chooses when several tasks read the same modality.
 (This is vit_bert's predict; Lightning's predict loop over a data module is not used.)
 """
 
@@ -23,9 +26,10 @@ from .data.augment import BatchTransform
 from .data.image_sources import IMAGE_SUFFIXES, decode_file
 from .errors import ConfigError, DataError, SourceNotFoundError, run_command
 from .model import TransformerClassifier, build_model
+from .multitask import MultiTaskModel
 from .presets import PRESETS
 from .tokenizer import TextTokenizer, load_tokenizer
-from .weights.load import build_from_pretrained, read_pretrained
+from .weights.load import build_from_pretrained, build_multitask_from_pretrained, read_pretrained
 
 
 class Predictor:
@@ -33,15 +37,18 @@ class Predictor:
 
     ``source``: a train.py checkpoint or save_pretrained folder (which carry their data contract), anything
     else ``load_pretrained`` reads, or a preset name (random weights, normalised with mean = std = 0.5).
+    ``model``: an already loaded model (a co-trained model's ``task_model(name)``); ``source`` then only names it.
     Files are read with safetensors or ``weights_only=True``: no code runs from them. ``tokenizer`` (a
     tokenizer.json / vocab.txt / folder) is for text models that carry none; ``mean``/``std`` for image
     models whose source does not say how images were normalised."""
 
     def __init__(
         self, source: str | Path, device: str = "cpu", tokenizer: str | Path | None = None,
-        mean: list[float] | None = None, std: list[float] | None = None,
+        mean: list[float] | None = None, std: list[float] | None = None, *, model: TransformerClassifier | None = None,
     ):
-        if isinstance(source, str) and source in PRESETS:
+        if model is not None:
+            self.model = model
+        elif isinstance(source, str) and source in PRESETS:
             self.model = build_model(source)
             mean, std = mean or [0.5] * self.model.config.in_chans, std or [0.5] * self.model.config.in_chans
         else:
@@ -130,13 +137,50 @@ def predict(argv: list[str]) -> None:
     parser.add_argument("--tokenizer", help="tokenizer.json / vocab.txt / folder, for text models that carry none")
     parser.add_argument("--mean", type=float, nargs="+", help="per-channel mean, for image weights trained outside vit_bert")
     parser.add_argument("--std", type=float, nargs="+", help="per-channel std, with --mean")
+    parser.add_argument("--task", help="a co-trained model's task to use (default: the one task of each input's modality)")
     args = parser.parse_args(argv)
-    predictor = Predictor(args.checkpoint, args.device, args.tokenizer, args.mean, args.std)
-    inputs = expand_inputs(args.inputs, predictor.modality)
-    for start in range(0, len(inputs), args.batch_size):
-        chunk = inputs[start : start + args.batch_size]
-        for item, (label, prob) in zip(chunk, predictor(chunk)):
-            print(f"{item}\t{label}\t{prob:.4f}")
+    for predictor, raw in predictors(args.checkpoint, args.inputs, args.task, args.device, args.tokenizer, args.mean, args.std):
+        inputs = expand_inputs(raw, predictor.modality)
+        for start in range(0, len(inputs), args.batch_size):
+            chunk = inputs[start : start + args.batch_size]
+            for item, (label, prob) in zip(chunk, predictor(chunk)):
+                print(f"{item}\t{label}\t{prob:.4f}")
+
+
+def predictors(source: str, inputs: list[str], task: str | None, *options) -> list[tuple[Predictor, list[str]]]:
+    """(Predictor, its inputs) pairs: one for a single-task model; for a co-trained model one per task the
+    inputs go to (``route_inputs``). ``options``: Predictor's device, tokenizer, mean, std."""
+    pretrained = None if source in PRESETS else read_pretrained(source)
+    if pretrained is None or pretrained.tasks is None:
+        if task:
+            raise ConfigError(f"--task {task}: {source} is a single-task model; --task is for co-trained models")
+        model = build_from_pretrained(pretrained) if pretrained is not None else None
+        return [(Predictor(source, *options, model=model), inputs)]
+    multitask = build_multitask_from_pretrained(pretrained)
+    return [(Predictor(f"{source} (task {name})", *options, model=multitask.task_model(name)), items)
+            for name, items in route_inputs(multitask, inputs, task).items()]
+
+
+def looks_like_image(item: str) -> bool:
+    path = Path(item)
+    return path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def route_inputs(model: MultiTaskModel, inputs: list[str], task: str | None) -> dict[str, list[str]]:
+    """Inputs -> {task: its inputs}: ``task`` takes them all, else each goes to the one task of its modality."""
+    if task is not None:
+        model.task_config(task)  # an unknown name stops here, with the known ones
+        return {task: inputs}
+    routed: dict[str, list[str]] = {}
+    for item in inputs:
+        modality = "image" if looks_like_image(item) else "text"
+        candidates = [name for name in model.tasks if model.modality(name) == modality]
+        if not candidates:
+            raise ConfigError(f"{item!r} reads as {modality}, but the model's tasks ({', '.join(model.tasks)}) read none")
+        if len(candidates) > 1:
+            raise ConfigError(f"tasks {', '.join(candidates)} all read {modality}; choose one with --task")
+        routed.setdefault(candidates[0], []).append(item)
+    return routed
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,12 +9,14 @@ same (another data set, seed, batch size or number of devices) goes on with one 
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from typing import Callable
 
 import lightning as L
 import torch
+from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from torch.utils.data import DataLoader, Dataset
 
 from ..config import DataContract
@@ -30,6 +32,22 @@ class SplitDataModule(L.LightningDataModule):
     train_sampler: ResumableSampler | None = None
     _resume_state: dict | None = None
     _fingerprint: int | None = None
+
+    def save_init_arguments(self) -> None:
+        """``save_hyperparameters()`` for the calling ``__init__``'s own arguments.
+
+        LightningCLI hands every data module it builds the hyperparameters of the config's ``data`` entry;
+        a data module inside another (MultiTaskDataModule's tasks) would take its parent's. Those are set
+        aside here, and the constructor's arguments are read from its frame instead."""
+        given = _given_hyperparameters.get()
+        own = set(inspect.signature(type(self).__init__).parameters)
+        foreign = given is not None and bool(set(given) - own - {"_class_path", "_instantiator"})
+        token = _given_hyperparameters.set(None) if foreign else None
+        try:
+            self.save_hyperparameters(frame=inspect.currentframe().f_back)
+        finally:
+            if token is not None:
+                _given_hyperparameters.reset(token)
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         raise NotImplementedError

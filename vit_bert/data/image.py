@@ -82,7 +82,7 @@ class ImageDataModule(SplitDataModule):
         super().__init__()
         if dataset not in DATASETS:
             raise DataError(f"data.dataset must be one of {DATASETS}; got {dataset!r}")
-        self.save_hyperparameters()
+        self.save_init_arguments()
         self.splits: dict[str, ImageSplit] | None = None
         self.class_names: list[str] = []
         self.transform: BatchTransform | None = None

@@ -115,7 +115,7 @@ class TextDataModule(SplitDataModule):
         super().__init__()
         if not (root or train_file or hf_dataset):
             raise DataError("set one of --data.root (a folder with train/test files), --data.train_file, or --data.hf_dataset")
-        self.save_hyperparameters()
+        self.save_init_arguments()
         self.tokenizer: TextTokenizer | None = None
         self.labels: LabelMap | None = None
         self.splits: dict[str, TextSplit] | None = None

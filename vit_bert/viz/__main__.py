@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import SourceNotFoundError, run_command
-from ..predict import Predictor
+from ..predict import predictors
 from .trace import trace_layer
 from .view import attention_view, prediction_title, view_figure
 
@@ -34,8 +34,9 @@ def viz(argv: list[str]) -> None:
     parser.add_argument("--mean", type=float, nargs="+", help="per-channel mean, for image weights trained outside vit_bert")
     parser.add_argument("--std", type=float, nargs="+", help="per-channel std, with --mean")
     parser.add_argument("--dpi", type=int, default=100)
+    parser.add_argument("--task", help="a co-trained model's task to draw (default: the one task of the input's modality)")
     args = parser.parse_args(argv)
-    predictor = Predictor(args.source, tokenizer=args.tokenizer, mean=args.mean, std=args.std)
+    [(predictor, _)] = predictors(args.source, [args.input], args.task, "cpu", args.tokenizer, args.mean, args.std)
     image = tokens = None
     if predictor.modality == "image":
         if not Path(args.input).is_file():

@@ -2,7 +2,8 @@
 
 Keeps one fixed validation sample (the ``sample_index``-th of the first validation batch) and
 every ``every_n_epochs`` validation epochs writes its attention figure (images: rollout + per-head
-[CLS] maps; text: token x token matrices) to ``<log_dir>/attention/epoch{NNN}.png``.
+[CLS] maps; text: token x token matrices) to ``<log_dir>/attention/epoch{NNN}.png``. A co-trained model
+gets one figure per task, from its first validation batch: ``epoch{NNN}.<task>.png``.
 
     python train.py --trainer.callbacks+=vit_bert.viz.AttentionFigureCallback --trainer.callbacks.every_n_epochs 5
 """
@@ -15,6 +16,7 @@ import lightning as L
 import torch
 
 from ..errors import ConfigError
+from ..multitask import MultiTaskModel
 from .view import attention_view, prediction_title, view_figure
 
 
@@ -30,24 +32,35 @@ class AttentionFigureCallback(L.Callback):
         if every_n_epochs < 1:
             raise ConfigError(f"every_n_epochs must be >= 1; got {every_n_epochs}")
         self.every_n_epochs, self.sample_index, self.layer, self.dirpath = every_n_epochs, sample_index, layer, dirpath
-        self.sample: dict[str, torch.Tensor] | None = None
+        self.samples: dict[int, dict[str, torch.Tensor]] = {}  # validation dataloader (a co-trained model's task) -> sample
         self.written: list[Path] = []
 
     def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
-        if self.sample is None and batch_idx == 0 and not trainer.sanity_checking:
+        if dataloader_idx not in self.samples and batch_idx == 0 and not trainer.sanity_checking:
             index = min(self.sample_index, len(batch["labels"]) - 1)
-            self.sample = {k: v[index : index + 1].detach().clone() for k, v in batch.items()}
+            self.samples[dataloader_idx] = {k: v[index : index + 1].detach().clone() for k, v in batch.items()}
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
-        if self.sample is None or trainer.sanity_checking or not trainer.is_global_zero:
+        if not self.samples or trainer.sanity_checking or not trainer.is_global_zero:
             return
         if (trainer.current_epoch + 1) % self.every_n_epochs:
             return
-        inputs = {k: v.to(pl_module.device) for k, v in self.sample.items() if k != "labels"}
-        model = pl_module.model
+        folder = Path(self.dirpath or Path(trainer.log_dir or ".") / "attention")
+        folder.mkdir(parents=True, exist_ok=True)
+        for index, sample in sorted(self.samples.items()):
+            model, name = pl_module.model, f"epoch{trainer.current_epoch:03d}"
+            if isinstance(model, MultiTaskModel):
+                task = pl_module.task_order[index]
+                model, name = model.task_model(task), f"{name}.{task}"
+            path = folder / f"{name}.png"
+            self._figure(trainer, model, sample, pl_module.device).savefig(path, dpi=80)
+            self.written.append(path)
+
+    def _figure(self, trainer, model, sample: dict[str, torch.Tensor], device: torch.device):
+        inputs = {k: v.to(device) for k, v in sample.items() if k != "labels"}
         view = attention_view(model, inputs)
         contract, names = model.data_contract, model.class_names
-        truth = int(self.sample["labels"][0])  # -1 for unlabelled text (masked-token pretraining)
+        truth = int(sample["labels"][0])  # -1 for unlabelled text (masked-token pretraining)
         true_name = None if truth < 0 else (names[truth] if names else str(truth))
         title = f"epoch {trainer.current_epoch}: " + prediction_title(view, names, true_name)
         image = tokens = None
@@ -57,8 +70,4 @@ class AttentionFigureCallback(L.Callback):
             image = (inputs["images"][0].float().cpu() * std + mean).clamp(0, 1).permute(1, 2, 0).numpy()
         elif model.tokenizer is not None:
             tokens = [model.tokenizer.id_to_token(i) for i in view.token_ids]
-        folder = Path(self.dirpath or Path(trainer.log_dir or ".") / "attention")
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"epoch{trainer.current_epoch:03d}.png"
-        view_figure(view, self.layer, title, image, tokens).savefig(path, dpi=80)
-        self.written.append(path)
+        return view_figure(view, self.layer, title, image, tokens)

@@ -28,9 +28,10 @@ from timm.layers import resample_abs_pos_embed
 from tokenizers import Tokenizer
 
 from ..config import DataContract, ModelConfig
-from ..errors import SourceNotFoundError, WeightsMismatchError
-from ..folder_format import WEIGHTS_FILE, is_native_dir, read_folder
+from ..errors import ConfigError, SourceNotFoundError, WeightsMismatchError
+from ..folder_format import WEIGHTS_FILE, is_multitask_dir, is_native_dir, read_folder, read_multitask_folder
 from ..model import TransformerClassifier
+from ..multitask import MultiTaskModel
 from ..tokenizer import load_tokenizer, tokenizer_file_in
 from .files import load_pickle_safely, read_state_dict
 from .hf_bert import hf_bert_config, hf_bert_to_vit_bert, is_hf_bert
@@ -38,6 +39,7 @@ from .timm_vit import is_timm_vit, timm_vit_config, timm_vit_to_vit_bert
 
 log = logging.getLogger(__name__)
 
+MULTITASK_KEY = "vit_bert_multitask"  # a multi-task checkpoint's task -> {"config", "data"}
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.pth", "pytorch_model.pth")
 WEIGHT_SUFFIXES = (".ckpt", ".pth", ".pt", ".bin", ".safetensors")
 
@@ -52,6 +54,8 @@ class Pretrained:
     tokenizer: Tokenizer | None = None
     data_contract: DataContract | None = None
     """vit_bert folders and train.py checkpoints: what the data decided (classes, normalisation, max_length, tokenizer)."""
+    tasks: dict[str, tuple[dict, DataContract | None]] | None = None
+    """A multi-task model (one shared encoder): task -> (its ModelConfig fields, its data contract); ``config`` is then empty."""
 
 
 def _from_state_dict(state_dict: dict[str, torch.Tensor], hf_config: dict | None, heads: int | None, where: str) -> Pretrained:
@@ -91,6 +95,8 @@ def _from_timm_name(name: str) -> Pretrained:
 
 
 def _from_directory(directory: Path, heads: int | None) -> Pretrained:
+    if is_multitask_dir(directory):
+        return Pretrained({}, read_state_dict(directory / WEIGHTS_FILE), tasks=read_multitask_folder(directory))
     if is_native_dir(directory):
         meta = read_folder(directory)
         return Pretrained(meta.config, read_state_dict(directory / WEIGHTS_FILE), meta.class_names, meta.tokenizer, meta.data_contract)
@@ -122,9 +128,13 @@ def _from_training_checkpoint(path: Path) -> Pretrained:
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise WeightsMismatchError(f"{path} is not a checkpoint written by train.py (no state_dict)")
     config = ckpt.get("vit_bert_model_config")
-    if config is None:
+    if config is None and MULTITASK_KEY not in ckpt:
         raise WeightsMismatchError(f"{path} holds no vit_bert model config; it was not written by a vit_bert ClassificationTask")
     state_dict = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
+    if MULTITASK_KEY in ckpt:
+        tasks = {name: (entry["config"], DataContract.from_dict(entry["data"]) if entry.get("data") else None)
+                 for name, entry in ckpt[MULTITASK_KEY].items()}
+        return Pretrained({}, state_dict, tasks=tasks)
     contract = checkpoint_contract(ckpt)
     if contract is None:
         return Pretrained(config, state_dict)
@@ -234,18 +244,40 @@ def load_weights_strict(model: torch.nn.Module, state_dict: dict[str, torch.Tens
     model.load_state_dict(state_dict, strict=False)
 
 
-def load_pretrained(source: str | Path | dict | torch.nn.Module, **overrides) -> TransformerClassifier:
+def load_pretrained(source: str | Path | dict | torch.nn.Module, **overrides) -> TransformerClassifier | MultiTaskModel:
     """A vit_bert model computing the same function as ``source`` (see the module docstring).
 
     ``load_pretrained("vit_small_patch16_224.pth", num_classes=10, img_size=32)``;
     ``load_pretrained(timm.create_model("vit_tiny_patch16_224"))``; ``load_pretrained("path/to/bert_dir", num_classes=2)``.
     The model carries ``data_contract``, ``class_names`` and (text) ``tokenizer`` when the source has them.
+    A multi-task folder or checkpoint gives a MultiTaskModel (no overrides; ``.task_model(name)`` is one task).
     """
-    return build_from_pretrained(read_pretrained(source, overrides.get("heads")), **overrides)
+    pretrained = read_pretrained(source, overrides.get("heads"))
+    if pretrained.tasks is not None:
+        if overrides:
+            raise ConfigError(f"{source} is a multi-task model: load it without overrides ({', '.join(overrides)}), "
+                              "then adapt one task's model, model.task_model(name)")
+        return build_multitask_from_pretrained(pretrained)
+    return build_from_pretrained(pretrained, **overrides)
+
+
+def build_multitask_from_pretrained(pretrained: Pretrained) -> MultiTaskModel:
+    """The MultiTaskModel of already-read multi-task weights, exactly."""
+    model = MultiTaskModel({name: ModelConfig.from_dict(config) for name, (config, _) in pretrained.tasks.items()})
+    load_weights_strict(model, pretrained.state_dict)
+    for name, (_, contract) in pretrained.tasks.items():
+        if contract is not None:
+            model.set_data_contract(name, contract)
+    return model
 
 
 def build_from_pretrained(pretrained: Pretrained, **overrides) -> TransformerClassifier:
     """The model for already-read weights, with ModelConfig overrides applied (see ``load_pretrained``)."""
+    if pretrained.tasks is not None:
+        raise ConfigError(
+            f"these weights are a multi-task model (tasks {', '.join(pretrained.tasks)}), not one model; save the task you want "
+            "on its own first: vit_bert.load_pretrained(source).task_model(name).save_pretrained(folder)"
+        )
     config, state_dict, reinit = _adapt(pretrained, overrides)
     model = TransformerClassifier(config)
     load_weights_strict(model, state_dict, reinit)

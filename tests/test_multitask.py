@@ -1,0 +1,184 @@
+"""Co-training: one shared Encoder for an image task and a text task, from build_multitask to train.py and predict."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+import vit_bert
+from vit_bert.config import DataContract
+from vit_bert.multitask import MultiTaskModel
+from vit_bert.tokenizer import train_wordpiece
+from text_data import sentences, write_splits
+
+ROOT = Path(__file__).resolve().parent.parent
+TASKS = {
+    "digits": {"modality": "image", "img_size": 8, "patch_size": 2, "in_chans": 1, "num_classes": 10},
+    "sst2": {"modality": "text", "vocab_size": 80, "num_classes": 2, "max_len": 32},
+}
+SMALL = {"dim": 32, "depth": 2, "heads": 4, "mlp_ratio": 2.0}
+
+
+def text_batch(batch: int = 3, length: int = 7) -> dict:
+    ids = torch.randint(5, 80, (batch, length))
+    mask = torch.ones_like(ids)
+    mask[1:, -2:] = 0
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def test_the_public_contract_of_build_multitask():
+    torch.manual_seed(0)
+    model = vit_bert.build_multitask(encoder="bert-mini", tasks=TASKS)
+    assert isinstance(model.encoder, vit_bert.layers.Encoder) and model.tasks == ["digits", "sst2"]
+    assert model(torch.randn(4, 1, 8, 8), task="digits").shape == (4, 10)
+    assert model(**text_batch(), task="sst2").shape == (3, 2)
+    assert model.task_configs["sst2"].dim == 256 and model.task_configs["digits"].depth == 4  # bert-mini's encoder for both
+
+
+def test_the_encoder_exists_once_and_both_tasks_train_it():
+    model = vit_bert.build_multitask(encoder=SMALL, tasks=TASKS)
+    encoder_keys = [k for k in model.state_dict() if "blocks.0.attn.qkv.weight" in k]
+    assert encoder_keys == ["encoder.blocks.0.attn.qkv.weight"]  # one copy, not one per task
+    views = [model.task_model(task) for task in model.tasks]
+    assert all(view.encoder is model.encoder for view in views)
+    qkv = model.encoder.blocks[0].attn.qkv.weight
+    for task, inputs in (("digits", {"images": torch.randn(2, 1, 8, 8)}), ("sst2", text_batch())):
+        model.zero_grad()
+        model(**inputs, task=task).sum().backward()
+        assert qkv.grad is not None and qkv.grad.abs().sum() > 0, task
+        others = [name for name in model.heads if name != task]
+        assert all(p.grad is None or p.grad.abs().sum() == 0 for name in others for p in model.heads[name].parameters())
+
+
+def test_tasks_of_one_modality_share_a_front_end_when_their_fields_agree():
+    tasks = {**TASKS, "digits_parity": {**TASKS["digits"], "num_classes": 2}, "big_digits": {**TASKS["digits"], "img_size": 16}}
+    model = vit_bert.build_multitask(encoder=SMALL, tasks=tasks)
+    assert model.frontend_of == {"digits": "digits", "sst2": "sst2", "digits_parity": "digits", "big_digits": "big_digits"}
+    assert model(torch.randn(2, 1, 8, 8), task="digits_parity").shape == (2, 2)
+
+
+def test_save_and_load_is_an_exact_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = vit_bert.build_multitask(encoder=SMALL, tasks=TASKS).eval()
+    tokenizer = train_wordpiece([t for t, _ in sentences(100)], 80)
+    text = DataContract("text", ["neg", "pos"], vocab_size=80, pad_token_id=0, max_length=32, tokenizer=tokenizer.to_str())
+    model.set_data_contract("sst2", text)
+    model.save_pretrained(tmp_path / "both")
+    again = vit_bert.load_pretrained(tmp_path / "both").eval()
+    assert isinstance(again, MultiTaskModel) and again.tasks == model.tasks
+    images, words = torch.randn(2, 1, 8, 8), text_batch()
+    assert torch.equal(again(images, task="digits"), model(images, task="digits"))
+    assert torch.equal(again(**words, task="sst2"), model(**words, task="sst2"))
+    assert again.task_model("sst2").class_names == ["neg", "pos"] and again.task_model("sst2").tokenizer.get_vocab_size() == 80
+    assert "digits" not in again.data_contracts
+    with pytest.raises(ValueError, match="is a multi-task model: load it without overrides"):
+        vit_bert.load_pretrained(tmp_path / "both", num_classes=3)
+
+
+def test_bad_input_names_the_task():
+    model = vit_bert.build_multitask(encoder=SMALL, tasks=TASKS)
+    with pytest.raises(ValueError, match="unknown task 'cifar'; this model has the tasks digits, sst2"):
+        model(torch.randn(2, 1, 8, 8), task="cifar")
+    with pytest.raises(ValueError, match="task 'sst2' reads text, but the batch is image"):
+        model(torch.randn(2, 1, 8, 8), task="sst2")
+    with pytest.raises(ValueError, match="task 'digits' reads image, but the batch is text"):
+        model(**text_batch(), task="digits")
+    with pytest.raises(ValueError, match="task 'sst2' sets dim=64, but the shared encoder has dim=32"):
+        vit_bert.build_multitask(encoder=SMALL, tasks={**TASKS, "sst2": {**TASKS["sst2"], "dim": 64}})
+    with pytest.raises(ValueError, match="task 'sst2' .text. has fields \\['patch_size'\\] that are not its front-end's or head's"):
+        vit_bert.build_multitask(encoder=SMALL, tasks={**TASKS, "sst2": {**TASKS["sst2"], "patch_size": 4}})
+    with pytest.raises(ValueError, match="task 'x' must say its modality"):
+        vit_bert.build_multitask(encoder=SMALL, tasks={"x": {"num_classes": 2}})
+    with pytest.raises(ValueError, match="task name 'a.b' must be a word"):
+        vit_bert.build_multitask(encoder=SMALL, tasks={"a.b": TASKS["digits"]})
+
+
+def test_a_task_name_given_twice_in_a_config_stops_train_py(tmp_path, capsys):
+    from vit_bert.cli import main
+
+    config = tmp_path / "twice.yaml"
+    config.write_text("task: multitask\ndata:\n  init_args:\n    tasks:\n      sst2: {}\n      sst2: {}\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--config", str(config)])
+    assert exit_info.value.code == 2
+    assert "twice.yaml line 6: 'sst2' appears twice in one mapping" in capsys.readouterr().err
+
+
+def test_the_shared_encoder_starts_from_a_hugging_face_bert(tmp_path, caplog):
+    transformers = pytest.importorskip("transformers")
+    config = transformers.BertConfig(vocab_size=80, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                                     max_position_embeddings=32)
+    torch.manual_seed(0)
+    transformers.BertModel(config).save_pretrained(tmp_path / "bert")
+    from vit_bert.training.multitask import MultiTaskClassification
+
+    tokenizer = train_wordpiece([t for t, _ in sentences(100)], 80)
+    contracts = {
+        "digits": DataContract("image", [str(i) for i in range(10)], in_chans=1, img_size=8, mean=[0.3], std=[0.4]),
+        "sst2": DataContract("text", ["neg", "pos"], vocab_size=80, pad_token_id=0, max_length=32, tokenizer=tokenizer.to_str()),
+    }
+    with caplog.at_level("INFO"):
+        task = MultiTaskClassification(tasks={"digits": {"patch_size": 2}, "sst2": {"max_len": 32, "type_vocab_size": 2}},
+                                       data_contract=contracts, pretrained=str(tmp_path / "bert"))
+    bert = vit_bert.load_pretrained(tmp_path / "bert")
+    assert torch.equal(task.model.encoder.blocks[1].mlp.fc1.weight, bert.encoder.blocks[1].mlp.fc1.weight)
+    assert torch.equal(task.model.frontends["sst2"].word_embeddings.weight, bert.frontend.word_embeddings.weight)
+    assert "task 'digits': its image front-end starts fresh" in caplog.text and "task 'sst2': its front-end starts from" in caplog.text
+    with pytest.raises(ValueError, match="model.encoder has dim=64, but the pretrained encoder has dim=32"):
+        MultiTaskClassification(encoder={"dim": 64}, data_contract=contracts, pretrained=str(tmp_path / "bert"))
+
+
+@pytest.mark.slow
+def test_co_training_through_train_py_then_predict_export_and_viz(tmp_path, monkeypatch, capsys):
+    from vit_bert.cli import main, run
+
+    monkeypatch.chdir(tmp_path)
+    write_splits(tmp_path / "text", "tsv", n_train=200, n_test=40)
+    cli = run(["--config", str(ROOT / "configs/cotrain_cifar10_sst2.yaml"), "--data.tasks.cifar10.init_args.dataset", "digits",
+               "--data.tasks.sst2.init_args.root", "text", "--data.tasks.sst2.init_args.tokenizer_vocab_size", "120",
+               "--model.tasks", "{cifar10: {patch_size: 2}, sst2: {max_len: 64}}", "--model.encoder", "{dim: 32, depth: 2, heads: 4}",
+               "--trainer.max_epochs", "4", "--trainer.max_time", "null", "--trainer.enable_progress_bar", "false",
+               "--trainer.callbacks+=vit_bert.viz.AttentionFigureCallback", "--trainer.callbacks.every_n_epochs", "2"])
+    out = capsys.readouterr().out
+    per_task = {line.split(":")[0].strip(): float(line.split(":")[1]) for line in out.splitlines() if line.startswith("  test_acc/")}
+    assert set(per_task) == {"test_acc/cifar10", "test_acc/sst2"}
+    mean = float(out.split("test accuracy, mean over the tasks: ")[1].split()[0])
+    assert mean == pytest.approx(sum(per_task.values()) / 2, abs=1e-4)
+    assert per_task["test_acc/sst2"] > 0.7 and per_task["test_acc/cifar10"] > 0.15  # both above chance (0.5 and 0.1; 180 test digits)
+    figures = sorted(p.name for p in (Path(cli.trainer.log_dir) / "attention").glob("*.png"))
+    assert figures == ["epoch001.cifar10.png", "epoch001.sst2.png", "epoch003.cifar10.png", "epoch003.sst2.png"]
+
+    best = cli.trainer.checkpoint_callback.best_model_path
+    model = vit_bert.load_pretrained(best)
+    assert isinstance(model, MultiTaskModel) and model.tasks == ["cifar10", "sst2"]
+    digit = tmp_path / "seven.png"
+    from sklearn.datasets import load_digits
+
+    pixels = load_digits().images[7]
+    Image.fromarray((pixels * 255 / 16).astype("uint8")).save(digit)
+    main(["predict", best, str(digit), "a wonderful moving film"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split("\t")[0] for line in lines] == [str(digit), "a wonderful moving film"]
+    assert lines[0].split("\t")[1] in [str(i) for i in range(10)] and lines[1].split("\t")[1] in ("0", "1")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", best, "--task", "imagenet", "a film"])
+    assert exit_info.value.code == 2 and "unknown task 'imagenet'; this model has the tasks cifar10, sst2" in capsys.readouterr().err
+
+    from vit_bert.cli import vit_bert_main
+
+    vit_bert_main(["viz", best, str(digit), "--out", "digit.png"])  # the image task's attention, chosen by the input
+    assert "wrote digit.png" in capsys.readouterr().out and Path("digit.png").stat().st_size > 1000
+
+
+def test_onnx_export_writes_one_graph_per_task(tmp_path, capsys):
+    pytest.importorskip("onnxscript")
+    pytest.importorskip("onnxruntime")
+    from vit_bert.cli import vit_bert_main
+
+    vit_bert.build_multitask(encoder=SMALL, tasks=TASKS).save_pretrained(tmp_path / "both")
+    vit_bert_main(["export", str(tmp_path / "both"), str(tmp_path / "model.onnx")])
+    out = capsys.readouterr().out
+    assert (tmp_path / "model.digits.onnx").is_file() and (tmp_path / "model.sst2.onnx").is_file()
+    differences = [float(line.split("= ")[1]) for line in out.splitlines() if "max |difference|" in line]
+    assert len(differences) == 4 and max(differences) < 1e-4
