@@ -100,6 +100,13 @@ class VitBertCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         pretrained, data_args = self.config.model.get("pretrained"), self.config.data.get("init_args")
+        if data_args is not None and "tasks" in data_args:  # co-training: each text task's data module
+            for spec in data_args.tasks.values():
+                self._choose_tokenizer(pretrained, spec.get("init_args"))
+        else:
+            self._choose_tokenizer(pretrained, data_args)
+
+    def _choose_tokenizer(self, pretrained: str | None, data_args) -> None:
         if data_args is None or "tokenizer" not in data_args or data_args.tokenizer:
             return
         # A resumed text run reads its data with the checkpoint's tokenizer (training a new one could

@@ -50,8 +50,9 @@ class MultiTaskDataModule(L.LightningDataModule):
         return {name: module.contract for name, module in self.tasks.items()}
 
     def setup(self, stage: str | None = None) -> None:
-        for module in self.tasks.values():
+        for name, module in self.tasks.items():
             module.trainer = self.trainer
+            module.tokenizer_file_name = f"tokenizer.{name}.json"  # text tasks: one file each in the run's folder
             module.setup(stage)
 
     def train_dataloader(self) -> CombinedLoader:

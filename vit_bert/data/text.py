@@ -23,7 +23,7 @@ from ..config import DataContract
 from ..errors import DataError
 from ..tokenizer import TextTokenizer, load_tokenizer, train_wordpiece
 from ..weights.files import load_pickle_safely
-from ..weights.load import checkpoint_contract
+from ..weights.load import MULTITASK_KEY, checkpoint_contract
 from .base import SplitDataModule
 from .splits import with_validation
 from .text_files import LabelMap, TextRows, find_split_files, read_file, read_hf_dataset
@@ -48,8 +48,16 @@ class TextSplit:
 
 
 def checkpoint_tokenizer(path: Path) -> Tokenizer:
-    """The tokenizer a train.py checkpoint's model was trained with (a resumed run must not train another)."""
-    contract = checkpoint_contract(load_pickle_safely(path))
+    """The tokenizer a train.py checkpoint's model was trained with (a resumed run must not train another);
+    of a co-trained model's checkpoint, its one text task's."""
+    ckpt = load_pickle_safely(path)
+    if MULTITASK_KEY in ckpt:
+        texts = {name: entry["data"] for name, entry in ckpt[MULTITASK_KEY].items() if entry["data"]["modality"] == "text"}
+        if len(texts) != 1:
+            raise DataError(f"{path} holds the tokenizers of the text tasks {', '.join(texts) or '(none)'}; "
+                            "pass each one's as --data.tasks.<task>.init_args.tokenizer (a tokenizer.json)")
+        return Tokenizer.from_str(next(iter(texts.values()))["tokenizer"])
+    contract = checkpoint_contract(ckpt)
     if contract is None or contract.tokenizer is None:
         raise DataError(f"{path} holds no tokenizer; pass --data.tokenizer (a tokenizer.json, vocab.txt or folder)")
     return contract.load_tokenizer()
@@ -72,6 +80,8 @@ def labelled_test(raw: dict[str, TextRows], source: str, val_fraction: float) ->
 
 
 class TextDataModule(SplitDataModule):
+    tokenizer_file_name = "tokenizer.json"  # written into the run's folder; a co-training run names it per task
+
     def __init__(
         self,
         root: str | None = None,
@@ -176,7 +186,7 @@ class TextDataModule(SplitDataModule):
         trainer = self.trainer
         if trainer is not None and trainer.log_dir and trainer.is_global_zero and stage == "fit":
             Path(trainer.log_dir).mkdir(parents=True, exist_ok=True)
-            self.tokenizer.save(Path(trainer.log_dir) / "tokenizer.json")
+            self.tokenizer.save(Path(trainer.log_dir) / self.tokenizer_file_name)
 
     def collate(self, items: list[tuple[list[int], int]]) -> dict[str, torch.Tensor]:
         batch = self.tokenizer.collate([ids for ids, _ in items])
