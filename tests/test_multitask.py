@@ -74,6 +74,9 @@ def test_save_and_load_is_an_exact_round_trip(tmp_path):
     assert "digits" not in again.data_contracts
     with pytest.raises(ValueError, match="is a multi-task model: load it without overrides"):
         vit_bert.load_pretrained(tmp_path / "both", num_classes=3)
+    (tmp_path / "both" / "tokenizer.sst2.json").unlink()
+    with pytest.raises(ValueError, match="text task 'sst2' of .* has no tokenizer: tokenizer.sst2.json is missing"):
+        vit_bert.load_pretrained(tmp_path / "both")
 
 
 def test_bad_input_names_the_task():
@@ -127,6 +130,8 @@ def test_the_shared_encoder_starts_from_a_hugging_face_bert(tmp_path, caplog):
     assert "task 'digits': its image front-end starts fresh" in caplog.text and "task 'sst2': its front-end starts from" in caplog.text
     with pytest.raises(ValueError, match="model.encoder has dim=64, but the pretrained encoder has dim=32"):
         MultiTaskClassification(encoder={"dim": 64}, data_contract=contracts, pretrained=str(tmp_path / "bert"))
+    with pytest.raises(ValueError, match=r"model.tasks names \['imdb'\], which data.tasks does not have"):
+        MultiTaskClassification(encoder=SMALL, tasks={"imdb": {}}, data_contract=contracts)
 
 
 @pytest.mark.slow

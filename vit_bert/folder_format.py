@@ -111,6 +111,8 @@ def read_multitask_folder(path: Path) -> dict[str, tuple[dict, DataContract | No
         contract = None
         if entry.get("data") is not None:
             tokenizer_file = path / f"tokenizer.{name}.json"
+            if entry["data"]["modality"] == "text" and not tokenizer_file.is_file():
+                raise ConfigError(f"text task {name!r} of {path} has no tokenizer: {tokenizer_file.name} is missing")
             tokenizer = tokenizer_file.read_text(encoding="utf-8") if tokenizer_file.is_file() else None
             contract = DataContract.from_dict({**entry["data"], "tokenizer": tokenizer})
         read[name] = (entry["config"], contract)
