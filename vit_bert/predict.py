@@ -2,7 +2,7 @@
 
     python train.py predict CHECKPOINT photo.jpg more_photos/        # images: files or folders
     python train.py predict CHECKPOINT "a gripping film" reviews.txt   # text: sentences or .txt files (one per line)
-    python train.py predict COTRAINED photo.jpg "a gripping film"      # a co-trained model: each input to its modality's task
+    python train.py predict COTRAINED photo.jpg "a gripping film"      # a co-trained model: each input to its modality's task, task by task
     vit-bert predict CHECKPOINT ...                                   # the same
 
 Prints one line per input: the input, the predicted label and its probability.

@@ -63,10 +63,11 @@ def model_config(
     if pretrained_config is None:
         base = ModelConfig.from_name(preset, **values)
     else:  # e.g. a pretrained masked-token model is fine-tuned with a classifier in place of its MLM head
+        source = ModelConfig.from_dict(pretrained_config)
         for key in ARCHITECTURE_FIELDS:
-            if key in options and options[key][0] != pretrained_config[key]:
+            if key in options and options[key][0] != getattr(source, key):
                 raise ConfigError(
-                    f"{options[key][1]}={options[key][0]} disagrees with the pretrained model, which has {key}={pretrained_config[key]}; "
+                    f"{options[key][1]}={options[key][0]} disagrees with the pretrained model, which has {key}={getattr(source, key)}; "
                     "its weights fix this field: remove the setting or pretrain a model with it"
                 )
         base = ModelConfig.from_dict({**pretrained_config, **values})
