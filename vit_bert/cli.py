@@ -24,7 +24,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import lightning as L
-import torch
 import yaml
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -254,9 +253,6 @@ def task_name(argv: list[str]) -> str:
 
 def build_cli(argv: list[str], callbacks: list | None = None) -> VitBertCLI:
     """Parse ``argv`` (the quickstart config when none is given) and instantiate model, data and trainer."""
-    # Subnormal floats (sharp attention after pretraining makes them) cost x86 CPUs ~100x per operation:
-    # a SimMIM-pretrained ViT's first CPU training steps ran ~45x slower with them than flushed to zero.
-    torch.set_flush_denormal(True)
     if not any(a == "--config" or a.startswith("--config=") for a in argv):
         argv = ["--config", str(DEFAULT_CONFIG), *argv]
     try:
