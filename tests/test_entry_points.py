@@ -38,7 +38,7 @@ def test_a_bug_inside_vit_bert_keeps_its_traceback(monkeypatch):
     monkeypatch.setattr(cli, "run", broken)
     with pytest.raises(KeyError, match="a bug"):
         cli.main(["--trainer.max_epochs", "1"])
-    monkeypatch.setattr(viz_main, "Predictor", broken)
+    monkeypatch.setattr(viz_main, "predictors", broken)
     with pytest.raises(KeyError, match="a bug"):
         viz_main.main(["vit-ti/16", "photo.png"])
 
