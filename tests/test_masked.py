@@ -1,4 +1,4 @@
-"""Masked-token pretraining: BERT's MLM on text and SimMIM on images. The masking rules, the task,
+"""Masked-token pretraining: BERT's MLM on text and MAE on images. The masking rules, the task,
 and pretrain -> fine-tune through train.py."""
 
 from pathlib import Path
@@ -135,14 +135,15 @@ def test_mask_ratios_that_leave_nothing_visible_or_nothing_to_predict_are_refuse
         MaskedTokenTask("vit-cifar/4", config={"patch_size": 2}, data_contract=DIGITS, mask_prob=0.98)
 
 
-def test_the_encoder_cannot_see_the_pixels_of_masked_patches():
+@pytest.mark.parametrize("stem", ["patch", "conv"])
+def test_the_model_cannot_see_the_pixels_of_masked_patches(stem):
+    # A conv stem's 3x3 windows reach across patch borders: the hidden pixels are zeroed before it.
     torch.manual_seed(0)
-    model = vit_bert.build_model("vit-cifar/4", **TINY_VIT, img_size=8, in_chans=1, head="pixels").eval()
+    model = vit_bert.build_model("vit-cifar/4", **{**TINY_VIT, "stem": stem}, img_size=8, in_chans=1, head="pixels").eval()
     images = torch.randn(3, 1, 8, 8)
     masked = mask_patches(3, 16, 10, generator=torch.Generator().manual_seed(1))
-    changed = images.clone()
-    pixel_masked = vit_bert.layers.patchify(torch.ones_like(images), 2) * masked[..., None]  # (B, N, P*P*C)
-    changed += torch.randn_like(images) * pixel_masked.reshape(3, 4, 4, 2, 2).permute(0, 1, 3, 2, 4).reshape(3, 1, 8, 8)
+    hidden_pixels = vit_bert.layers.unpatchify(masked[..., None].expand(-1, -1, 4), 2, (4, 4))  # (3, 1, 8, 8) bool
+    changed = images + torch.randn_like(images) * hidden_pixels
     assert not torch.equal(changed, images)
     with torch.no_grad():
         predicted, again = model.forward_masked(images, masked), model.forward_masked(changed, masked)
@@ -152,6 +153,32 @@ def test_the_encoder_cannot_see_the_pixels_of_masked_patches():
     assert not torch.allclose(predicted, unmasked, atol=1e-3)
     with pytest.raises(ValueError, match="forward_masked needs a masked-patch model"):
         vit_bert.build_model("vit-cifar/4", **TINY_VIT, img_size=8, in_chans=1).forward_masked(images, masked)
+    uneven = masked.clone()
+    uneven[2, masked[2].nonzero()[0]] = False
+    with pytest.raises(ValueError, match=r"every image needs the same number of masked patches; got \[9, 10\]"):
+        model.forward_masked(images, uneven)
+
+
+def test_the_encoder_reads_the_visible_patches_only_and_the_decoder_fills_in_the_rest():
+    torch.manual_seed(0)
+    model = vit_bert.build_model("vit-cifar/4", **TINY_VIT, img_size=8, in_chans=1, head="pixels").eval()
+    seen = []
+    model.encoder.register_forward_hook(lambda module, args, output: seen.append(tuple(output.shape)))
+    masked = mask_patches(2, 16, 12)
+    with torch.no_grad():
+        predicted = model.forward_masked(torch.randn(2, 1, 8, 8), masked)
+    assert seen == [(2, 1 + 4, 32)]  # [CLS] + the 4 visible patches of 16
+    assert predicted.shape == (2, 16, 4)
+    images = torch.randn(2, 1, 8, 8)
+    kept = (~masked).nonzero()[:, 1].reshape(2, 4)
+    with torch.no_grad():
+        everything, _ = model.frontend(images)
+        visible, _ = model.frontend.forward_visible(images, kept)
+        assert torch.equal(visible[:, 0], everything[:, 0])  # [CLS]
+        assert torch.equal(visible[:, 1:], everything[:, 1:][torch.arange(2)[:, None], kept])  # each patch with its own position
+        encoded = torch.randn(2, 17, 32)
+        all_kept = torch.arange(16).expand(2, 16)
+        assert torch.allclose(model.head(encoded, all_kept), model.head(encoded), atol=1e-6)  # nothing hidden: no mask token
 
 
 def test_pixel_targets_are_each_patch_normalised():
@@ -165,7 +192,7 @@ def test_the_image_task_learns_to_fill_in_a_fixed_batch():
     torch.manual_seed(0)
     task = MaskedTokenTask("vit-cifar/4", config=TINY_VIT, data_contract=DIGITS)
     task.log = lambda *a, **k: None
-    assert task.model.config.head == "pixels" and task.masked_per_image == 10  # 0.6 of 16 patches by default
+    assert task.model.config.head == "pixels" and task.masked_per_image == 12  # 0.75 of 16 patches by default
     yy, xx = torch.meshgrid(torch.arange(8.0), torch.arange(8.0), indexing="ij")
     images = torch.stack([torch.sin(xx * f / 3 + yy * g / 4) for f, g in zip(range(1, 17), range(16, 0, -1))])[:, None]
     optimizer = torch.optim.AdamW(task.parameters(), lr=3e-3)

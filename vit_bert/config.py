@@ -78,7 +78,7 @@ class ModelConfig:
     head: str = "classifier"
     """What reads the encoder's output: 'classifier' (pooling + Linear -> (B, num_classes)), 'mlm' (text only:
     BERT's masked-token head, tied to the word embeddings -> (B, T, vocab_size)) or 'pixels' (images only:
-    SimMIM's masked-patch head -> (B, N, P * P * C) pixels per patch)."""
+    MAE's decoder: one Block over the visible tokens and mask tokens -> (B, N, P * P * C) pixels per patch)."""
     pool: str = "cls"
     """How the sequence becomes one vector: 'cls' (token 0) or 'mean' (masked for text)."""
     head_pooler: bool = False

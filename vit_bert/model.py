@@ -3,7 +3,7 @@
     image: images (B, C, H, W)                              -> logits (B, num_classes)
     text:  input_ids (B, T), attention_mask, token_type_ids -> logits (B, num_classes)
     text with head="mlm":                                     -> token logits (B, T, vocab_size)
-    image with head="pixels":                                 -> patch pixels (B, N, P * P * C)
+    image with head="pixels":                                 -> patch pixels (B, N, P * P * C) (MAE's decoder)
 
 ``forward_features`` returns the encoder output (B, L, D); ``forward_head`` pools
 and classifies; ``forward`` does both, and with ``return_attention=True``
@@ -21,9 +21,9 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from .config import DataContract, ModelConfig
-from .errors import ConfigError, ConfigTypeError
+from .errors import ConfigError, ConfigTypeError, InputError
 from .folder_format import write_folder
-from .layers import ClassifierHead, Encoder, ImageFrontEnd, MaskedTokenHead, PixelHead, TextFrontEnd
+from .layers import ClassifierHead, Encoder, ImageFrontEnd, MaskedTokenHead, PixelDecoder, TextFrontEnd, unpatchify
 from .layers.block import ACTIVATIONS
 
 
@@ -63,7 +63,9 @@ def build_head(config: ModelConfig, num_prefix_tokens: int) -> nn.Module:
     if config.head == "mlm":
         return MaskedTokenHead(config.dim, config.vocab_size, config.ln_eps, ACTIVATIONS[config.act])  # inits itself
     if config.head == "pixels":
-        return PixelHead(config.dim, config.patch_size, config.in_chans)  # inits itself
+        grid = (config.img_size // config.patch_size,) * 2
+        return PixelDecoder(config.dim, config.heads, config.mlp_ratio, grid, num_prefix_tokens, config.patch_size ** 2 * config.in_chans,
+                            config.ln_eps)  # inits itself
     return ClassifierHead(config.dim, config.num_classes, config.pool, config.head_pooler, config.head_dropout, num_prefix_tokens)
 
 
@@ -108,11 +110,11 @@ class TransformerClassifier(nn.Module):
 
     def forward_head(self, features: torch.Tensor, attention_mask: torch.Tensor | None = None, *, pre_logits: bool = False) -> torch.Tensor:
         """(B, L, D) -> logits (B, num_classes), or the pooled (B, D) vector with ``pre_logits=True``;
-        head="mlm": (B, T, D) -> (B, T, vocab_size); head="pixels": (B, prefix + N, D) -> (B, N, P * P * C)."""
+        head="mlm": (B, T, D) -> (B, T, vocab_size); head="pixels": (B, prefix + N, D), every patch visible -> (B, N, P * P * C)."""
         if self.config.head == "mlm":
             return self.head(features, self.frontend.word_embeddings.weight)
         if self.config.head == "pixels":
-            return self.head(features[:, self.frontend.num_prefix_tokens:])
+            return self.head(features)
         mask = attention_mask.bool() if attention_mask is not None else None
         return self.head(features, mask, pre_logits=pre_logits)
 
@@ -131,12 +133,24 @@ class TransformerClassifier(nn.Module):
         return self.head(self.encoder(tokens, mask), mask)
 
     def forward_masked(self, images: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
-        """head="pixels": images (B, C, H, W) with the patches where ``masked`` (B, N) is True hidden behind
-        the head's mask token -> predicted pixels of every patch (B, N, P * P * C)."""
+        """head="pixels", MAE: images (B, C, H, W), ``masked`` (B, N) True at the hidden patches (the same number
+        in every row) -> predicted pixels of every patch (B, N, P * P * C). The encoder reads [CLS] and the
+        visible patches only; the hidden pixels are zeroed first, so a conv stem cannot see across into them."""
         if self.config.head != "pixels":
             raise ConfigError(f"forward_masked needs a masked-patch model (head='pixels'); this one has head={self.config.head!r}")
-        tokens, _ = self.frontend.forward_masked(images, masked, self.head.mask_token)
-        return self.forward_head(self.encoder(tokens))
+        self.frontend.check_input(images)
+        grid = (images.shape[2] // self.config.patch_size, images.shape[3] // self.config.patch_size)
+        if masked.shape != (len(images), grid[0] * grid[1]):
+            raise InputError(f"the patch mask has shape {tuple(masked.shape)}; expected (batch, patches) = {(len(images), grid[0] * grid[1])}")
+        hidden = masked.sum(dim=1)
+        if (hidden != hidden[0]).any():
+            raise InputError(f"every image needs the same number of masked patches; got {sorted(set(hidden.tolist()))}")
+        visible = masked.shape[1] - int(hidden[0])
+        kept = masked.int().argsort(dim=1, stable=True)[:, :visible]  # (B, K) visible indices, ascending
+        patch_pixels = self.config.patch_size ** 2 * images.shape[1]
+        pixel_mask = unpatchify(masked[..., None].expand(-1, -1, patch_pixels), self.config.patch_size, grid)  # (B, C, H, W)
+        tokens, _ = self.frontend.forward_visible(images.masked_fill(pixel_mask, 0), kept)
+        return self.head(self.encoder(tokens), kept)
 
     def save_pretrained(self, directory: str | Path, tokenizer: Tokenizer | str | Path | None = None, class_names: list[str] | None = None) -> Path:
         """config.json + model.safetensors (+ tokenizer.json) in ``directory``; ``vit_bert.load_pretrained(directory)`` reads it back.

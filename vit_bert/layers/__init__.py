@@ -9,7 +9,8 @@
     text_frontend.TextFrontEnd     ids (B, T) [+ mask, types] -> (B, T, D)
     head.ClassifierHead       (B, L, D) -> (B, num_classes)
     masked_token_head.MaskedTokenHead   (B, T, D) -> (B, T, vocab_size), decoder tied to the word embeddings
-    pixel_head.PixelHead      patch tokens (B, N, D) -> pixels (B, N, P * P * C); ``patchify`` makes the targets
+    pixel_decoder.PixelDecoder   visible tokens (B, 1 + K, D) -> pixels of every patch (B, N, P * P * C) (MAE);
+                              ``patchify`` / ``unpatchify`` convert images <-> patch rows
 """
 
 from .attention import SelfAttention
@@ -21,11 +22,11 @@ from .image_frontend import ImageFrontEnd
 from .masked_token_head import MaskedTokenHead
 from .packing import Packing
 from .patch_embed import PatchEmbedding
-from .pixel_head import PixelHead, patchify
+from .pixel_decoder import PixelDecoder, patchify, unpatchify
 from .pos_embed import sincos_2d
 from .text_frontend import TextFrontEnd
 
 __all__ = [
-    "Block", "ClassifierHead", "ConvStem", "Encoder", "ImageFrontEnd", "MaskedTokenHead", "Packing", "PatchEmbedding", "PixelHead", "SelfAttention",
-    "TextFrontEnd", "patchify", "pool_tokens", "sincos_2d",
+    "Block", "ClassifierHead", "ConvStem", "Encoder", "ImageFrontEnd", "MaskedTokenHead", "Packing", "PatchEmbedding", "PixelDecoder", "SelfAttention",
+    "TextFrontEnd", "patchify", "unpatchify", "pool_tokens", "sincos_2d",
 ]

@@ -105,21 +105,18 @@ class ImageFrontEnd(nn.Module):
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, None]:
         self.check_input(images)
-        return self._finish(self.patch_embed(images), images), None
-
-    def forward_masked(self, images: torch.Tensor, masked: torch.Tensor, mask_token: torch.Tensor) -> tuple[torch.Tensor, None]:
-        """As ``forward``, with the embedding of each patch where ``masked`` (B, N) is True replaced by
-        ``mask_token`` (1, 1, D) before positions are added (SimMIM), so the encoder knows where it is."""
-        self.check_input(images)
         patches = self.patch_embed(images)
-        if masked.shape != patches.shape[:2]:
-            raise InputError(f"the patch mask has shape {tuple(masked.shape)}; expected (batch, patches) = {tuple(patches.shape[:2])}")
-        patches = torch.where(masked[..., None], mask_token.to(patches.dtype), patches)
-        return self._finish(patches, images), None
-
-    def _finish(self, patches: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-        """(B, N, D) patch embeddings -> (B, prefix + N, D): [CLS] prepended, positions added, dropout."""
         grid = (images.shape[2] // self.patch_size, images.shape[3] // self.patch_size)
         if self.cls_token is not None:
             patches = torch.cat([self.cls_token.expand(patches.shape[0], -1, -1), patches], dim=1)
-        return self.pos_drop(patches + self.position_embeddings(grid))
+        return self.pos_drop(patches + self.position_embeddings(grid)), None
+
+    def forward_visible(self, images: torch.Tensor, kept: torch.Tensor) -> tuple[torch.Tensor, None]:
+        """As ``forward``, keeping [CLS] and the patches whose indices ``kept`` (B, K) lists -> (B, prefix + K, D),
+        each with its own position (MAE: the encoder reads the visible patches only)."""
+        tokens, _ = self(images)
+        prefix = self.num_prefix_tokens
+        if kept.ndim != 2 or len(kept) != len(tokens):
+            raise InputError(f"kept must hold patch indices of shape (batch, K) = ({len(tokens)}, K); got {tuple(kept.shape)}")
+        visible = tokens[:, prefix:].gather(1, kept[..., None].expand(-1, -1, tokens.shape[-1]))
+        return torch.cat([tokens[:, :prefix], visible], dim=1), None

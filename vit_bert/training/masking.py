@@ -4,7 +4,7 @@
         BERT: each real token that is not special is chosen with probability p; of the chosen,
         80 % become [MASK], 10 % a random token and 10 % stay.
     mask_patches(batch, patches, count) -> masked (B, N) bool, exactly ``count`` True per row
-        SimMIM / MAE: a uniformly random subset of each image's patches.
+        MAE: a uniformly random subset of each image's patches.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ def masked_patch_count(patches: int, ratio: float) -> int:
     """How many of ``patches`` a mask ratio hides; a ratio that hides none or all of them is an error."""
     count = round(ratio * patches)
     if count < 1:
-        raise ConfigError(f"mask_prob={ratio} masks {count} of the {patches} patches: nothing to predict; raise it (SimMIM: 0.6)")
+        raise ConfigError(f"mask_prob={ratio} masks {count} of the {patches} patches: nothing to predict; raise it (MAE: 0.75)")
     if count >= patches:
-        raise ConfigError(f"mask_prob={ratio} masks all {patches} patches: nothing stays visible; lower it (SimMIM: 0.6)")
+        raise ConfigError(f"mask_prob={ratio} masks all {patches} patches: nothing stays visible; lower it (MAE: 0.75)")
     return count
 
 

@@ -30,7 +30,7 @@ from tokenizers import Tokenizer
 from ..config import DataContract, ModelConfig
 from ..errors import ConfigError, SourceNotFoundError, WeightsMismatchError
 from ..folder_format import WEIGHTS_FILE, is_multitask_dir, is_native_dir, read_folder, read_multitask_folder
-from ..model import TransformerClassifier
+from ..model import TransformerClassifier, build_head
 from ..multitask import MultiTaskModel
 from ..tokenizer import load_tokenizer, tokenizer_file_in
 from .files import load_pickle_safely, read_state_dict
@@ -184,7 +184,7 @@ def read_pretrained(source: str | Path | dict | torch.nn.Module, heads: int | No
 HEAD_KEYS = {  # the state-dict keys of each kind of head
     "classifier": ("head.pooler.", "head.fc."),
     "mlm": ("head.dense.", "head.norm.", "head.bias"),
-    "pixels": ("head.proj.", "head.mask_token"),
+    "pixels": ("head.proj.", "head.mask_token", "head.block.", "head.norm."),
 }
 HEAD_NAMES = {"classifier": "classifier", "mlm": "masked-token", "pixels": "masked-patch"}
 
@@ -202,10 +202,8 @@ def _adapt(pretrained: Pretrained, overrides: dict) -> tuple[ModelConfig, dict, 
             log.warning("dropping the source's %s head (%d tensors): this model has head=%r", HEAD_NAMES[kind], len(dropped), config.head)
             state_dict = {k: v for k, v in state_dict.items() if k not in dropped}
     reinit = set()
-    if config.head == "mlm":
-        reinit |= {"head.dense.weight", "head.dense.bias", "head.norm.weight", "head.norm.bias", "head.bias"}
-    elif config.head == "pixels":
-        reinit |= {"head.proj.weight", "head.proj.bias", "head.mask_token"}
+    if config.head in ("mlm", "pixels"):  # a pretraining head the source lacks starts fresh
+        reinit |= {f"head.{key}" for key in build_head(config, int(config.class_token)).state_dict()}
     else:
         new_classes = overrides.get("num_classes", fields["num_classes"])
         if new_classes != fields["num_classes"] or "head.fc.weight" not in state_dict:
