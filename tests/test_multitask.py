@@ -187,3 +187,46 @@ def test_onnx_export_writes_one_graph_per_task(tmp_path, capsys):
     assert (tmp_path / "model.digits.onnx").is_file() and (tmp_path / "model.sst2.onnx").is_file()
     differences = [float(line.split("= ")[1]) for line in out.splitlines() if "max |difference|" in line]
     assert len(differences) == 4 and max(differences) < 1e-4
+
+
+def test_one_task_batches_take_the_tasks_in_turn_and_restart_the_smaller():
+    from vit_bert.data.multitask import RoundRobin
+
+    rounds = RoundRobin({"a": [1, 2, 3], "b": ["x", "y"]})
+    assert len(rounds) == 6
+    assert list(rounds) == [{"a": 1}, {"b": "x"}, {"a": 2}, {"b": "y"}, {"a": 3}, {"b": "x"}]
+
+
+def cotrain_argv(*extra: str) -> list[str]:
+    return ["--config", str(ROOT / "configs/cotrain_cifar10_sst2.yaml"), "--data.tasks.cifar10.init_args.dataset", "digits",
+            "--data.tasks.sst2.init_args.root", "text", "--data.tasks.sst2.init_args.tokenizer_vocab_size", "120",
+            "--model.tasks", "{cifar10: {patch_size: 2}, sst2: {max_len: 64}}", "--model.encoder", "{dim: 32, depth: 2, heads: 4}",
+            "--trainer.max_time", "null", "--trainer.enable_progress_bar", "false", *extra]
+
+
+def test_one_task_steps_and_a_learning_rate_per_task_through_train_py(tmp_path, monkeypatch):
+    from lightning.pytorch.callbacks import Callback
+
+    from vit_bert.cli import build_cli, run
+
+    class Seen(Callback):
+        def __init__(self):
+            self.tasks, self.lrs = [], None
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            self.tasks.append(list(batch))
+            self.lrs = self.lrs or [(g["initial_lr"], len(g["params"])) for g in trainer.optimizers[0].param_groups]
+
+    monkeypatch.chdir(tmp_path)
+    write_splits(tmp_path / "text", "tsv", n_train=200, n_test=40)
+    seen = Seen()
+    cli = run(cotrain_argv("--data.batches", "one_task", "--model.task_lr", "{cifar10: 0.01}", "--model.lr", "0.001",
+                           "--trainer.max_steps", "5", "--trainer.limit_val_batches", "0"), [seen])
+    assert seen.tasks == [["cifar10"], ["sst2"], ["cifar10"], ["sst2"], ["cifar10"]]
+    model = cli.model.model
+    fast = {id(p) for p in [*model.frontends["cifar10"].parameters(), *model.heads["cifar10"].parameters()]}
+    groups = cli.trainer.optimizers[0].param_groups
+    assert {id(p) for g in groups if g["initial_lr"] == 0.01 for p in g["params"]} == fast  # the image task's own parts
+    assert all(g["initial_lr"] == 0.001 for g in groups if not {id(p) for p in g["params"]} & fast)  # encoder, text front-end
+    with pytest.raises(ValueError, match=r"model.task_lr names \['imagenet'\], which are not tasks; the tasks are cifar10, sst2"):
+        build_cli(cotrain_argv("--model.task_lr", "{imagenet: 0.01}", "--trainer.max_steps", "1"))

@@ -43,3 +43,17 @@ def test_time_budget_drives_the_schedule_when_it_is_further_along():
     lrs = run_schedule(21, total_steps=1000, warmup_fraction=0.1, min_lr_ratio=0.0, time_fraction=lambda: next(clock))
     assert lrs[2] == pytest.approx(1.0)  # warmup done at 10% of the time
     assert lrs[-1] == pytest.approx(0.0, abs=1e-6)  # fully annealed when time is up
+
+
+def test_parameters_under_a_prefix_get_their_own_learning_rate():
+    model = build_model("bert-tiny", depth=1)
+    groups = param_groups(model, 0.05, {"frontend.": 0.01})
+    names = {id(p): n for n, p in model.named_parameters()}
+    by_lr = {}
+    for group in groups:
+        by_lr.setdefault(group.get("lr"), set()).update(names[id(p)] for p in group["params"])
+    assert set(by_lr) == {None, 0.01}
+    assert by_lr[0.01] == {n for n in names.values() if n.startswith("frontend.")}
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    fast = [g for g in groups if g.get("lr") == 0.01]
+    assert sorted(g["weight_decay"] for g in fast) == [0.0, 0.05]  # word embeddings decay, LayerNorm does not

@@ -1,12 +1,14 @@
 """MultiTaskDataModule: several data modules (images and text) under task names, for co-training one encoder.
 
 Batches:
-    training     {task: that task's batch} -- one batch of every task in each step, through Lightning's
-                 ``CombinedLoader`` in "max_size_cycle" mode: an epoch is the largest task's loader,
-                 smaller tasks start over when they run out. Each task's ``batch_size`` sets how much
-                 of it a step sees, so batch sizes in proportion to the data sizes sample in
-                 proportion to size (every task passes once per epoch), and equal batch sizes sample
-                 the tasks equally.
+    training     batches="all_tasks": {task: that task's batch} -- one batch of every task in each step
+                 (the model sums their losses), through Lightning's ``CombinedLoader`` in "max_size_cycle"
+                 mode: an epoch is the largest task's loader, smaller tasks start over when they run out.
+                 batches="one_task": {task: batch} with one task per step, the tasks in turn, as many
+                 rounds as the largest loader has batches (``RoundRobin``).
+                 Either way each task's ``batch_size`` sets how much of it a step sees, so batch sizes in
+                 proportion to the data sizes sample in proportion to size (every task passes once per
+                 epoch), and equal batch sizes sample the tasks equally.
     val / test   one task's batch at a time ("sequential"), with ``dataloader_idx`` = the task's place in ``tasks``.
 ``contract`` is {task: that data module's DataContract}.
 
@@ -17,6 +19,8 @@ Within one epoch, a smaller task that starts over repeats its order for that epo
 
 from __future__ import annotations
 
+from typing import Iterable, Iterator
+
 import lightning as L
 from lightning.pytorch.utilities import CombinedLoader
 
@@ -25,14 +29,40 @@ from ..errors import ConfigError
 from .base import SplitDataModule
 
 
+class RoundRobin:
+    """{task: DataLoader} -> {task: batch}, one task per step in the tasks' order; a pass is as many rounds
+    as the largest loader has batches, and a smaller loader starts over when it runs out."""
+
+    def __init__(self, loaders: dict[str, Iterable]):
+        self.loaders = loaders
+
+    def __len__(self) -> int:
+        return max(len(loader) for loader in self.loaders.values()) * len(self.loaders)
+
+    def __iter__(self) -> Iterator[dict]:
+        iterators = {name: iter(loader) for name, loader in self.loaders.items()}
+        for _ in range(len(self) // len(self.loaders)):
+            for name, loader in self.loaders.items():
+                batch = next(iterators[name], None)
+                if batch is None:
+                    iterators[name] = iter(loader)
+                    batch = next(iterators[name])
+                yield {name: batch}
+
+
 class MultiTaskDataModule(L.LightningDataModule):
-    def __init__(self, tasks: dict[str, SplitDataModule]):
+    def __init__(self, tasks: dict[str, SplitDataModule], batches: str = "all_tasks"):
         """
         Args:
             tasks: Task name -> its data module (vit_bert.data.ImageDataModule or TextDataModule with their own
                 settings, batch_size included). The names are the model's task names.
+            batches: "all_tasks" (each training step takes one batch of every task; their losses are summed)
+                or "one_task" (each step takes one task's batch, the tasks in turn).
         """
         super().__init__()
+        if batches not in ("all_tasks", "one_task"):
+            raise ConfigError(f"data.batches must be 'all_tasks' or 'one_task'; got {batches!r}")
+        self.batches = batches
         if not tasks:
             raise ConfigError("data.tasks is empty: give at least one task, {name: {class_path: ..., init_args: {...}}}")
         for name, module in tasks.items():
@@ -55,8 +85,9 @@ class MultiTaskDataModule(L.LightningDataModule):
             module.tokenizer_file_name = f"tokenizer.{name}.json"  # text tasks: one file each in the run's folder
             module.setup(stage)
 
-    def train_dataloader(self) -> CombinedLoader:
-        return CombinedLoader({name: module.train_dataloader() for name, module in self.tasks.items()}, "max_size_cycle")
+    def train_dataloader(self) -> CombinedLoader | RoundRobin:
+        loaders = {name: module.train_dataloader() for name, module in self.tasks.items()}
+        return CombinedLoader(loaders, "max_size_cycle") if self.batches == "all_tasks" else RoundRobin(loaders)
 
     def val_dataloader(self) -> CombinedLoader:
         return CombinedLoader([module.val_dataloader() for module in self.tasks.values()], "sequential")

@@ -35,6 +35,7 @@ class MultiTaskClassification(L.LightningModule):
         data_contract: dict[str, DataContract] | None = None,
         loss_weights: dict[str, float] | None = None,
         lr: float = 1e-3,
+        task_lr: dict[str, float] | None = None,
         weight_decay: float = 0.05,
         betas: tuple[float, float] = (0.9, 0.999),
         warmup_fraction: float = 0.05,
@@ -51,6 +52,8 @@ class MultiTaskClassification(L.LightningModule):
             data_contract: Filled in by train.py from the data module: task -> DataContract.
             loss_weights: Task -> weight of its loss in the sum (default 1 each).
             lr: Peak learning rate of AdamW.
+            task_lr: Task -> peak learning rate of its front-end and head, e.g. higher for the fresh parts
+                when the encoder starts from pretrained weights (default lr; the encoder always uses lr).
             weight_decay: AdamW weight decay, applied to weight matrices only.
             betas: AdamW betas.
             warmup_fraction: Share of all training steps spent in linear warmup.
@@ -93,8 +96,23 @@ class MultiTaskClassification(L.LightningModule):
         self.data_contract = data_contract
         self.task_order = list(data_contract)
         self.loss_weights = {name: float(weights.get(name, 1.0)) for name in self.task_order}
+        self.lr_by_prefix = self._lr_by_prefix(dict(task_lr or {}))
         self.val_metrics = nn.ModuleDict({n: MulticlassAccuracy(c.num_classes, average="micro") for n, c in data_contract.items()})
         self.test_metrics = nn.ModuleDict({n: MulticlassAccuracy(c.num_classes, average="micro") for n, c in data_contract.items()})
+
+    def _lr_by_prefix(self, task_lr: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(task_lr) - set(self.task_order))
+        if unknown:
+            raise ConfigError(f"model.task_lr names {unknown}, which are not tasks; the tasks are {', '.join(self.task_order)}")
+        prefixes = {}
+        for name, lr in task_lr.items():
+            owner = self.model.frontend_of[name]
+            sharing = [t for t in self.task_order if self.model.frontend_of[t] == owner]
+            if len({task_lr.get(t) for t in sharing}) > 1:
+                raise ConfigError(f"tasks {', '.join(sharing)} share one front-end, so model.task_lr must give them the same "
+                                  f"learning rate; got {', '.join(f'{t}: {task_lr.get(t)}' for t in sharing)}")
+            prefixes[f"frontends.{owner}."] = prefixes[f"heads.{name}."] = float(lr)
+        return prefixes
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Each task's resolved config and data contract: the checkpoint alone rebuilds the model and reads inputs.
@@ -145,4 +163,4 @@ class MultiTaskClassification(L.LightningModule):
         self._log_accuracies(self.test_metrics, "test")
 
     def configure_optimizers(self):
-        return adamw_warmup_cosine(self, self.model)
+        return adamw_warmup_cosine(self, self.model, self.lr_by_prefix)

@@ -20,16 +20,23 @@ from ..errors import ConfigError
 NO_DECAY_NAMES = ("pos_embed", "cls_token", "mask_token", "position_embeddings", "token_type_embeddings")
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    decay, no_decay = [], []
+def param_groups(model: nn.Module, weight_decay: float, lr_by_prefix: dict[str, float] | None = None) -> list[dict]:
+    """Decayed and undecayed parameters as AdamW groups; parameters whose names start with a key of
+    ``lr_by_prefix`` get groups of their own with that learning rate (the others take the optimiser's)."""
+    lr_by_prefix = lr_by_prefix or {}
+    groups: dict[tuple[str | None, bool], list[nn.Parameter]] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        if param.ndim <= 1 or any(key in name for key in NO_DECAY_NAMES):
-            no_decay.append(param)
-        else:
-            decay.append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        prefix = next((p for p in lr_by_prefix if name.startswith(p)), None)
+        decayed = not (param.ndim <= 1 or any(key in name for key in NO_DECAY_NAMES))
+        groups.setdefault((prefix, decayed), []).append(param)
+    def group(prefix: str | None, decayed: bool) -> dict:
+        return {"params": groups.get((prefix, decayed), []), "weight_decay": weight_decay if decayed else 0.0}
+
+    result = [group(None, True), group(None, False)]  # always these two, possibly empty: callers unpack them
+    result += [{**group(p, d), "lr": lr} for p, lr in lr_by_prefix.items() for d in (True, False) if (p, d) in groups]
+    return result
 
 
 def warmup_cosine(
@@ -72,11 +79,12 @@ def time_fraction(trainer: L.Trainer) -> Callable[[], float] | None:
     return fraction
 
 
-def adamw_warmup_cosine(module: L.LightningModule, model: nn.Module) -> dict:
-    """``configure_optimizers`` of a task whose hparams hold lr, weight_decay, betas, warmup_fraction, min_lr_ratio."""
+def adamw_warmup_cosine(module: L.LightningModule, model: nn.Module, lr_by_prefix: dict[str, float] | None = None) -> dict:
+    """``configure_optimizers`` of a task whose hparams hold lr, weight_decay, betas, warmup_fraction, min_lr_ratio;
+    ``lr_by_prefix`` gives some parameters (by name prefix) another peak learning rate."""
     hp = module.hparams
     optimizer = torch.optim.AdamW(
-        param_groups(model, hp.weight_decay), lr=hp.lr, betas=tuple(hp.betas), fused=module.device.type == "cuda"
+        param_groups(model, hp.weight_decay, lr_by_prefix), lr=hp.lr, betas=tuple(hp.betas), fused=module.device.type == "cuda"
     )
     total = module.trainer.estimated_stepping_batches
     if total == float("inf"):
