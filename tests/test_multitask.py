@@ -223,6 +223,7 @@ def test_one_task_steps_and_a_learning_rate_per_task_through_train_py(tmp_path, 
     cli = run(cotrain_argv("--data.batches", "one_task", "--model.task_lr", "{cifar10: 0.01}", "--model.lr", "0.001",
                            "--trainer.max_steps", "5", "--trainer.limit_val_batches", "0"), [seen])
     assert seen.tasks == [["cifar10"], ["sst2"], ["cifar10"], ["sst2"], ["cifar10"]]
+    assert cli.datamodule.hparams.batch_size == (64 + 8) / 2  # samples per step on average, for train.py's samples/s
     model = cli.model.model
     fast = {id(p) for p in [*model.frontends["cifar10"].parameters(), *model.heads["cifar10"].parameters()]}
     groups = cli.trainer.optimizers[0].param_groups

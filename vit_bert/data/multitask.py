@@ -69,7 +69,8 @@ class MultiTaskDataModule(L.LightningDataModule):
             if not isinstance(module, SplitDataModule):
                 raise ConfigError(f"data.tasks.{name} must be a vit_bert data module (ImageDataModule or TextDataModule); got {type(module).__name__}")
         self.tasks = dict(tasks)
-        self.hparams["batch_size"] = sum(module.hparams.batch_size for module in self.tasks.values())  # samples per step, all tasks
+        sizes = [module.hparams.batch_size for module in self.tasks.values()]
+        self.hparams["batch_size"] = sum(sizes) if batches == "all_tasks" else sum(sizes) / len(sizes)  # samples per step, on average
 
     @property
     def task_names(self) -> list[str]:
