@@ -33,6 +33,7 @@ from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from . import export, predict
+from .data.text import checkpoint_holds_tokenizer
 from .errors import CheckpointError, ConfigError, SourceNotFoundError, WeightsMismatchError, run_command
 from .tokenizer import tokenizer_file_in
 from .training.checkpoint_io import AtomicCheckpointIO
@@ -114,7 +115,9 @@ class VitBertCLI(LightningCLI):
         if self.config.get("ckpt_path"):
             data_args.tokenizer = self.resolve_ckpt_path()
         # A pretrained text model brings its tokenizer: the data module uses it unless told otherwise.
-        elif pretrained and (Path(pretrained).suffix == ".ckpt" or tokenizer_file_in(pretrained) is not None):
+        # (An image model brings none: co-training from it, the text tasks train their own.)
+        elif pretrained and (checkpoint_holds_tokenizer(Path(pretrained)) if Path(pretrained).suffix == ".ckpt"
+                             else tokenizer_file_in(pretrained) is not None):
             data_args.tokenizer = str(pretrained)
 
     @property

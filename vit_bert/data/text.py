@@ -47,6 +47,15 @@ class TextSplit:
         return zlib.crc32(repr((self.ids, self.labels)).encode())
 
 
+def checkpoint_holds_tokenizer(path: Path) -> bool:
+    """Whether a train.py checkpoint has a text model's tokenizer (an image model's has none)."""
+    ckpt = load_pickle_safely(path)
+    if MULTITASK_KEY in ckpt:
+        return any(entry["data"]["modality"] == "text" for entry in ckpt[MULTITASK_KEY].values())
+    contract = checkpoint_contract(ckpt)
+    return contract is not None and contract.tokenizer is not None
+
+
 def checkpoint_tokenizer(path: Path) -> Tokenizer:
     """The tokenizer a train.py checkpoint's model was trained with (a resumed run must not train another);
     of a co-trained model's checkpoint, its one text task's."""

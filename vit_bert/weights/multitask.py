@@ -42,7 +42,7 @@ def load_shared_encoder(model: MultiTaskModel, pretrained: Pretrained, where: st
     for owner in model.frontends:
         config = model.task_configs[owner]
         if config.modality != source.modality:
-            log.info("task %r: its %s front-end starts fresh (%s holds a %s model)", owner, config.modality, where, source.modality)
+            log.warning("task %r: its %s front-end starts fresh (%s holds a %s model)", owner, config.modality, where, source.modality)
             continue
         differ = [f"{name} {getattr(config, name)} vs {getattr(source, name)}" for name in FRONTEND_FIELDS[config.modality]
                   if name != "dropout" and getattr(config, name) != getattr(source, name)]
@@ -50,4 +50,4 @@ def load_shared_encoder(model: MultiTaskModel, pretrained: Pretrained, where: st
             log.warning("task %r: its front-end starts fresh, as its fields differ from %s's (%s)", owner, where, ", ".join(differ))
             continue
         load_weights_strict(model.frontends[owner], frontend_state)
-        log.info("task %r: its front-end starts from %s", owner, where)
+        log.warning("task %r: its front-end starts from %s", owner, where)
