@@ -231,3 +231,21 @@ def test_one_task_steps_and_a_learning_rate_per_task_through_train_py(tmp_path, 
     assert all(g["initial_lr"] == 0.001 for g in groups if not {id(p) for p in g["params"]} & fast)  # encoder, text front-end
     with pytest.raises(ValueError, match=r"model.task_lr names \['imagenet'\], which are not tasks; the tasks are cifar10, sst2"):
         build_cli(cotrain_argv("--model.task_lr", "{imagenet: 0.01}", "--trainer.max_steps", "1"))
+
+
+@pytest.mark.slow
+def test_co_training_from_an_image_checkpoint_trains_the_text_tokenizer(tmp_path, monkeypatch, capsys):
+    from vit_bert.cli import build_cli, run
+
+    monkeypatch.chdir(tmp_path)
+    write_splits(tmp_path / "text", "tsv", n_train=200, n_test=40)
+    image = run(["--config", str(ROOT / "configs/mim_pretrain.yaml"), "--data.dataset", "digits", "--trainer.max_steps", "2",
+                 "--model.config.dim", "32", "--model.config.depth", "2", "--trainer.enable_progress_bar", "false"])
+    ckpt = Path(image.trainer.log_dir) / "checkpoints/last.ckpt"
+    cli = build_cli(cotrain_argv("--model.pretrained", str(ckpt), "--model.encoder", "null",
+                                 "--model.tasks", "{cifar10: {patch_size: 2, pos_embed: sincos}, sst2: {max_len: 64}}",
+                                 "--trainer.max_steps", "1"))
+    assert cli.datamodule.tasks["sst2"].hparams.tokenizer is None  # trained on the data, not asked of the image checkpoint
+    pretrained = vit_bert.load_pretrained(ckpt)
+    assert torch.equal(cli.model.model.encoder.blocks[0].attn.qkv.weight, pretrained.encoder.blocks[0].attn.qkv.weight)
+    assert torch.equal(cli.model.model.frontends["cifar10"].patch_embed.proj.weight, pretrained.frontend.patch_embed.proj.weight)

@@ -42,7 +42,8 @@ def load_shared_encoder(model: MultiTaskModel, pretrained: Pretrained, where: st
     for owner in model.frontends:
         config = model.task_configs[owner]
         if config.modality != source.modality:
-            log.warning("task %r: its %s front-end starts fresh (%s holds a %s model)", owner, config.modality, where, source.modality)
+            log.warning("task %r: its %s front-end starts fresh (%s holds %s model)", owner, config.modality, where,
+                        "an image" if source.modality == "image" else "a text")
             continue
         differ = [f"{name} {getattr(config, name)} vs {getattr(source, name)}" for name in FRONTEND_FIELDS[config.modality]
                   if name != "dropout" and getattr(config, name) != getattr(source, name)]
