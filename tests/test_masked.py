@@ -181,6 +181,17 @@ def test_the_encoder_reads_the_visible_patches_only_and_the_decoder_fills_in_the
         assert torch.allclose(model.head(encoded, all_kept), model.head(encoded), atol=1e-6)  # nothing hidden: no mask token
 
 
+def test_a_masked_patch_model_saved_and_loaded_keeps_its_decoder(tmp_path):
+    model = vit_bert.build_model("vit-cifar/4", **TINY_VIT, img_size=8, in_chans=1, head="pixels")
+    with torch.no_grad():
+        for parameter in model.head.parameters():
+            parameter.normal_()
+    model.save_pretrained(tmp_path / "mae")
+    again = vit_bert.load_pretrained(tmp_path / "mae")
+    assert again.config.head == "pixels"
+    assert all(torch.equal(again.state_dict()[k], v) for k, v in model.state_dict().items())
+
+
 def test_pixel_targets_are_each_patch_normalised():
     images = torch.rand(2, 3, 8, 8) * 5 + 2
     target = normalised_patches(images, 4)

@@ -276,6 +276,11 @@ def test_bert_for_masked_lm_logits_and_the_mlm_head_in_and_out(tmp_path, caplog)
     from transformers import BertForMaskedLM
 
     reference = hf_bert(tmp_path / "hf", cls=BertForMaskedLM)
+    with torch.no_grad():  # LayerNorms away from their (1, 0) start: a LayerNorm left out would show
+        for module in reference.modules():
+            if isinstance(module, torch.nn.LayerNorm):
+                module.weight.normal_(1.0, 0.2), module.bias.normal_(0.0, 0.2)
+    reference.save_pretrained(tmp_path / "hf")
     model = load_pretrained(tmp_path / "hf", head="mlm").eval()
     ids, mask = padded_batch(300, [12, 7, 3])
     with torch.no_grad():

@@ -38,7 +38,7 @@ class PixelDecoder(nn.Module):
         self.grid, self.num_prefix_tokens = grid, num_prefix_tokens
         self.mask_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.block = Block(dim, heads, mlp_ratio=mlp_ratio, ln_eps=ln_eps)
-        self.norm = nn.LayerNorm(dim, eps=ln_eps)
+        self.out_norm = nn.LayerNorm(dim, eps=ln_eps)  # not 'norm': the MLM head's keys start with head.norm.
         self.proj = nn.Linear(dim, patch_pixels)
         positions = torch.cat([torch.zeros(num_prefix_tokens, dim), sincos_2d(grid, dim)])  # [CLS] gets no position
         self.register_buffer("positions", positions[None], persistent=False)
@@ -59,4 +59,4 @@ class PixelDecoder(nn.Module):
         if tokens.shape[1] != patches:
             raise InputError(f"the decoder was built for a {self.grid[0]}x{self.grid[1]} patch grid ({patches} patches); got {tokens.shape[1]}")
         tokens = torch.cat([encoded[:, :prefix], tokens], dim=1) + self.positions.to(tokens.dtype)
-        return self.proj(self.norm(self.block(tokens)))[:, prefix:]
+        return self.proj(self.out_norm(self.block(tokens)))[:, prefix:]

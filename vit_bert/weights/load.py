@@ -184,7 +184,7 @@ def read_pretrained(source: str | Path | dict | torch.nn.Module, heads: int | No
 HEAD_KEYS = {  # the state-dict keys of each kind of head
     "classifier": ("head.pooler.", "head.fc."),
     "mlm": ("head.dense.", "head.norm.", "head.bias"),
-    "pixels": ("head.proj.", "head.mask_token", "head.block.", "head.norm."),
+    "pixels": ("head.proj.", "head.mask_token", "head.block.", "head.out_norm."),  # no prefix of one kind starts another's
 }
 HEAD_NAMES = {"classifier": "classifier", "mlm": "masked-token", "pixels": "masked-patch"}
 
