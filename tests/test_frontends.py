@@ -17,11 +17,13 @@ def test_patch_embedding_linear_equals_conv2d():
 
 def test_224_with_16_pixel_patches_gives_197_tokens_cls_first():
     front = ImageFrontEnd(img_size=224, patch_size=16, dim=64)
-    tokens, mask = front(torch.randn(1, 3, 224, 224))
+    encoded = front(torch.randn(1, 3, 224, 224))
+    tokens, mask = encoded.tokens, encoded.mask
     assert tokens.shape == (1, 197, 64)
     assert mask is None
     # token 0 is the [CLS] vector plus its position embedding, independent of the image
-    other, _ = front(torch.randn(1, 3, 224, 224))
+    encoded = front(torch.randn(1, 3, 224, 224))
+    other, _ = encoded.tokens, encoded.mask
     torch.testing.assert_close(tokens[:, 0], other[:, 0])
     assert not torch.allclose(tokens[:, 1], other[:, 1])
 
@@ -30,7 +32,8 @@ def test_224_with_16_pixel_patches_gives_197_tokens_cls_first():
 def test_position_embeddings_interpolate_for_other_sizes(kind):
     front = ImageFrontEnd(img_size=32, patch_size=4, dim=16, pos_embed=kind)
     assert front.position_embeddings((8, 8)) is front.pos_embed  # configured size: untouched
-    tokens, _ = front(torch.randn(2, 3, 48, 64))
+    encoded = front(torch.randn(2, 3, 48, 64))
+    tokens, _ = encoded.tokens, encoded.mask
     assert tokens.shape == (2, 1 + 12 * 16, 16)
     assert front.position_embeddings((12, 16)).shape == (1, 1 + 12 * 16, 16)
     assert front.pos_embed.shape == (1, 65, 16)
@@ -45,13 +48,14 @@ def test_learned_interpolation_to_same_grid_is_identity():
 
 def test_without_class_token():
     front = ImageFrontEnd(img_size=32, patch_size=8, dim=16, class_token=False)
-    assert front(torch.randn(1, 3, 32, 32))[0].shape == (1, 16, 16)
+    assert front(torch.randn(1, 3, 32, 32)).tokens.shape == (1, 16, 16)
 
 
 def test_text_front_end_shapes_and_mask():
     front = TextFrontEnd(vocab_size=50, dim=16, max_len=10)
     ids, mask = padded_batch(50, [6, 3])
-    tokens, out_mask = front(ids, attention_mask=mask)
+    encoded = front(ids, attention_mask=mask)
+    tokens, out_mask = encoded.tokens, encoded.mask
     assert tokens.shape == (2, 6, 16)
     assert out_mask.dtype == torch.bool and out_mask.tolist() == mask.bool().tolist()
 
@@ -82,10 +86,11 @@ def test_fast_and_explicit_paths_agree_in_a_padded_text_model():
 def test_conv_stem_gives_the_patch_grid(size, patch, stages):
     front = ImageFrontEnd(img_size=size, patch_size=patch, dim=64, stem="conv")
     assert len(front.patch_embed.stages) == stages
-    tokens, mask = front(torch.randn(2, 3, size, size))
+    encoded = front(torch.randn(2, 3, size, size))
+    tokens, mask = encoded.tokens, encoded.mask
     assert tokens.shape == (2, 1 + (size // patch) ** 2, 64) and mask is None
     # Another input size: the grid follows the stride, positions are resampled.
-    assert front(torch.randn(1, 3, size + 2 * patch, size))[0].shape == (1, 1 + (size // patch + 2) * (size // patch), 64)
+    assert front(torch.randn(1, 3, size + 2 * patch, size)).tokens.shape == (1, 1 + (size // patch + 2) * (size // patch), 64)
 
 
 def test_conv_stem_needs_a_power_of_two_patch():

@@ -172,8 +172,8 @@ def test_the_encoder_reads_the_visible_patches_only_and_the_decoder_fills_in_the
     images = torch.randn(2, 1, 8, 8)
     kept = (~masked).nonzero()[:, 1].reshape(2, 4)
     with torch.no_grad():
-        everything, _ = model.frontend(images)
-        visible, _ = model.frontend.forward_visible(images, kept)
+        everything = model.frontend(images).tokens
+        visible = model.frontend.forward_visible(images, kept).tokens
         assert torch.equal(visible[:, 0], everything[:, 0])  # [CLS]
         assert torch.equal(visible[:, 1:], everything[:, 1:][torch.arange(2)[:, None], kept])  # each patch with its own position
         encoded = torch.randn(2, 17, 32)

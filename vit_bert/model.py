@@ -24,19 +24,14 @@ from .config import DataContract, ModelConfig
 from .errors import ConfigError, ConfigTypeError, InputError
 from .folder_format import write_folder
 from .layers import ClassifierHead, Encoder, ImageFrontEnd, MaskedTokenHead, PixelDecoder, TextFrontEnd, unpatchify
-from .layers.block import ACTIVATIONS
+from .layers.registry import ACTIVATIONS
 
 
 def build_frontend(config: ModelConfig) -> nn.Module:
     """The front-end of ``config.modality``; it initialises its own weights."""
     if config.modality == "image":
-        return ImageFrontEnd(
-            config.img_size, config.patch_size, config.in_chans, config.dim, config.class_token, config.pos_embed, config.dropout,
-            config.stem,
-        )
-    return TextFrontEnd(
-        config.vocab_size, config.dim, config.max_len, config.type_vocab_size, config.ln_eps, config.dropout, config.pad_token_id
-    )
+        return ImageFrontEnd(config.image_config, config.dim)
+    return TextFrontEnd(config.text_config, config.dim)
 
 
 @contextmanager
@@ -58,15 +53,15 @@ def init_linear(module: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
-def build_head(config: ModelConfig, num_prefix_tokens: int) -> nn.Module:
+def build_head(config: ModelConfig) -> nn.Module:
     """The head ``config.head`` names; a classifier's Linear layers are initialised by the caller (``init_linear``)."""
     if config.head == "mlm":
         return MaskedTokenHead(config.dim, config.vocab_size, config.ln_eps, ACTIVATIONS[config.act])  # inits itself
     if config.head == "pixels":
         grid = (config.img_size // config.patch_size,) * 2
-        return PixelDecoder(config.dim, config.heads, config.mlp_ratio, grid, num_prefix_tokens, config.patch_size ** 2 * config.in_chans,
+        return PixelDecoder(config.dim, config.heads, config.mlp_ratio, grid, config.num_prefix_tokens, config.patch_size ** 2 * config.in_chans,
                             config.ln_eps)  # inits itself
-    return ClassifierHead(config.dim, config.num_classes, config.pool, config.head_pooler, config.head_dropout, num_prefix_tokens)
+    return ClassifierHead(config.head_config, config.encoder_config, config.num_prefix_tokens, config.modality == "image" and config.dist_token)
 
 
 class TransformerClassifier(nn.Module):
@@ -78,8 +73,8 @@ class TransformerClassifier(nn.Module):
         super().__init__()
         self.config = config
         self.frontend = frontend if frontend is not None else build_frontend(config)
-        self.encoder = encoder if encoder is not None else Encoder(**config.encoder_kwargs())
-        self.head = head if head is not None else build_head(config, self.frontend.num_prefix_tokens)
+        self.encoder = encoder if encoder is not None else Encoder(config.encoder_config)
+        self.head = head if head is not None else build_head(config)
         # Built, then initialised in this order: a seed gives the same weights as it always has.
         if encoder is None:
             self.encoder.apply(init_linear)
@@ -105,8 +100,8 @@ class TransformerClassifier(nn.Module):
     def forward_features(self, *inputs, **kwargs) -> torch.Tensor:
         """Front-end + Encoder -> features (B, L, D). For text with ``pool="mean"``, pass the same
         attention_mask on to ``forward_head``."""
-        tokens, mask = self.frontend(*inputs, **kwargs)
-        return self.encoder(tokens, mask)
+        encoder_input = self.frontend(*inputs, **kwargs)
+        return self.encoder(encoder_input.tokens, encoder_input.mask)
 
     def forward_head(self, features: torch.Tensor, attention_mask: torch.Tensor | None = None, *, pre_logits: bool = False) -> torch.Tensor:
         """(B, L, D) -> logits (B, num_classes), or the pooled (B, D) vector with ``pre_logits=True``;
@@ -121,15 +116,17 @@ class TransformerClassifier(nn.Module):
     def forward(self, *inputs, return_attention: bool = False, **kwargs):
         """Logits (B, num_classes) (head="mlm": (B, T, vocab_size)); with ``return_attention=True``,
         ``(logits, attentions)`` from the explicit path."""
-        tokens, mask = self.frontend(*inputs, **kwargs)
+        encoder_input = self.frontend(*inputs, **kwargs)
+        tokens, mask = encoder_input.tokens, encoder_input.mask
         if return_attention:
             features, attentions = self.encoder.forward_with_weights(tokens, mask)
             return self.forward_head(features, mask), attentions
         if self.config.head != "classifier":
             return self.forward_head(self.encoder(tokens, mask))
-        if self.head.pool == "cls":
-            # The head reads token 0 only, so the last block computes that token alone (same logits, ~1/depth less work).
-            return self.head(self.encoder.forward_first(tokens, 1, mask), mask)
+        if self.head.tokens_read is not None:
+            # The head reads [CLS] (and DeiT's distillation token) only, so the last block computes those tokens alone
+            # (same logits, ~1/depth less work).
+            return self.head(self.encoder.forward_first(tokens, self.head.tokens_read, mask), mask)
         return self.head(self.encoder(tokens, mask), mask)
 
     def forward_masked(self, images: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
@@ -149,8 +146,8 @@ class TransformerClassifier(nn.Module):
         kept = masked.int().argsort(dim=1, stable=True)[:, :visible]  # (B, K) visible indices, ascending
         patch_pixels = self.config.patch_size ** 2 * images.shape[1]
         pixel_mask = unpatchify(masked[..., None].expand(-1, -1, patch_pixels), self.config.patch_size, grid)  # (B, C, H, W)
-        tokens, _ = self.frontend.forward_visible(images.masked_fill(pixel_mask, 0), kept)
-        return self.head(self.encoder(tokens), kept)
+        visible = self.frontend.forward_visible(images.masked_fill(pixel_mask, 0), kept)
+        return self.head(self.encoder(visible.tokens), kept)
 
     def save_pretrained(self, directory: str | Path, tokenizer: Tokenizer | str | Path | None = None, class_names: list[str] | None = None) -> Path:
         """config.json + model.safetensors (+ tokenizer.json) in ``directory``; ``vit_bert.load_pretrained(directory)`` reads it back.

@@ -25,15 +25,12 @@ from .config import DataContract, ModelConfig
 from .errors import ConfigError, InputError
 from .folder_format import write_multitask_folder
 from .layers import Encoder
+from .layers.configs import EncoderConfig, HeadConfig, ImageConfig, TextConfig, field_names
 from .model import TransformerClassifier, build_frontend, build_head, init_linear
 
-ENCODER_FIELDS = ("dim", "depth", "heads", "mlp_ratio", "pre_norm", "ln_eps", "qkv_bias", "act", "dropout", "attn_dropout", "drop_path",
-                  "grad_checkpointing")
-FRONTEND_FIELDS = {
-    "image": ("img_size", "patch_size", "in_chans", "class_token", "pos_embed", "dropout", "stem"),
-    "text": ("vocab_size", "max_len", "type_vocab_size", "ln_eps", "dropout", "pad_token_id"),
-}
-HEAD_FIELDS = ("pool", "head_pooler", "head_dropout", "num_classes")
+ENCODER_FIELDS = tuple(field_names(EncoderConfig))
+FRONTEND_FIELDS = {"image": tuple(field_names(ImageConfig)), "text": tuple(field_names(TextConfig))}
+HEAD_FIELDS = tuple(name for name in field_names(HeadConfig) if name != "head")  # a co-trained task's head is a classifier
 
 
 def encoder_fields(encoder: str | dict | ModelConfig) -> dict:
@@ -88,7 +85,7 @@ class MultiTaskModel(nn.Module):
         super().__init__()
         first = next(iter(configs.values()))
         self.task_configs = dict(configs)
-        self.encoder = Encoder(**first.encoder_kwargs())
+        self.encoder = Encoder(first.encoder_config)
         self.frontends = nn.ModuleDict()
         self.frontend_of: dict[str, str] = {}
         owners: dict[tuple, str] = {}
@@ -98,8 +95,7 @@ class MultiTaskModel(nn.Module):
                 owners[key] = name
                 self.frontends[name] = build_frontend(config)
             self.frontend_of[name] = owners[key]
-        self.heads = nn.ModuleDict({name: build_head(config, self.frontends[self.frontend_of[name]].num_prefix_tokens)
-                                    for name, config in configs.items()})
+        self.heads = nn.ModuleDict({name: build_head(config) for name, config in configs.items()})
         self.encoder.apply(init_linear)
         self.heads.apply(init_linear)
         self.data_contracts: dict[str, DataContract] = {}

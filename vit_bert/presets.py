@@ -3,6 +3,14 @@
 ViT sizes from Dosovitskiy et al. / DeiT (Ti 192/12/3, S 384/12/6, B 768/12/12,
 L 1024/24/16); BERT sizes from Turc et al. 2019 (layers x hidden, heads = hidden / 64).
 ``vit-cifar/4`` is a small-dataset ViT for 32 x 32 inputs with 4 x 4 patches (64 tokens + [CLS]).
+
+The ViT families timm users load (each the same architecture as the timm model named beside it, so
+``load_pretrained`` of that model's weights gives a model of this preset):
+DINOv2 (Oquab et al. 2023; LayerScale, patch 14 at 518 px), DINOv2 with 4 registers (Darcet et al. 2023;
+positions on patches only), DeiT III (Touvron et al. 2022; LayerScale, positions on patches only),
+distilled DeiT (Touvron et al. 2021; a distillation token with its own classifier), CLIP's image tower
+(Radford et al. 2021; a norm before the encoder, no patch bias, LayerNorm eps 1e-5) and SigLIP's
+(Zhai et al. 2023; no [CLS], attention pooling).
 """
 
 from __future__ import annotations
@@ -19,6 +27,17 @@ PRESETS: dict[str, dict] = {
     "vit-b/16": {**_VIT, "dim": 768, "depth": 12, "heads": 12},
     "vit-l/16": {**_VIT, "dim": 1024, "depth": 24, "heads": 16},
     "vit-cifar/4": {**_VIT, "img_size": 32, "patch_size": 4, "dim": 192, "depth": 6, "heads": 3, "mlp_ratio": 2.0, "num_classes": 10},
+    # timm: vit_small_patch14_dinov2, vit_base_patch14_dinov2, vit_small_patch14_reg4_dinov2
+    "dinov2-s/14": {**_VIT, "img_size": 518, "patch_size": 14, "dim": 384, "depth": 12, "heads": 6, "layer_scale": 1e-5, "num_classes": 0},
+    "dinov2-b/14": {**_VIT, "img_size": 518, "patch_size": 14, "dim": 768, "depth": 12, "heads": 12, "layer_scale": 1e-5, "num_classes": 0},
+    "dinov2-s/14-reg4": {**_VIT, "img_size": 518, "patch_size": 14, "dim": 384, "depth": 12, "heads": 6, "layer_scale": 1e-5,
+                         "reg_tokens": 4, "no_embed_class": True, "num_classes": 0},
+    # timm: deit3_small_patch16_224, deit_tiny_distilled_patch16_224
+    "deit3-s/16": {**_VIT, "dim": 384, "depth": 12, "heads": 6, "layer_scale": 1e-6, "no_embed_class": True},
+    "deit-ti/16-distilled": {**_VIT, "dim": 192, "depth": 12, "heads": 3, "dist_token": True},
+    # timm: vit_base_patch16_clip_224 (GELU; the OpenAI weights' quick_gelu is timm's *_clip_quickgelu_*), vit_base_patch16_siglip_224
+    "clip-b/16": {**_VIT, "dim": 768, "depth": 12, "heads": 12, "ln_eps": 1e-5, "norm_pre": True, "patch_bias": False},
+    "siglip-b/16": {**_VIT, "dim": 768, "depth": 12, "heads": 12, "class_token": False, "pool": "map", "num_classes": 0},
     "bert-tiny": {**_BERT, "dim": 128, "depth": 2, "heads": 2},
     "bert-mini": {**_BERT, "dim": 256, "depth": 4, "heads": 4},
     "bert-small": {**_BERT, "dim": 512, "depth": 4, "heads": 8},

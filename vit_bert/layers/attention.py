@@ -9,6 +9,10 @@ For one head with d = D / heads:
     out     = weights V                      (L, d)
 Heads are concatenated back to D and projected by ``proj``.
 
+Q, K and V are made in one place, ``project`` (all tokens) / ``project_first`` (queries for the first n
+tokens), both ending in ``_finish_heads``: a change to queries and keys (QK-norm, rotary positions)
+goes there once and holds for every path.
+
 One method per path, all with the same parameters and the same outputs:
     forward(x, mask)                -> (B, L, D)   fused ``scaled_dot_product_attention``; never materialises weights
     forward_with_weights(x, mask)   -> (B, L, D), weights (B, heads, L, L)   the explicit arithmetic above
@@ -19,6 +23,7 @@ One method per path, all with the same parameters and the same outputs:
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -30,9 +35,14 @@ from .packing import Packing
 
 
 class SelfAttention(nn.Module):
-    """Multi-head self-attention with a fused ``qkv`` projection (rows stacked q; k; v, as in timm)."""
+    """Multi-head self-attention with a fused ``qkv`` projection (rows stacked q; k; v, as in timm).
 
-    def __init__(self, dim: int, heads: int, qkv_bias: bool = True, attn_dropout: float = 0.0, proj_dropout: float = 0.0):
+    ``qk_norm`` is a norm factory ``(width) -> module`` for each head's queries and keys (timm's ``q_norm``/``k_norm``), or None."""
+
+    def __init__(
+        self, dim: int, heads: int, qkv_bias: bool = True, attn_dropout: float = 0.0, proj_dropout: float = 0.0,
+        proj_bias: bool = True, qk_norm: Callable[[int], nn.Module] | None = None,
+    ):
         super().__init__()
         check_heads(dim, heads)
         self.heads = heads
@@ -40,13 +50,32 @@ class SelfAttention(nn.Module):
         self.scale = 1.0 / math.sqrt(self.head_dim)
         self.attn_dropout = attn_dropout
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
-        self.proj = nn.Linear(dim, dim)
+        self.q_norm = qk_norm(self.head_dim) if qk_norm is not None else nn.Identity()
+        self.k_norm = qk_norm(self.head_dim) if qk_norm is not None else nn.Identity()
+        self.proj = nn.Linear(dim, dim, bias=proj_bias)
         self.proj_drop = nn.Dropout(proj_dropout)
 
+    def _finish_heads(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q (B, h, n, d), k and v (B, h, L, d): what every path does to the projected heads (QK-norm)."""
+        return self.q_norm(q), self.k_norm(k), v
+
     def split_heads(self, qkv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The (B, L, 3D) output of ``qkv`` -> q, k, v each (B, heads, L, d)."""
+        """The (B, L, 3D) output of ``qkv`` -> q, k, v each (B, heads, L, d), finished (``_finish_heads``)."""
         q_k_v = rearrange(qkv, "b l (three h d) -> three b h l d", three=3, h=self.heads)
-        return q_k_v.unbind(0)  # unbind, not indexing: its backward is one stack, not three zero-filled copies
+        return self._finish_heads(*q_k_v.unbind(0))  # unbind, not indexing: its backward is one stack, not three zero-filled copies
+
+    def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x (B, L, D) -> q, k, v each (B, heads, L, d)."""
+        return self.split_heads(self.qkv(x))
+
+    def project_first(self, x: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x (B, L, D) -> q (B, heads, n, d) for the first n tokens, k and v (B, heads, L, d) for all."""
+        dim = x.shape[-1]
+        weight, bias = self.qkv.weight, self.qkv.bias
+        q = F.linear(x[:, :n], weight[:dim], None if bias is None else bias[:dim])
+        kv = F.linear(x, weight[dim:], None if bias is None else bias[dim:])
+        k, v = rearrange(kv, "b l (two h d) -> two b h l d", two=2, h=self.heads).unbind(0)
+        return self._finish_heads(rearrange(q, "b l (h d) -> b h l d", h=self.heads), k, v)
 
     def _dropout_p(self) -> float:
         return self.attn_dropout if self.training else 0.0
@@ -64,28 +93,26 @@ class SelfAttention(nn.Module):
             scores = scores.masked_fill(~attention_mask[:, None, None, :], float("-inf"))
         return scores.softmax(dim=-1)
 
+    def output(self, heads_out: torch.Tensor) -> torch.Tensor:
+        """The heads concatenated (B, L, D) -> the output projection (B, L, D)."""
+        return self.proj_drop(self.proj(heads_out))
+
     def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, L, D) -> (B, L, D) on the fused kernel."""
-        return self.proj_drop(self.proj(self._fused(*self.split_heads(self.qkv(x)), attention_mask)))
+        return self.output(self._fused(*self.project(x), attention_mask))
 
     def forward_with_weights(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B, L, D) -> (out (B, L, D), weights (B, heads, L, L)), computed line by line."""
-        q, k, v = self.split_heads(self.qkv(x))
+        q, k, v = self.project(x)
         weights = self.attention_weights(q, k, attention_mask)
         out = rearrange(F.dropout(weights, self._dropout_p(), self.training) @ v, "b h l d -> b l (h d)")
-        return self.proj_drop(self.proj(out)), weights
+        return self.output(out), weights
 
     def forward_packed(self, x: torch.Tensor, packing: Packing) -> torch.Tensor:
         """(N, D) real tokens -> (N, D): Q/K/V and the output projection for real tokens only."""
         q, k, v = self.split_heads(packing.unpack(self.qkv(x)))
-        return self.proj_drop(self.proj(packing.pack(self._fused(q, k, v, packing.mask))))
+        return self.output(packing.pack(self._fused(q, k, v, packing.mask)))
 
     def forward_first(self, x: torch.Tensor, n: int, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, L, D) -> (B, n, D): queries for the first n tokens only, keys and values for all."""
-        dim = x.shape[-1]
-        weight, bias = self.qkv.weight, self.qkv.bias
-        q = F.linear(x[:, :n], weight[:dim], None if bias is None else bias[:dim])
-        kv = F.linear(x, weight[dim:], None if bias is None else bias[dim:])
-        k, v = rearrange(kv, "b l (two h d) -> two b h l d", two=2, h=self.heads).unbind(0)
-        q = rearrange(q, "b l (h d) -> b h l d", h=self.heads)
-        return self.proj_drop(self.proj(self._fused(q, k, v, attention_mask)))
+        return self.output(self._fused(*self.project_first(x, n), attention_mask))

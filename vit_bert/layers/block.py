@@ -2,8 +2,9 @@
 
 Shapes: x (B, L, D) -> (B, L, D); attention_mask (B, L) bool, True = real token.
 
-``pre_norm=True`` (ViT):   x = x + attn(norm1(x));  x = x + mlp(norm2(x))
-``pre_norm=False`` (BERT): x = norm1(x + attn(x));  x = norm2(x + mlp(x))
+``pre_norm=True`` (ViT):   x = x + ls1(attn(norm1(x)));  x = x + ls2(mlp(norm2(x)))
+``pre_norm=False`` (BERT): x = norm1(x + ls1(attn(x)));  x = norm2(x + ls2(mlp(x)))
+(ls1, ls2: LayerScale when ``layer_scale`` is set, else identity; norms and MLP by name from ``registry``.)
 BERT checkpoints are post-norm and ViT checkpoints pre-norm, so it is one flag. Dropout sits where
 each family has it: timm's MLP drops after the activation and after fc2; BERT's only after fc2.
 
@@ -20,46 +21,58 @@ from functools import partial
 from typing import Callable
 
 import torch
-from timm.layers import DropPath, Mlp
+from timm.layers import DropPath, LayerScale
 from torch import nn
 
 from .attention import SelfAttention
+from .configs import EncoderConfig
 from .packing import Packing
+from .registry import ACTIVATIONS, MLPS, NORMS
 
-ACTIVATIONS = {"gelu": "none", "gelu_tanh": "tanh"}  # exact erf GELU (timm ViT, BERT) or the tanh approximation
+
+def norm_factory(config: EncoderConfig) -> Callable[..., nn.Module]:
+    """(width) -> the config's norm layer with its epsilon."""
+    return partial(NORMS[config.norm], eps=config.ln_eps)
 
 
 class Block(nn.Module):
-    def __init__(
-        self,
-        dim: int,
-        heads: int,
-        mlp_ratio: float = 4.0,
-        pre_norm: bool = True,
-        ln_eps: float = 1e-6,
-        qkv_bias: bool = True,
-        act: str = "gelu",
-        dropout: float = 0.0,
-        attn_dropout: float = 0.0,
-        drop_path: float = 0.0,
-    ):
+    """One block of ``config`` (an EncoderConfig): its norm, attention and MLP kinds come from the registry by name."""
+
+    def __init__(self, config: EncoderConfig, drop_path: float = 0.0):
         super().__init__()
-        self.pre_norm = pre_norm
-        self.norm1 = nn.LayerNorm(dim, eps=ln_eps)
-        self.attn = SelfAttention(dim, heads, qkv_bias=qkv_bias, attn_dropout=attn_dropout, proj_dropout=dropout)
+        self.pre_norm = config.pre_norm
+        norm = norm_factory(config)
+        self.norm1 = norm(config.dim)
+        self.attn = SelfAttention(
+            config.dim, config.heads, qkv_bias=config.qkv_bias, attn_dropout=config.attn_dropout, proj_dropout=config.dropout,
+            proj_bias=config.proj_bias, qk_norm=norm if config.qk_norm else None,
+        )
+        self.ls1 = LayerScale(config.dim, config.layer_scale) if config.layer_scale is not None else nn.Identity()
         self.drop_path1 = DropPath(drop_path) if drop_path > 0 else nn.Identity()
-        self.norm2 = nn.LayerNorm(dim, eps=ln_eps)
-        mlp_drop = dropout if pre_norm else (0.0, dropout)  # BERT has no dropout between its two MLP layers
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=partial(nn.GELU, approximate=ACTIVATIONS[act]), drop=mlp_drop)
+        self.norm2 = norm(config.dim)
+        mlp_drop = config.dropout if config.pre_norm else (0.0, config.dropout)  # BERT has no dropout between its two MLP layers
+        self.mlp = MLPS[config.mlp](config.dim, config.hidden_width, ACTIVATIONS[config.act], config.mlp_bias, mlp_drop)
+        self.ls2 = LayerScale(config.dim, config.layer_scale) if config.layer_scale is not None else nn.Identity()
         self.drop_path2 = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
-    def _residual(self, x: torch.Tensor, attend: Callable[[torch.Tensor], torch.Tensor], residual: torch.Tensor) -> torch.Tensor:
-        """The block around any attention path: ``attend`` maps the (normalised) input to the attention output."""
+    def attention_branch(self, x: torch.Tensor, attend: Callable[[torch.Tensor], torch.Tensor], residual: torch.Tensor) -> torch.Tensor:
+        """The residual stream after attention: ``attend`` maps the (pre-norm: normalised) input to the attention output."""
         if self.pre_norm:
-            x = residual + self.drop_path1(attend(self.norm1(x)))
-            return x + self.drop_path2(self.mlp(self.norm2(x)))
-        x = self.norm1(residual + self.drop_path1(attend(x)))
-        return self.norm2(x + self.drop_path2(self.mlp(x)))
+            return residual + self.drop_path1(self.ls1(attend(self.norm1(x))))
+        return self.norm1(residual + self.drop_path1(self.ls1(attend(x))))
+
+    def mlp_branch(self, x: torch.Tensor) -> torch.Tensor:
+        """The residual stream after attention -> the block's output."""
+        if self.pre_norm:
+            return x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
+        return self.norm2(x + self.drop_path2(self.ls2(self.mlp(x))))
+
+    def _residual(self, x: torch.Tensor, attend: Callable[[torch.Tensor], torch.Tensor], residual: torch.Tensor) -> torch.Tensor:
+        return self.mlp_branch(self.attention_branch(x, attend, residual))
+
+    def attention_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What the attention reads: norm1(x) in a pre-norm block, x itself in a post-norm one."""
+        return self.norm1(x) if self.pre_norm else x
 
     def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         return self._residual(x, lambda h: self.attn(h, attention_mask), x)

@@ -5,7 +5,28 @@ Each raises ``ConfigError`` (a ``ValueError``) naming the setting, what was give
 
 from __future__ import annotations
 
-from ..errors import ConfigError
+import dataclasses
+import types
+import typing
+
+from ..errors import ConfigError, ConfigTypeError
+
+
+def check_types(instance, what: str) -> None:
+    """Each field of a dataclass instance against its annotation (ints become floats where a float is expected)."""
+    hints = typing.get_type_hints(type(instance))
+    for f in dataclasses.fields(instance):
+        value, expected = getattr(instance, f.name), hints[f.name]
+        optional = typing.get_origin(expected) in (typing.Union, types.UnionType)
+        if optional and value is None:
+            continue
+        if optional:
+            expected = next(a for a in typing.get_args(expected) if a is not type(None))
+        base = typing.get_origin(expected) or expected
+        if base is float and isinstance(value, int) and not isinstance(value, bool):
+            setattr(instance, f.name, float(value))
+        elif not isinstance(value, base) or (base is int and isinstance(value, bool)):
+            raise ConfigTypeError(f"{what} '{f.name}' must be {base.__name__}; got {value!r} ({type(value).__name__})")
 
 
 def check_choice(name: str, value, choices) -> None:

@@ -23,7 +23,7 @@ from .checks import check_power_of_two_patch
 class ConvStem(nn.Module):
     """(B, C, H, W) -> (B, N, D) with total stride ``patch_size`` (a power of 2)."""
 
-    def __init__(self, patch_size: int = 16, in_chans: int = 3, dim: int = 768):
+    def __init__(self, patch_size: int = 16, in_chans: int = 3, dim: int = 768, bias: bool = True):
         super().__init__()
         check_power_of_two_patch(patch_size)
         stages = patch_size.bit_length() - 1
@@ -33,7 +33,7 @@ class ConvStem(nn.Module):
             layers.append(ConvNormAct(channels, width, kernel_size=3, stride=2))
             channels = width
         self.stages = nn.Sequential(*layers)
-        self.proj = nn.Conv2d(channels, dim, kernel_size=1)
+        self.proj = nn.Conv2d(channels, dim, kernel_size=1, bias=bias)
 
     def reset_parameters(self) -> None:
         for module in self.modules():

@@ -15,43 +15,33 @@ come out as zeros.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ..errors import InputError
-from .block import Block
+from .block import Block, norm_factory
+from .configs import EncoderConfig
 from .packing import Packing
 
 
 class Encoder(nn.Module):
-    """A stack of ``depth`` Blocks, plus a final LayerNorm when pre-norm (post-norm blocks end normalised already)."""
+    """A stack of ``depth`` Blocks, plus a final norm when pre-norm (post-norm blocks end normalised already) unless ``final_norm=False``."""
 
-    def __init__(
-        self,
-        dim: int = 768,
-        depth: int = 12,
-        heads: int = 12,
-        mlp_ratio: float = 4.0,
-        pre_norm: bool = True,
-        ln_eps: float = 1e-6,
-        qkv_bias: bool = True,
-        act: str = "gelu",
-        dropout: float = 0.0,
-        attn_dropout: float = 0.0,
-        drop_path: float = 0.0,
-        grad_checkpointing: bool = False,
-    ):
+    def __init__(self, config: EncoderConfig | None = None, **fields):
+        """``Encoder(EncoderConfig(...))`` or ``Encoder(dim=256, depth=4, heads=4)``: keyword fields replace the config's."""
         super().__init__()
-        self.dim = dim
-        self.grad_checkpointing = grad_checkpointing
-        self.drop_path = drop_path
+        config = dataclasses.replace(config or EncoderConfig(), **fields)
+        self.config = config
+        self.dim = config.dim
+        self.grad_checkpointing = config.grad_checkpointing
+        self.drop_path = config.drop_path
         # Stochastic depth grows linearly with depth (as in DeiT / timm).
-        rates = torch.linspace(0, drop_path, depth).tolist() if depth > 1 else [drop_path] * depth
-        self.blocks = nn.ModuleList(
-            Block(dim, heads, mlp_ratio, pre_norm, ln_eps, qkv_bias, act, dropout, attn_dropout, rate) for rate in rates
-        )
-        self.norm = nn.LayerNorm(dim, eps=ln_eps) if pre_norm else nn.Identity()
+        rates = torch.linspace(0, config.drop_path, config.depth).tolist() if config.depth > 1 else [config.drop_path] * config.depth
+        self.blocks = nn.ModuleList(Block(config, rate) for rate in rates)
+        self.norm = norm_factory(config)(config.dim) if config.pre_norm and config.final_norm else nn.Identity()
 
     def check_input(self, x: torch.Tensor, attention_mask: torch.Tensor | None) -> None:
         if x.ndim != 3 or x.shape[-1] != self.dim:

@@ -3,20 +3,29 @@
 Shapes: tokens (B, L, D) [+ attention_mask (B, L)] -> pooled (B, D) -> logits (B, num_classes).
 
 ``pool="cls"`` reads token 0 (the [CLS] vector, BERT's sentence representation);
-``pool="mean"`` averages the real tokens: padding is excluded for text, and the
-[CLS] prefix is excluded for images (as timm's 'avg' pool does).
+``pool="mean"`` averages the real tokens: padding is excluded for text, and the prefix tokens
+([CLS], registers) are excluded for images (as timm's 'avg' pool does);
+``pool="map"`` is attention pooling (timm's ``AttentionPoolLatent``, SigLIP): a learned query attends
+over the non-prefix tokens, then an MLP. ``fc_norm`` normalises the pooled vector (timm's fc_norm).
+With DeiT's distillation token (token 1) a second classifier reads it and the logits are the mean
+of the two, as timm's distilled DeiT computes them at inference.
 """
 
 from __future__ import annotations
 
 import torch
+from timm.layers import AttentionPoolLatent
 from torch import nn
+
+from .configs import EncoderConfig, HeadConfig
+from .block import norm_factory
+from .registry import ACTIVATIONS
 
 
 def pool_tokens(
     x: torch.Tensor, mode: str, attention_mask: torch.Tensor | None = None, num_prefix_tokens: int = 0
 ) -> torch.Tensor:
-    """(B, L, D) -> (B, D)."""
+    """(B, L, D) -> (B, D) for mode 'cls' or 'mean'."""
     if mode == "cls":
         return x[:, 0]
     x = x[:, num_prefix_tokens:]
@@ -27,16 +36,43 @@ def pool_tokens(
 
 
 class ClassifierHead(nn.Module):
-    """pool -> [dense + tanh (BERT pooler)] -> dropout -> Linear(D, num_classes)."""
+    """pool -> [fc_norm] -> [dense + tanh (BERT pooler)] -> dropout -> Linear(D, num_classes) [+ the distillation classifier]."""
 
-    def __init__(self, dim: int, num_classes: int, pool: str = "cls", pooler: bool = False, dropout: float = 0.0, num_prefix_tokens: int = 0):
+    def __init__(self, config: HeadConfig, encoder: EncoderConfig, num_prefix_tokens: int = 0, dist_token: bool = False):
         super().__init__()
-        self.pool = pool
+        dim = encoder.dim
+        self.pool = config.pool
         self.num_prefix_tokens = num_prefix_tokens
-        self.pooler = nn.Sequential(nn.Linear(dim, dim), nn.Tanh()) if pooler else nn.Identity()
-        self.drop = nn.Dropout(dropout)
-        self.fc = nn.Linear(dim, num_classes) if num_classes > 0 else nn.Identity()
+        self.attn_pool = None
+        if config.pool == "map":
+            self.attn_pool = AttentionPoolLatent(
+                dim, num_heads=encoder.heads, mlp_ratio=encoder.mlp_ratio, norm_layer=norm_factory(encoder),
+                act_layer=ACTIVATIONS[encoder.act],
+            )
+        self.fc_norm = norm_factory(encoder)(dim) if config.fc_norm else nn.Identity()
+        self.pooler = nn.Sequential(nn.Linear(dim, dim), nn.Tanh()) if config.head_pooler else nn.Identity()
+        self.drop = nn.Dropout(config.head_dropout)
+        self.fc = nn.Linear(dim, config.num_classes) if config.num_classes > 0 else nn.Identity()
+        self.fc_dist = nn.Linear(dim, config.num_classes) if dist_token and config.num_classes > 0 else None
+        self.dist_token = dist_token
+
+    @property
+    def tokens_read(self) -> int | None:
+        """How many leading tokens the head reads (1 for [CLS], 2 with the distillation token); None: all of them."""
+        return 1 + int(self.dist_token) if self.pool == "cls" else None
+
+    def pooled(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, L, D) -> (B, D) before fc_norm."""
+        if self.attn_pool is not None:
+            mask = None if attention_mask is None else attention_mask[:, None, None, self.num_prefix_tokens:]
+            return self.attn_pool(x[:, self.num_prefix_tokens:], attn_mask=mask)
+        return pool_tokens(x, self.pool, attention_mask, self.num_prefix_tokens)
 
     def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None, pre_logits: bool = False) -> torch.Tensor:
-        x = self.pooler(pool_tokens(x, self.pool, attention_mask, self.num_prefix_tokens))
+        if self.dist_token:  # DeiT: [CLS] and the distillation token each have a classifier; the logits are their mean
+            cls, dist = self.fc_norm(x[:, 0]), self.fc_norm(x[:, 1])
+            if pre_logits or self.fc_dist is None:
+                return (cls + dist) / 2
+            return (self.fc(self.drop(cls)) + self.fc_dist(self.drop(dist))) / 2
+        x = self.pooler(self.fc_norm(self.pooled(x, attention_mask)))
         return x if pre_logits else self.fc(self.drop(x))

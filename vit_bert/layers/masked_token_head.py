@@ -17,10 +17,10 @@ from torch import nn
 
 
 class MaskedTokenHead(nn.Module):
-    def __init__(self, dim: int, vocab_size: int, ln_eps: float = 1e-12, approximate: str = "none"):
+    def __init__(self, dim: int, vocab_size: int, ln_eps: float = 1e-12, act_layer: type[nn.Module] = nn.GELU):
         super().__init__()
         self.dense = nn.Linear(dim, dim)
-        self.act = nn.GELU(approximate=approximate)
+        self.act = act_layer()
         self.norm = nn.LayerNorm(dim, eps=ln_eps)
         self.bias = nn.Parameter(torch.zeros(vocab_size))
         trunc_normal_(self.dense.weight, std=0.02)

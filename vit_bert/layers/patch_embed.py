@@ -15,11 +15,11 @@ from torch import nn
 class PatchEmbedding(nn.Module):
     """(B, C, H, W) -> (B, N, D): flatten non-overlapping P x P patches, then one Linear."""
 
-    def __init__(self, patch_size: int = 16, in_chans: int = 3, dim: int = 768):
+    def __init__(self, patch_size: int = 16, in_chans: int = 3, dim: int = 768, bias: bool = True):
         super().__init__()
         self.patch_size = patch_size
         self.in_chans = in_chans
-        self.proj = nn.Linear(patch_size * patch_size * in_chans, dim)
+        self.proj = nn.Linear(patch_size * patch_size * in_chans, dim, bias=bias)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         p = self.patch_size

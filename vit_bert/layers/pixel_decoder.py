@@ -18,6 +18,7 @@ from torch import nn
 
 from ..errors import InputError
 from .block import Block
+from .configs import EncoderConfig
 from .pos_embed import sincos_2d
 
 
@@ -37,7 +38,7 @@ class PixelDecoder(nn.Module):
         super().__init__()
         self.grid, self.num_prefix_tokens = grid, num_prefix_tokens
         self.mask_token = nn.Parameter(torch.zeros(1, 1, dim))
-        self.block = Block(dim, heads, mlp_ratio=mlp_ratio, ln_eps=ln_eps)
+        self.block = Block(EncoderConfig(dim=dim, depth=1, heads=heads, mlp_ratio=mlp_ratio, ln_eps=ln_eps))
         self.out_norm = nn.LayerNorm(dim, eps=ln_eps)  # not 'norm': the MLM head's keys start with head.norm.
         self.proj = nn.Linear(dim, patch_pixels)
         positions = torch.cat([torch.zeros(num_prefix_tokens, dim), sincos_2d(grid, dim)])  # [CLS] gets no position

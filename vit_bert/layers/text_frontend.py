@@ -1,7 +1,7 @@
 """Text front-end: token ids to a token sequence, BERT-style.
 
 Shapes: input_ids (B, T) int, attention_mask (B, T) {0,1}/bool (1 = real token),
-token_type_ids (B, T) -> (tokens (B, T, D), attention_mask (B, T) bool or None).
+token_type_ids (B, T) -> EncoderInput: tokens (B, T, D), attention_mask (B, T) bool or None, no prefix tokens.
 
 tokens = LayerNorm(word[ids] + position[0..T-1] + token_type[types]), then dropout.
 [CLS] is expected as the first id (the tokenizer puts it there); its output
@@ -12,36 +12,34 @@ depend on how much padding follows.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from timm.layers import trunc_normal_
 from torch import nn
 
 from ..errors import InputError
+from .configs import TextConfig
+from .encoder_input import EncoderInput
 
 
 class TextFrontEnd(nn.Module):
     num_prefix_tokens = 0  # [CLS] is an ordinary token id here, counted in T
 
-    def __init__(
-        self,
-        vocab_size: int = 30522,
-        dim: int = 768,
-        max_len: int = 512,
-        type_vocab_size: int = 2,
-        ln_eps: float = 1e-12,
-        dropout: float = 0.1,
-        pad_token_id: int = 0,
-    ):
+    def __init__(self, config: TextConfig | None = None, dim: int = 768, **fields):
+        """``TextFrontEnd(TextConfig(...), dim)`` or ``TextFrontEnd(vocab_size=8000, dim=256)``."""
         super().__init__()
-        self.vocab_size = vocab_size
-        self.max_len = max_len
-        self.type_vocab_size = type_vocab_size
-        self.word_embeddings = nn.Embedding(vocab_size, dim, padding_idx=pad_token_id)
-        self.position_embeddings = nn.Embedding(max_len, dim)
-        self.token_type_embeddings = nn.Embedding(type_vocab_size, dim) if type_vocab_size > 0 else None
-        self.norm = nn.LayerNorm(dim, eps=ln_eps)
-        self.drop = nn.Dropout(dropout)
-        self.register_buffer("position_ids", torch.arange(max_len)[None], persistent=False)
+        config = dataclasses.replace(config or TextConfig(), **fields)
+        self.config = config
+        self.vocab_size = config.vocab_size
+        self.max_len = config.max_len
+        self.type_vocab_size = config.type_vocab_size
+        self.word_embeddings = nn.Embedding(config.vocab_size, dim, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(config.max_len, dim)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, dim) if config.type_vocab_size > 0 else None
+        self.norm = nn.LayerNorm(dim, eps=config.ln_eps)
+        self.drop = nn.Dropout(config.dropout)
+        self.register_buffer("position_ids", torch.arange(config.max_len)[None], persistent=False)
         self.init_weights()
 
     def init_weights(self) -> None:
@@ -93,7 +91,7 @@ class TextFrontEnd(nn.Module):
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         token_type_ids: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    ) -> EncoderInput:
         self.check_input(input_ids, attention_mask, token_type_ids)
         if not torch.compiler.is_compiling():
             self.check_values(input_ids, attention_mask, token_type_ids)
@@ -102,4 +100,4 @@ class TextFrontEnd(nn.Module):
             types = token_type_ids if token_type_ids is not None else torch.zeros_like(input_ids)
             x = x + self.token_type_embeddings(types)
         mask = attention_mask.bool() if attention_mask is not None else None
-        return self.drop(self.norm(x)), mask
+        return EncoderInput(self.drop(self.norm(x)), mask, self.num_prefix_tokens)

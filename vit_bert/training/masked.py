@@ -91,7 +91,7 @@ class MaskedTokenTask(L.LightningModule):
         self.data_contract = data_contract
         options = merge_model_options(config, overrides)
         if pretrained:
-            source = read_pretrained(pretrained, options["heads"][0] if "heads" in options else None)
+            source = read_pretrained(pretrained, {key: value for key, (value, _) in options.items()})
             self.config = model_config(preset, options, data_contract, source.config, head=HEADS[modality])
             self.model = build_from_pretrained(source, **self.config.to_dict())
         else:

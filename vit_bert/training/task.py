@@ -144,8 +144,7 @@ class ClassificationTask(L.LightningModule):
         self.data_contract = data_contract
         options = merge_model_options(config, overrides)
         if pretrained:
-            heads = options["heads"][0] if "heads" in options else None
-            source = read_pretrained(pretrained, heads)
+            source = read_pretrained(pretrained, {key: value for key, (value, _) in options.items()})
             self.config = model_config(preset, options, data_contract, source.config)
             self.model = build_from_pretrained(source, **self.config.to_dict())
         else:

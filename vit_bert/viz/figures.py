@@ -1,6 +1,6 @@
 """Matplotlib figures of attention (no pyplot state: safe in scripts, callbacks and tests).
 
-    image_figure(image (H, W, C) in [0, 1], rollout_map (gh, gw), head_maps (heads, gh, gw), layer, title) -> Figure
+    image_figure(image (H, W, C) in [0, 1], rollout_map (gh, gw), head_maps (heads, gh, gw), layer, title[, prefix bars]) -> Figure
     text_figure(tokens [T], layer_weights (heads, T, T), cls_weights (T,), layer, title) -> Figure
 Maps are upsampled to the image size and overlaid; text matrices carry the token strings on both axes.
 """
@@ -31,9 +31,14 @@ def _overlay(ax, image: np.ndarray, heat: np.ndarray, label: str) -> None:
     ax.axis("off")
 
 
-def image_figure(image: np.ndarray, rollout_map: torch.Tensor, head_maps: torch.Tensor, layer: int, title: str) -> Figure:
+def image_figure(
+    image: np.ndarray, rollout_map: torch.Tensor, head_maps: torch.Tensor, layer: int, title: str,
+    prefix_weights: torch.Tensor | None = None, prefix_labels: list[str] | None = None,
+) -> Figure:
+    """``prefix_weights`` (prefix,): the first row's attention to each prefix token ([CLS], registers, ...), drawn as bars
+    beside the maps, since those tokens have no place on the patch grid."""
     heads = head_maps.shape[0]
-    cols = max(2, min(heads, 6))
+    cols = max(2 if prefix_weights is None else 3, min(heads, 6))
     rows = 1 + math.ceil(heads / cols)
     fig = Figure(figsize=(1.8 * cols, 1.9 * rows), layout="constrained")
     grid = fig.add_gridspec(rows, cols)
@@ -43,6 +48,11 @@ def image_figure(image: np.ndarray, rollout_map: torch.Tensor, head_maps: torch.
     ax.set_title("input", fontsize=8)
     ax.axis("off")
     _overlay(fig.add_subplot(grid[0, 1]), image, upsample(rollout_map, size), "attention rollout")
+    if prefix_weights is not None:
+        ax = fig.add_subplot(grid[0, 2])
+        ax.bar(range(len(prefix_labels)), prefix_weights.float().numpy())
+        ax.set_xticks(range(len(prefix_labels)), prefix_labels, rotation=90, fontsize=7)
+        ax.set_title(f"layer {layer}: to prefix tokens", fontsize=8)
     for head, heat in enumerate(upsample(head_maps, size)):
         _overlay(fig.add_subplot(grid[1 + head // cols, head % cols]), image, heat, f"layer {layer} head {head}: [CLS]")
     fig.suptitle(title, fontsize=10)

@@ -3,9 +3,11 @@
     trace_layer(model, batch, layer, head, index, tokens, out=print) -> dict of the traced tensors
 
 Prints the textbook walkthrough for one head (X, W_Q/W_K/W_V, Q/K/V, scores, softmax(scores/sqrt(d)),
-weights @ V) and then recomputes the whole layer by hand from the same arithmetic for all heads
-(concatenate, proj, residual, LayerNorm, MLP). It raises AssertionError unless that equals the
-layer output the model itself computed in its ordinary (fast-path) forward.
+weights @ V) and recomputes the whole layer with the attention written out by hand for all heads and
+everything else through the block's own submodules (Q/K/V projection, output projection, norms,
+LayerScale, MLP), so a new block setting needs no second implementation here. It raises
+AssertionError unless that equals the layer output the model itself computed in its ordinary
+(fast-path) forward.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ def trace_layer(model, batch: dict, layer: int = 0, head: int = 0, index: int = 
     if not 0 <= head < blocks[layer].attn.heads:
         raise ConfigError(f"head {head} does not exist; layer {layer} has {blocks[layer].attn.heads} heads (0..{blocks[layer].attn.heads - 1})")
     with eval_mode(model):  # no dropout, in the model's forward and in the recomputation
-        tokens_in, mask = model.frontend(**batch)
+        encoder_input = model.frontend(**batch)
+        tokens_in, mask = encoder_input.tokens, encoder_input.mask
         # The model's own fast path (packed when padded), every block's input and output.
         states = model.encoder.forward_intermediates(tokens_in, mask)
         final = model.encoder.norm(states[-1])
@@ -49,41 +52,40 @@ def trace_layer(model, batch: dict, layer: int = 0, head: int = 0, index: int = 
 
 
 def _walkthrough(model, block, block_in, block_out, mask, final, layer: int, head: int, index: int, tokens, out) -> dict:
+    """Recompute one block for one sample through the block's own submodules (its norms, Q/K/V projection with
+    whatever it does to Q and K, output projection, LayerScale and MLP), with the attention written out by hand."""
     attn, blocks = block.attn, model.encoder.blocks
-    x = block_in[index].float()
-    mask = mask[index] if mask is not None else None
-    length, dim = x.shape
+    x = block_in[index : index + 1].float()  # (1, L, D)
+    mask = mask[index : index + 1] if mask is not None else None
+    length, dim = x.shape[1:]
     d = attn.head_dim
     labels = tokens or [f"t{i}" for i in range(length)]
-    X = block.norm1(x) if block.pre_norm else x
+    X = block.attention_input(x)
     weight = attn.qkv.weight.float()
-    bias = attn.qkv.bias.float() if attn.qkv.bias is not None else torch.zeros(3 * dim)
     # W_Q of one head is (D, d): the head's rows of the fused (3D, D) qkv weight, transposed.
     rows = [slice(part * dim + head * d, part * dim + (head + 1) * d) for part in range(3)]
     W_Q, W_K, W_V = (weight[r].T for r in rows)
-    Q, K, V = (X @ W + bias[r] for W, r in zip((W_Q, W_K, W_V), rows))
-    scores = Q @ K.T
-    scaled = scores / math.sqrt(d)
-    if mask is not None:
-        scaled = scaled.masked_fill(~mask[None, :], float("-inf"))
-    weights = scaled.softmax(dim=-1)
-    head_out = weights @ V
+    seen = {}
 
-    # The same arithmetic for every head, then the rest of the block, by hand.
-    q, k, v = rearrange(X @ weight.T + bias, "l (three h d) -> three h l d", three=3, h=attn.heads)
-    all_scores = (q @ k.transpose(-2, -1)) / math.sqrt(d)
-    if mask is not None:
-        all_scores = all_scores.masked_fill(~mask[None, None, :], float("-inf"))
-    concat = rearrange(all_scores.softmax(dim=-1) @ v, "h l d -> l (h d)")
-    attn_out = attn.proj(concat)
-    if block.pre_norm:
-        hidden = x + attn_out
-        traced = hidden + block.mlp(block.norm2(hidden))
-    else:
-        hidden = block.norm1(x + attn_out)
-        traced = block.norm2(hidden + block.mlp(hidden))
-    real = mask if mask is not None else torch.ones(length, dtype=torch.bool)
+    def attend(h: torch.Tensor) -> torch.Tensor:
+        """The attention of every head, by hand, on the block's own Q/K/V projection."""
+        q, k, v = attn.project(h)  # (1, heads, L, d) each
+        scores = q @ k.transpose(-2, -1)
+        scaled = scores / math.sqrt(d)
+        if mask is not None:
+            scaled = scaled.masked_fill(~mask[:, None, None, :], float("-inf"))
+        weights = scaled.softmax(dim=-1)
+        heads_out = weights @ v
+        seen.update(Q=q[0, head], K=k[0, head], V=v[0, head], scores=scores[0, head], weights=weights[0, head], out=heads_out[0, head])
+        seen["concat"] = rearrange(heads_out, "b h l d -> b l (h d)")
+        return attn.output(seen["concat"])
+
+    traced = block.mlp_branch(block.attention_branch(x, attend, x))[0]
+    Q, K, V, scores, weights, head_out, concat = (seen[k] for k in ("Q", "K", "V", "scores", "weights", "out", "concat"))
+    concat = concat[0]
+    real = mask[0] if mask is not None else torch.ones(length, dtype=torch.bool)
     difference = float((traced - block_out[index].float())[real].abs().max())
+    X, mask = X[0], (mask[0] if mask is not None else None)
 
     where = "LayerNorm(x) (pre-norm block)" if block.pre_norm else "x as it enters the block (post-norm)"
     out(f"Self-attention traced with the model's tensors: layer {layer % len(blocks)}, head {head} of {attn.heads}, sample {index}")
@@ -91,7 +93,8 @@ def _walkthrough(model, block, block_in, block_out, mask, final, layer: int, hea
     out(f"  X        {tuple(X.shape)}  the layer's input, {where}")
     for name in ("W_Q", "W_K", "W_V"):
         out(f"  {name}      {(dim, d)}  D -> d = {dim} / {attn.heads} heads: this head's rows of the fused qkv weight, transposed")
-    out(f"  Q = X W_Q + b_Q {tuple(Q.shape)};  K = X W_K + b_K {tuple(K.shape)};  V = X W_V + b_V {tuple(V.shape)}")
+    qk_note = "" if isinstance(attn.q_norm, torch.nn.Identity) else ", then each normalised (QK-norm)"
+    out(f"  Q = X W_Q + b_Q {tuple(Q.shape)};  K = X W_K + b_K {tuple(K.shape)};  V = X W_V + b_V {tuple(V.shape)}{qk_note}")
     out(f"  scores = Q K^T  {tuple(scores.shape)}  (row i: how well query i matches each key)")
     out(_matrix(scores, labels))
     masked = "" if mask is None or bool(mask.all()) else f"; {int((~mask).sum())} padded keys get weight 0"

@@ -28,6 +28,8 @@ class AttentionView:
     grid: tuple[int, int] | None = None
     num_prefix_tokens: int = 0
     token_ids: list[int] | None = None
+    prefix_labels: list[str] | None = None
+    """Images: the names of the prefix tokens ([CLS], dist, reg0, ...), which have no place on the patch grid."""
 
     def layer(self, layer: int) -> torch.Tensor:
         """(heads, L, L) of one layer; negative indices count from the top."""
@@ -49,7 +51,9 @@ def attention_view(model, batch: dict[str, torch.Tensor], index: int = 0) -> Att
     if model.modality == "image":
         images = batch["images"]
         grid = (images.shape[-2] // model.config.patch_size, images.shape[-1] // model.config.patch_size)
-        return AttentionView("image", attentions, probabilities, grid, model.frontend.num_prefix_tokens)
+        config = model.config
+        labels = ["[CLS]"] * config.class_token + ["dist"] * config.dist_token + [f"reg{i}" for i in range(config.reg_tokens)]
+        return AttentionView("image", attentions, probabilities, grid, config.num_prefix_tokens, prefix_labels=labels)
     mask = batch.get("attention_mask")
     real = mask[index].bool().cpu() if mask is not None else torch.ones(batch["input_ids"].shape[1], dtype=torch.bool)
     attentions = [a[:, real][:, :, real] for a in attentions]
@@ -72,6 +76,9 @@ def view_figure(view: AttentionView, layer: int, title: str, image: np.ndarray |
             raise ConfigError("an image figure needs the input image (H, W, C) in [0, 1]")
         rollout_map = cls_to_patches(view.rollout(), view.grid, view.num_prefix_tokens)
         head_maps = cls_to_patches(weights, view.grid, view.num_prefix_tokens)
+        prefix = view.num_prefix_tokens
+        if prefix > 1:  # registers or a distillation token: bars beside the maps
+            return image_figure(image, rollout_map, head_maps, layer_index, title, weights[:, 0, :prefix].mean(dim=0), view.prefix_labels)
         return image_figure(image, rollout_map, head_maps, layer_index, title)
     tokens = tokens or [str(i) for i in view.token_ids]
     return text_figure(tokens, weights, weights[:, 0].mean(dim=0), layer_index, title)

@@ -35,7 +35,7 @@ from ..multitask import MultiTaskModel
 from ..tokenizer import load_tokenizer, tokenizer_file_in
 from .files import load_pickle_safely, read_state_dict
 from .hf_bert import hf_bert_config, hf_bert_to_vit_bert, is_hf_bert
-from .timm_vit import is_timm_vit, timm_vit_config, timm_vit_to_vit_bert
+from .timm_vit import facts_of_model, infer_facts, is_timm_vit, timm_vit_config, timm_vit_to_vit_bert
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +58,12 @@ class Pretrained:
     """A multi-task model (one shared encoder): task -> (its ModelConfig fields, its data contract); ``config`` is then empty."""
 
 
-def _from_state_dict(state_dict: dict[str, torch.Tensor], hf_config: dict | None, heads: int | None, where: str) -> Pretrained:
+def _from_state_dict(state_dict: dict[str, torch.Tensor], hf_config: dict | None, known: dict, where: str) -> Pretrained:
+    """``known``: what the user states of the architecture (``heads=``, ``act=`` ...), for what the tensors do not say."""
     if is_timm_vit(state_dict):
-        return Pretrained(timm_vit_config(state_dict, heads), timm_vit_to_vit_bert(state_dict))
+        return Pretrained(timm_vit_config(state_dict, infer_facts(state_dict, known)), timm_vit_to_vit_bert(state_dict))
     if is_hf_bert(state_dict):
-        return Pretrained(hf_bert_config(hf_config, state_dict, heads), hf_bert_to_vit_bert(state_dict))
+        return Pretrained(hf_bert_config(hf_config, state_dict, known.get("heads")), hf_bert_to_vit_bert(state_dict))
     sample = ", ".join(list(state_dict)[:5])
     raise WeightsMismatchError(
         f"{where} is neither a timm VisionTransformer nor a BERT state dict (first keys: {sample}); "
@@ -71,10 +72,11 @@ def _from_state_dict(state_dict: dict[str, torch.Tensor], hf_config: dict | None
 
 
 def _from_timm_model(model: torch.nn.Module) -> Pretrained:
-    """A timm VisionTransformer object: its head count and, from its pretrained_cfg, the normalisation it expects."""
-    pretrained = _from_state_dict(model.state_dict(), None, model.blocks[0].attn.num_heads, type(model).__name__)
+    """A timm VisionTransformer object: the facts its weights do not store and, from its pretrained_cfg, the normalisation it expects."""
+    state_dict = model.state_dict()
+    config = timm_vit_config(state_dict, facts_of_model(model), bool(getattr(model, "no_embed_class", False)))
+    pretrained = Pretrained(config, timm_vit_to_vit_bert(state_dict))
     cfg = getattr(model, "pretrained_cfg", None) or {}
-    config = pretrained.config
     if cfg.get("mean") and cfg.get("std") and len(cfg["mean"]) == config["in_chans"]:
         pretrained.data_contract = DataContract(
             "image", [str(i) for i in range(config["num_classes"])], in_chans=config["in_chans"], img_size=config["img_size"],
@@ -94,7 +96,7 @@ def _from_timm_name(name: str) -> Pretrained:
     return _from_timm_model(model)
 
 
-def _from_directory(directory: Path, heads: int | None) -> Pretrained:
+def _from_directory(directory: Path, known: dict) -> Pretrained:
     if is_multitask_dir(directory):
         return Pretrained({}, read_state_dict(directory / WEIGHTS_FILE), tasks=read_multitask_folder(directory))
     if is_native_dir(directory):
@@ -105,7 +107,7 @@ def _from_directory(directory: Path, heads: int | None) -> Pretrained:
         raise SourceNotFoundError(f"no weights in {directory}: expected one of {', '.join(WEIGHT_FILES)}")
     config_file = directory / "config.json"
     hf_config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else None
-    pretrained = _from_state_dict(read_state_dict(weights), hf_config, heads, str(weights))
+    pretrained = _from_state_dict(read_state_dict(weights), hf_config, known, str(weights))
     if pretrained.config["modality"] == "text":
         found = tokenizer_file_in(directory)
         pretrained.tokenizer = load_tokenizer(found) if found is not None else None
@@ -159,26 +161,28 @@ def is_hub_id(source: str) -> bool:
     return bool(re.fullmatch(r"[\w-][\w.-]*/[\w.-]+", source)) and not source.endswith(WEIGHT_SUFFIXES)
 
 
-def read_pretrained(source: str | Path | dict | torch.nn.Module, heads: int | None = None) -> Pretrained:
-    """Any supported source -> config fields + state dict in vit_bert's names (nothing built yet)."""
+def read_pretrained(source: str | Path | dict | torch.nn.Module, known: dict | None = None) -> Pretrained:
+    """Any supported source -> config fields + state dict in vit_bert's names (nothing built yet). ``known``: ModelConfig
+    fields the user sets, read for what a bare state dict does not store (``heads``, ``act``, ``ln_eps``, ``norm``, ``pool``)."""
+    known = known or {}
     if isinstance(source, torch.nn.Module):
         if not (hasattr(source, "patch_embed") and hasattr(source, "blocks")):
             raise WeightsMismatchError(f"a {type(source).__name__} object is not a timm VisionTransformer; pass its weights file instead")
         return _from_timm_model(source)
     if isinstance(source, dict):
-        return _from_state_dict(source, None, heads, "the state dict")
+        return _from_state_dict(source, None, known, "the state dict")
     path = Path(source)
     if not path.exists():
         if isinstance(source, str) and timm.is_model(source):
             return _from_timm_name(source)
         if isinstance(source, str) and is_hub_id(source):
-            return _from_directory(_download(source), heads)
+            return _from_directory(_download(source), known)
         raise SourceNotFoundError(f"pretrained source {source} does not exist; expected a weights file, a model folder, a timm name or a Hub id")
     if path.is_dir():
-        return _from_directory(path, heads)
+        return _from_directory(path, known)
     if path.suffix == ".ckpt":
         return _from_training_checkpoint(path)
-    return _from_state_dict(read_state_dict(path), None, heads, str(path))
+    return _from_state_dict(read_state_dict(path), None, known, str(path))
 
 
 HEAD_KEYS = {  # the state-dict keys of each kind of head
@@ -203,7 +207,7 @@ def _adapt(pretrained: Pretrained, overrides: dict) -> tuple[ModelConfig, dict, 
             state_dict = {k: v for k, v in state_dict.items() if k not in dropped}
     reinit = set()
     if config.head in ("mlm", "pixels"):  # a pretraining head the source lacks starts fresh
-        reinit |= {f"head.{key}" for key in build_head(config, int(config.class_token)).state_dict()}
+        reinit |= {f"head.{key}" for key in build_head(config).state_dict()}
     else:
         new_classes = overrides.get("num_classes", fields["num_classes"])
         if new_classes != fields["num_classes"] or "head.fc.weight" not in state_dict:
@@ -216,7 +220,7 @@ def _adapt(pretrained: Pretrained, overrides: dict) -> tuple[ModelConfig, dict, 
         new_grid = [config.img_size // config.patch_size] * 2
         state_dict["frontend.pos_embed"] = resample_abs_pos_embed(
             state_dict["frontend.pos_embed"], new_size=new_grid, old_size=[old.img_size // old.patch_size] * 2,
-            num_prefix_tokens=int(old.class_token),
+            num_prefix_tokens=0 if old.no_embed_class else old.num_prefix_tokens,
         )
     return config, state_dict, reinit
 
@@ -250,7 +254,7 @@ def load_pretrained(source: str | Path | dict | torch.nn.Module, **overrides) ->
     The model carries ``data_contract``, ``class_names`` and (text) ``tokenizer`` when the source has them.
     A multi-task folder or checkpoint gives a MultiTaskModel (no overrides; ``.task_model(name)`` is one task).
     """
-    pretrained = read_pretrained(source, overrides.get("heads"))
+    pretrained = read_pretrained(source, overrides)
     if pretrained.tasks is not None:
         if overrides:
             raise ConfigError(f"{source} is a multi-task model: load it without overrides ({', '.join(overrides)}), "

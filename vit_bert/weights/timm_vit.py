@@ -1,21 +1,20 @@
-"""timm VisionTransformer state dicts -> vit_bert config + state dict.
+"""timm VisionTransformer state dicts (ViT, DeiT, DeiT III, DINOv2 +/- registers, CLIP, SigLIP) -> vit_bert config + state dict.
 
-timm keys: ``cls_token`` (1, 1, D), ``pos_embed`` (1, 1 + N, D),
-``patch_embed.proj.weight`` (D, C, P, P), ``blocks.i.{norm1, attn.qkv, attn.proj, norm2,
-mlp.fc1, mlp.fc2}``, ``norm``, ``head``. Pre-norm, LayerNorm eps 1e-6, exact GELU.
+timm keys: ``cls_token`` (1, 1, D), ``dist_token`` (1, 1, D), ``reg_token`` (1, R, D), ``pos_embed`` (1, [prefix +] N, D),
+``patch_embed.proj.{weight (D, C, P, P), bias}``, ``norm_pre``, ``blocks.i.{norm1, attn.qkv, attn.q_norm, attn.k_norm,
+attn.proj, ls1.gamma, norm2, mlp.fc1, mlp.fc2, ls2.gamma}``, ``norm``, ``fc_norm``, ``attn_pool.*``, ``head``, ``head_dist``.
 
-vit_bert's encoder uses the same block names under ``encoder.``; only the patch
-projection changes layout (Conv2d (D, C, P, P) -> Linear (D, P*P*C)).
-
-The head count is not in the tensors. A timm model object says it (``model.blocks[0].attn.num_heads``);
-for a bare state dict it is looked up in ``timm_vit_heads.json``, the head counts of timm's registered
-architectures by (width, MLP width, [CLS] or not), made by ``scripts/timm_vit_heads.py``. When that is
-not one number, loading stops and asks for ``heads=``.
+Most of the architecture is in the keys and shapes (``weights_signature``). Five facts are not: the head count, the
+MLP activation, the norm kind and epsilon, and the pooling. A timm model object says them (``facts_of_model``); for a
+bare state dict they come from ``timm_vit_heads.json``, the facts of every registered timm ViT keyed by its weights'
+signature (made by ``scripts/timm_vit_heads.py``), and only when an architecture of exactly that signature is
+registered and all such agree; otherwise loading stops and asks for what is missing (``heads=``, ``act=`` ...).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from functools import cache
@@ -23,47 +22,117 @@ from pathlib import Path
 
 import torch
 from einops import rearrange
+from torch import nn
 
 from ..errors import AmbiguousWeightsError, WeightsError
 from ..layers.checks import head_counts
 
+log = logging.getLogger(__name__)
+
 HEADS_TABLE = Path(__file__).with_name("timm_vit_heads.json")
+FACTS = ("heads", "act", "ln_eps", "norm", "pool")  # what a state dict does not store
+TIMM_POOLS = {"token": "cls", "avg": "mean", "map": "map"}
+TIMM_DEFAULTS = {"act": "gelu", "ln_eps": 1e-6, "norm": "layernorm", "pool": "cls"}  # timm VisionTransformer's constructor
 
 
 @cache
-def _heads_table() -> dict:
-    return json.loads(HEADS_TABLE.read_text(encoding="utf-8"))["shapes"]
+def _facts_table() -> dict:
+    return json.loads(HEADS_TABLE.read_text(encoding="utf-8"))["signatures"]
 
 
-def registered_heads(dim: int, mlp_hidden: int, class_token: bool) -> dict[int, list[str]]:
-    """Head counts of timm's registered ViT architectures of this shape -> their names. Architectures with the
-    same [CLS] choice first; when none has it (a timm ViT built with class_token=False, say), either choice."""
-    table = _heads_table()
-    exact = table.get(f"{dim}/{mlp_hidden}/{'cls' if class_token else 'nocls'}")
-    found: dict[int, list[str]] = {}
-    for by_heads in [exact] if exact else [table.get(f"{dim}/{mlp_hidden}/cls", {}), table.get(f"{dim}/{mlp_hidden}/nocls", {})]:
-        for heads, names in by_heads.items():
-            found.setdefault(int(heads), []).extend(names)
-    return found
+def _prefix(state_dict: dict) -> str:
+    parts = [name for name in ("cls", "dist") if f"{name}_token" in state_dict]
+    if "reg_token" in state_dict:
+        parts.append(f"reg{state_dict['reg_token'].shape[1]}")
+    return "+".join(parts) or "none"
 
 
-def infer_heads(state_dict: dict[str, torch.Tensor]) -> int:
-    """The head count of a bare timm ViT state dict, when timm's registered architectures of its shape agree on one."""
+def weights_signature(state_dict: dict) -> str:
+    """What the keys and shapes say about the architecture, as one string: width, MLP widths, depth, prefix tokens
+    and every optional part. Two timm ViTs with the same signature differ at most in the ``FACTS``."""
+    fc1, fc2 = state_dict["blocks.0.mlp.fc1.weight"], state_dict["blocks.0.mlp.fc2.weight"]
+    parts = [
+        str(state_dict["patch_embed.proj.weight"].shape[0]), f"{fc1.shape[0]}-{fc2.shape[1]}", f"d{_depth(state_dict)}", _prefix(state_dict),
+        *(flag for flag, key in (("pos", "pos_embed"), ("norm_pre", "norm_pre.weight"), ("ls", "blocks.0.ls1.gamma"),
+                                 ("qkn", "blocks.0.attn.q_norm.weight"), ("fc_norm", "fc_norm.weight"), ("map", "attn_pool.latent"),
+                                 ("final_norm", "norm.weight"), ("norm_bias", "blocks.0.norm1.bias"))
+          if key in state_dict),
+    ]
+    return "/".join(parts)
+
+
+def _depth(state_dict: dict) -> int:
+    return 1 + max(int(m.group(1)) for k in state_dict if (m := re.match(r"blocks\.(\d+)\.", k)))
+
+
+def act_name(module: nn.Module) -> str | None:
+    """The config name of an activation module, or None for one vit_bert does not have."""
+    if isinstance(module, nn.GELU):
+        return "gelu" if module.approximate == "none" else "gelu_tanh"
+    return {"QuickGELU": "quick_gelu", "SiLU": "silu"}.get(type(module).__name__)
+
+
+def norm_name(module: nn.Module) -> str | None:
+    if isinstance(module, nn.LayerNorm) and module.bias is not None:
+        return "layernorm"
+    return "rmsnorm" if type(module).__name__ in ("RMSNorm", "RmsNorm") else None
+
+
+def facts_of_model(model: nn.Module) -> dict:
+    """The ``FACTS`` of a timm VisionTransformer object. Blocks, attention or MLPs of a kind vit_bert does not compute
+    stop here, naming what differs (a state dict could not tell)."""
+    block = model.blocks[0]
+    kinds = {"block": type(block).__name__, "attention": type(block.attn).__name__, "MLP": type(block.mlp).__name__}
+    expected = {"block": ("Block",), "attention": ("Attention",), "MLP": ("Mlp", "GluMlp")}
+    for part, name in kinds.items():
+        if name not in expected[part]:
+            raise WeightsError(f"{type(model).__name__}'s {part} is timm's {name}; vit_bert computes {' or '.join(expected[part])} "
+                               "(pre-norm residual blocks with one fused qkv projection)")
+    if kinds["MLP"] == "GluMlp" and block.mlp.gate_last:
+        raise WeightsError("the gated MLP gates its second half (timm gate_last=True); vit_bert's 'glu' gates the first (SwiGLUPacked)")
+    act, norm = act_name(block.mlp.act), norm_name(block.norm1)
+    if act is None:
+        raise WeightsError(f"the MLP activation {type(block.mlp.act).__name__} is not one of vit_bert's act settings (gelu, gelu_tanh, quick_gelu, silu)")
+    if norm is None:
+        raise WeightsError(f"the norm layer {type(block.norm1).__name__} is not one of vit_bert's norm settings (layernorm, rmsnorm)")
+    pool = model.global_pool if model.attn_pool is None else "map"
+    if pool not in TIMM_POOLS:
+        raise WeightsError(f"timm global_pool={pool!r} has no vit_bert pool setting; vit_bert pools by 'token' (cls), 'avg' (mean) or 'map'")
+    return {"heads": block.attn.num_heads, "act": act, "ln_eps": float(block.norm1.eps), "norm": norm, "pool": TIMM_POOLS[pool]}
+
+
+def registered_facts(state_dict: dict) -> list[dict]:
+    """The facts of timm's registered architectures whose weights have this signature (each with its names)."""
+    return _facts_table().get(weights_signature(state_dict), [])
+
+
+def infer_facts(state_dict: dict, given: dict) -> dict:
+    """The ``FACTS`` of a bare state dict: ``given`` (the user's overrides) first, then timm's registered architectures of
+    exactly this signature, when they agree on everything not given. Weights of no registered signature need ``heads=``;
+    their other facts are timm VisionTransformer's defaults, said in a warning."""
+    missing = [name for name in FACTS if given.get(name) is None]
+    stated = {name: given[name] for name in FACTS if given.get(name) is not None}
+    found = registered_facts(state_dict)
+    options = {tuple(entry[name] for name in missing) for entry in found}
+    if not missing or len(options) == 1:
+        return {**(dict(zip(missing, next(iter(options)))) if missing else {}), **stated}
     dim = state_dict["patch_embed.proj.weight"].shape[0]
-    mlp_hidden = state_dict["blocks.0.mlp.fc1.weight"].shape[0]
-    class_token = "cls_token" in state_dict
-    found = registered_heads(dim, mlp_hidden, class_token)
-    if len(found) == 1:
-        return next(iter(found))
-    shape = f"width {dim}, MLP width {mlp_hidden}, {'with' if class_token else 'without'} [CLS]"
+    signature = weights_signature(state_dict)
+    if not found and "heads" in stated:
+        assumed = {name: TIMM_DEFAULTS[name] for name in missing}
+        log.warning("no timm architecture has exactly these weights (%s): assuming timm VisionTransformer's defaults %s; "
+                    "pass them to load_pretrained if the model was built otherwise", signature, assumed)
+        return {**assumed, **stated}
     if found:
-        options = "; ".join(f"{h} heads: {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}" for h, names in sorted(found.items()))
-        known = f"timm's architectures of this shape disagree ({options})"
+        asked = [name for i, name in enumerate(missing) if len({option[i] for option in options}) > 1]
+        listed = "; ".join(", ".join(f"{name}={entry[name]!r}" for name in asked) + f": {entry['names'][0]}" for entry in found)
+        known = f"timm's architectures with these weights disagree ({listed})"
     else:
-        known = "no timm architecture registered in vit_bert's table has this shape"
+        known, asked = "no architecture registered in timm has exactly these weights", ["heads"]
+    what = ", ".join("the attention head count" if name == "heads" else name for name in asked)
     raise AmbiguousWeightsError(
-        f"the state dict does not store the attention head count ({shape}) and {known}; "
-        f"pass heads= (a divisor of {dim}: {head_counts(dim)}), or load the timm model object or its timm name instead"
+        f"the state dict does not store {what} (signature {signature}), and {known}; pass {', '.join(f'{name}=' for name in asked)}"
+        f"{f' (a divisor of {dim}: {head_counts(dim)})' if 'heads' in asked else ''}, or load the timm model object or its timm name instead"
     )
 
 
@@ -71,34 +140,82 @@ def is_timm_vit(state_dict: dict) -> bool:
     return "patch_embed.proj.weight" in state_dict and any(k.startswith("blocks.") for k in state_dict)
 
 
-def timm_vit_config(state_dict: dict[str, torch.Tensor], heads: int | None = None) -> dict:
-    """ModelConfig fields read off the tensors; the head count from ``heads`` or ``infer_heads``."""
+def _grid(state_dict: dict, prefix: int, no_embed_class: bool | None) -> tuple[int, bool]:
+    """(patch grid side, no_embed_class) from the position table's length: it covers the prefix tokens and the patches,
+    or the patches alone; a square patch count tells which (the model object says it outright)."""
+    if "pos_embed" not in state_dict:
+        raise WeightsError("the weights have no pos_embed (rotary or no position embeddings); vit_bert reads learned absolute "
+                           "position embeddings (rotary positions: a later version)")
+    length = state_dict["pos_embed"].shape[1]
+    if prefix == 0:
+        no_embed_class = False  # nothing to leave out: the same table either way
+    candidates = [(math.isqrt(n), flag) for n, flag in ((length - prefix, False), (length, True))
+                  if n > 0 and math.isqrt(n) ** 2 == n and (no_embed_class is None or no_embed_class == flag)]
+    if len(candidates) != 1:
+        raise WeightsError(f"timm pos_embed holds {length} positions for {prefix} prefix tokens: "
+                           f"{'neither' if not candidates else 'both'} the prefix + a square patch grid nor a square grid alone; "
+                           "load the timm model object, which says which")
+    return candidates[0]
+
+
+def timm_vit_config(state_dict: dict[str, torch.Tensor], facts: dict, no_embed_class: bool | None = None) -> dict:
+    """ModelConfig fields: read off the tensors, with ``facts`` (``FACTS``) from the model object or ``infer_facts``."""
+    unknown = sorted({k.split(".")[0] for k in state_dict} - {"cls_token", "dist_token", "reg_token", "pos_embed", "patch_embed", "norm_pre",
+                                                               "blocks", "norm", "fc_norm", "attn_pool", "head", "head_dist"})
+    if unknown:
+        raise WeightsError(f"the weights hold parts vit_bert has no setting for: {', '.join(unknown)}")
     dim, in_chans, patch_size, _ = state_dict["patch_embed.proj.weight"].shape
-    depth = 1 + max(int(m.group(1)) for k in state_dict if (m := re.match(r"blocks\.(\d+)\.", k)))
-    class_token = "cls_token" in state_dict
-    num_patches = state_dict["pos_embed"].shape[1] - int(class_token)
-    grid = math.isqrt(num_patches)
-    if grid * grid != num_patches:
-        raise WeightsError(f"timm pos_embed holds {num_patches} patch positions, not a square grid; expected e.g. 196 (14 x 14)")
+    fc1, fc2 = state_dict["blocks.0.mlp.fc1.weight"], state_dict["blocks.0.mlp.fc2.weight"]
+    if fc1.shape[0] not in (fc2.shape[1], 2 * fc2.shape[1]):
+        raise WeightsError(f"mlp.fc1 makes {fc1.shape[0]} features and fc2 reads {fc2.shape[1]}; vit_bert's MLPs have them equal (mlp) or fc1 twice fc2 (glu)")
+    latent = state_dict.get("attn_pool.latent")
+    if latent is not None and latent.shape[1] != 1:
+        raise WeightsError(f"attention pooling with {latent.shape[1]} latent queries; vit_bert's pool='map' has one")
+    class_token, dist_token = "cls_token" in state_dict, "dist_token" in state_dict
+    reg_tokens = state_dict["reg_token"].shape[1] if "reg_token" in state_dict else 0
+    grid, no_embed_class = _grid(state_dict, int(class_token) + int(dist_token) + reg_tokens, no_embed_class)
+    hidden = fc2.shape[1]
     head = state_dict.get("head.weight")
+    pool = facts["pool"] if facts["pool"] != "cls" or class_token else "mean"
     return dict(
         modality="image",
         dim=dim,
-        depth=depth,
-        heads=heads or infer_heads(state_dict),
-        mlp_ratio=state_dict["blocks.0.mlp.fc1.weight"].shape[0] / dim,
+        depth=_depth(state_dict),
+        heads=facts["heads"],
+        mlp="glu" if fc1.shape[0] == 2 * hidden else "mlp",
+        mlp_ratio=hidden / dim,
+        mlp_hidden=None if int(dim * (hidden / dim)) == hidden else hidden,
+        act=facts["act"],
         pre_norm=True,
-        ln_eps=1e-6,
+        norm=facts["norm"],
+        ln_eps=facts["ln_eps"],
+        final_norm="norm.weight" in state_dict,
         qkv_bias="blocks.0.attn.qkv.bias" in state_dict,
-        pool="cls" if class_token else "mean",
+        proj_bias="blocks.0.attn.proj.bias" in state_dict,
+        mlp_bias="blocks.0.mlp.fc1.bias" in state_dict,
+        qk_norm="blocks.0.attn.q_norm.weight" in state_dict,
+        layer_scale=1e-5 if "blocks.0.ls1.gamma" in state_dict else None,  # the initial value; the weights hold the learned one
+        pool=pool,
+        fc_norm="fc_norm.weight" in state_dict,
         head_pooler=False,
         num_classes=head.shape[0] if head is not None else 0,
         img_size=grid * patch_size,
         patch_size=patch_size,
+        patch_bias="patch_embed.proj.bias" in state_dict,
         in_chans=in_chans,
         class_token=class_token,
+        dist_token=dist_token,
+        reg_tokens=reg_tokens,
         pos_embed="learned",
+        no_embed_class=no_embed_class,
+        norm_pre="norm_pre.weight" in state_dict,
     )
+
+
+_RENAMES = {"cls_token": "frontend.cls_token", "dist_token": "frontend.dist_token", "reg_token": "frontend.reg_token",
+            "pos_embed": "frontend.pos_embed", "patch_embed.": "frontend.patch_embed.", "norm_pre.": "frontend.norm_pre.",
+            "blocks.": "encoder.blocks.", "norm.": "encoder.norm.", "fc_norm.": "head.fc_norm.", "attn_pool.": "head.attn_pool.",
+            "head_dist.": "head.fc_dist.", "head.": "head.fc."}
 
 
 def timm_vit_to_vit_bert(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -106,13 +223,7 @@ def timm_vit_to_vit_bert(state_dict: dict[str, torch.Tensor]) -> dict[str, torch
     out = {}
     for key, value in state_dict.items():
         if key == "patch_embed.proj.weight":
-            out["frontend.patch_embed.proj.weight"] = rearrange(value, "d c p1 p2 -> d (p1 p2 c)")
-        elif key in ("cls_token", "pos_embed") or key.startswith("patch_embed."):
-            out[f"frontend.{key}"] = value
-        elif key.startswith(("blocks.", "norm.")):
-            out[f"encoder.{key}"] = value
-        elif key.startswith("head."):
-            out[f"head.fc.{key[len('head.'):]}"] = value
-        else:
-            out[key] = value
+            value = rearrange(value, "d c p1 p2 -> d (p1 p2 c)")
+        old = next((prefix for prefix in _RENAMES if key == prefix or (prefix.endswith(".") and key.startswith(prefix))), None)
+        out[_RENAMES[old] + key[len(old):] if old else key] = value
     return out

@@ -1,0 +1,220 @@
+"""The settings of each building block, one dataclass per module that takes it.
+
+    EncoderConfig   -> Encoder, Block, SelfAttention   (dim, depth, heads, norm, MLP, LayerScale, ...)
+    ImageConfig     -> ImageFrontEnd                   (patch size, prefix tokens, position embeddings, ...)
+    TextConfig      -> TextFrontEnd                    (vocabulary, position table, token types)
+    HeadConfig      -> the head (ClassifierHead, MaskedTokenHead, PixelDecoder)
+
+``vit_bert.ModelConfig`` composes all four (their field names are unique, except ``dropout`` and
+``ln_eps``, which every part that has them shares), so a field list is never written out: it is
+``field_names(EncoderConfig)``, and so on. A new knob is one field here plus its use in one module.
+Fields whose value pretrained weights fix are marked with ``fixed_by_weights``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from .checks import check_choice, check_heads, check_patch_grid, check_positive, check_power_of_two_patch, check_types
+from .registry import ACTIVATIONS, MLPS, NORMS
+from ..errors import ConfigError
+
+
+def fixed_by_weights(default):
+    """A field whose value pretrained weights decide: another value would not fit them, or would compute something else."""
+    return field(default=default, metadata={"fixed_by_weights": True})
+
+
+def field_names(section) -> list[str]:
+    return [f.name for f in dataclasses.fields(section)]
+
+
+def weight_fixed_names(section) -> list[str]:
+    return [f.name for f in dataclasses.fields(section) if f.metadata.get("fixed_by_weights")]
+
+
+def section_of(section: type, values) -> object:
+    """The ``section`` dataclass with the same-named fields of ``values`` (a ModelConfig, say)."""
+    return section(**{name: getattr(values, name) for name in field_names(section)})
+
+
+@dataclass
+class EncoderConfig:
+    """The shared Encoder's settings (every Block alike)."""
+
+    dim: int = fixed_by_weights(768)
+    """Token width D."""
+    depth: int = fixed_by_weights(12)
+    """Number of Transformer blocks."""
+    heads: int = fixed_by_weights(12)
+    """Attention heads; each head works in D / heads dimensions (768 / 12 = 64)."""
+    mlp_ratio: float = fixed_by_weights(4.0)
+    """MLP hidden width = mlp_ratio * D (unless mlp_hidden is set)."""
+    mlp_hidden: int | None = fixed_by_weights(None)
+    """MLP hidden width in units; for mlp='glu' the width of the gated product (fc1 makes twice that). None: mlp_ratio * D."""
+    mlp: str = fixed_by_weights("mlp")
+    """MLP kind: 'mlp' (fc1 -> act -> fc2, ViT and BERT) or 'glu' (fc1 makes two halves, act(a) * b -> fc2: with act='silu'
+    it is SwiGLU, timm's SwiGLUPacked; with 'gelu' GeGLU)."""
+    act: str = fixed_by_weights("gelu")
+    """MLP activation: 'gelu' (exact erf, timm ViT and BERT), 'gelu_tanh' (HF 'gelu_new'), 'quick_gelu' (x * sigmoid(1.702 x),
+    OpenAI CLIP) or 'silu'."""
+    pre_norm: bool = fixed_by_weights(True)
+    """True: norm before attention/MLP (ViT). False: after the residual add (BERT)."""
+    norm: str = fixed_by_weights("layernorm")
+    """Norm layer of the blocks, the final norm and QK-norm: 'layernorm' or 'rmsnorm'."""
+    ln_eps: float = 1e-6
+    """Norm epsilon (timm ViT 1e-6, CLIP 1e-5, BERT 1e-12)."""
+    final_norm: bool = fixed_by_weights(True)
+    """Pre-norm encoders end with a norm; False when the head normalises after pooling instead (fc_norm)."""
+    qkv_bias: bool = fixed_by_weights(True)
+    """Bias in the fused Q, K, V projection."""
+    proj_bias: bool = fixed_by_weights(True)
+    """Bias in the attention output projection."""
+    mlp_bias: bool = fixed_by_weights(True)
+    """Bias in the MLP's two projections."""
+    qk_norm: bool = fixed_by_weights(False)
+    """Normalise each head's queries and keys before their dot product (timm's qk_norm; ViT-22B)."""
+    layer_scale: float | None = fixed_by_weights(None)
+    """LayerScale: a learned per-channel scale on each residual branch, started at this value (CaiT, DeiT III 1e-6,
+    DINOv2 1e-5). None: off."""
+    dropout: float = 0.0
+    """Dropout on embeddings, attention output and MLP."""
+    attn_dropout: float = 0.0
+    """Dropout on the attention weights."""
+    drop_path: float = 0.0
+    """Stochastic depth rate of the last block (linearly increasing from 0)."""
+    grad_checkpointing: bool = False
+    """Recompute block activations in backward to save memory."""
+
+    def __post_init__(self):
+        check_types(self, "encoder config")
+        self.check()
+
+    def check(self) -> None:
+        for name in ("dim", "depth", "heads"):
+            check_positive(name, getattr(self, name))
+        if self.mlp_hidden is not None:
+            check_positive("mlp_hidden", self.mlp_hidden)
+        check_heads(self.dim, self.heads)
+        check_choice("act", self.act, ACTIVATIONS)
+        check_choice("mlp", self.mlp, MLPS)
+        check_choice("norm", self.norm, NORMS)
+        if self.layer_scale is not None and self.layer_scale <= 0:
+            raise ConfigError(f"model config 'layer_scale' is the initial scale (e.g. 1e-5) or None for off; got {self.layer_scale}")
+
+    @property
+    def hidden_width(self) -> int:
+        return self.mlp_hidden if self.mlp_hidden is not None else int(self.dim * self.mlp_ratio)
+
+
+@dataclass
+class ImageConfig:
+    """The image front-end's settings: pixels -> [prefix tokens] + patch tokens."""
+
+    img_size: int = 224
+    """Configured input size (square); other sizes, H != W too, resample the position embeddings per axis."""
+    patch_size: int = fixed_by_weights(16)
+    """Patch side P: a P x P x C patch becomes one token."""
+    stem: str = fixed_by_weights("patch")
+    """How pixels become tokens: 'patch' (one Linear per flattened patch, ViT) or 'conv' (stride-2 3x3
+    conv stages down to the same grid, for small data and short budgets; P must be a power of 2)."""
+    patch_bias: bool = fixed_by_weights(True)
+    """Bias in the patch projection (False in CLIP)."""
+    in_chans: int = fixed_by_weights(3)
+    """Image channels."""
+    class_token: bool = fixed_by_weights(True)
+    """Prepend a learned [CLS] token to image patches."""
+    dist_token: bool = fixed_by_weights(False)
+    """DeiT's distillation token after [CLS], with its own classifier; the logits are the mean of the two heads."""
+    reg_tokens: int = fixed_by_weights(0)
+    """Register tokens after [CLS] (Darcet et al. 2023; DINOv2 with registers has 4): extra prefix tokens no head reads."""
+    pos_embed: str = fixed_by_weights("learned")
+    """Image position embeddings: 'learned' or fixed 2D 'sincos'."""
+    no_embed_class: bool = fixed_by_weights(False)
+    """Position embeddings on the patches only, none for the prefix tokens (timm's no_embed_class: DeiT III, DINOv2 with registers)."""
+    norm_pre: bool = fixed_by_weights(False)
+    """A LayerNorm over the tokens before the encoder (CLIP's ln_pre)."""
+    ln_eps: float = 1e-6
+    """Norm epsilon."""
+    dropout: float = 0.0
+    """Dropout on embeddings, attention output and MLP."""
+
+    def __post_init__(self):
+        check_types(self, "image config")
+        self.check()
+
+    def check(self) -> None:
+        for name in ("patch_size", "img_size", "in_chans"):
+            check_positive(name, getattr(self, name))
+        if self.reg_tokens < 0:
+            raise ConfigError(f"model config 'reg_tokens' must be >= 0; got {self.reg_tokens}")
+        check_choice("stem", self.stem, ("patch", "conv"))
+        check_choice("pos_embed", self.pos_embed, ("learned", "sincos"))
+        check_patch_grid(self.img_size, self.patch_size)
+        if self.stem == "conv":
+            check_power_of_two_patch(self.patch_size)
+        if self.dist_token and not self.class_token:
+            raise ConfigError("dist_token=True needs class_token=True (DeiT reads [CLS] and the distillation token)")
+
+    @property
+    def num_prefix_tokens(self) -> int:
+        """[CLS], the distillation token and the registers, in that order before the patches."""
+        return int(self.class_token) + int(self.dist_token) + self.reg_tokens
+
+
+@dataclass
+class TextConfig:
+    """The text front-end's settings: token ids -> token vectors."""
+
+    vocab_size: int = fixed_by_weights(30522)
+    """Number of token ids."""
+    max_len: int = fixed_by_weights(512)
+    """Longest sequence the position table holds."""
+    type_vocab_size: int = fixed_by_weights(2)
+    """Token-type (segment) ids; 0 disables them."""
+    pad_token_id: int = 0
+    """Id of the padding token."""
+    ln_eps: float = 1e-6
+    """Norm epsilon."""
+    dropout: float = 0.0
+    """Dropout on embeddings, attention output and MLP."""
+
+    def __post_init__(self):
+        check_types(self, "text config")
+        self.check()
+
+    def check(self) -> None:
+        for name in ("vocab_size", "max_len"):
+            check_positive(name, getattr(self, name))
+
+
+@dataclass
+class HeadConfig:
+    """What reads the encoder's output."""
+
+    head: str = "classifier"
+    """What reads the encoder's output: 'classifier' (pooling + Linear -> (B, num_classes)), 'mlm' (text only:
+    BERT's masked-token head, tied to the word embeddings -> (B, T, vocab_size)) or 'pixels' (images only:
+    MAE's decoder: one Block over the visible tokens and mask tokens -> (B, N, P * P * C) pixels per patch)."""
+    pool: str = fixed_by_weights("cls")
+    """How the sequence becomes one vector: 'cls' (token 0), 'mean' (over the non-prefix tokens; masked for text) or
+    'map' (attention pooling: a learned query attends over the tokens, then an MLP; SigLIP)."""
+    fc_norm: bool = fixed_by_weights(False)
+    """Normalise the pooled vector (timm's fc_norm, for mean pooling; needs final_norm=False)."""
+    head_pooler: bool = False
+    """BERT's pooler: a dense + tanh layer between pooling and the classifier."""
+    head_dropout: float = 0.0
+    """Dropout before the classifier."""
+    num_classes: int = 1000
+    """Classifier outputs; 0 gives a model that returns pooled features."""
+
+    def __post_init__(self):
+        check_types(self, "head config")
+        self.check()
+
+    def check(self) -> None:
+        check_choice("head", self.head, ("classifier", "mlm", "pixels"))
+        check_choice("pool", self.pool, ("cls", "mean", "map"))
+        if self.num_classes < 0:
+            raise ConfigError(f"num_classes must be >= 0; got {self.num_classes}")

@@ -1,0 +1,24 @@
+"""What a front-end hands the Encoder: the tokens, their padding mask and how many of them are prefix tokens.
+
+    EncoderInput.tokens             (B, L, D)
+    EncoderInput.mask               (B, L) bool, True = real token; None when nothing is padded
+    EncoderInput.num_prefix_tokens  tokens before the content ([CLS], a distillation token, registers); 0 for text,
+                                    whose [CLS] is an ordinary token id
+    EncoderInput.grid               (h, w) patch grid of an image batch; None for text
+
+Pooling, the MAE decoder and the attention views read the prefix count from here, never from ``class_token``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class EncoderInput:
+    tokens: torch.Tensor
+    mask: torch.Tensor | None
+    num_prefix_tokens: int
+    grid: tuple[int, int] | None = None
