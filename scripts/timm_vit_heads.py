@@ -1,8 +1,9 @@
-"""Regenerate vit_bert/weights/timm_vit_heads.json: the head count of every timm VisionTransformer architecture.
+"""Regenerate vit_bert/weights/timm_vit_heads.json: what a state dict does not store, for every registered timm ViT.
 
-A state dict does not store the head count. ``load_pretrained`` matches a bare timm ViT state dict's
-shapes (width, MLP width, [CLS] or not) against this table, built by instantiating every registered
-``timm.models.vision_transformer`` architecture on the meta device (no weights, ~30 s):
+A state dict does not store the head count, the MLP activation, the norm kind and epsilon, or the pooling.
+``load_pretrained`` reads a bare timm ViT state dict's signature (width, MLP widths, depth, prefix tokens and
+optional parts: ``weights_signature``) and looks these facts up here, built by instantiating every registered
+architecture of ``timm.models.vision_transformer`` and ``timm.models.deit`` on the meta device (no weights, ~40 s):
 
     python scripts/timm_vit_heads.py
 """
@@ -16,23 +17,30 @@ from pathlib import Path
 import timm
 import torch
 
+from vit_bert.errors import WeightsError
+from vit_bert.weights.timm_vit import FACTS, facts_of_model, weights_signature
+
 OUT = Path(__file__).resolve().parent.parent / "vit_bert" / "weights" / "timm_vit_heads.json"
 
 
 def main() -> None:
-    table: dict[str, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
+    table: dict[str, dict[tuple, list[str]]] = defaultdict(lambda: defaultdict(list))
+    skipped = []
     with torch.device("meta"):
-        for name in timm.list_models(module="vision_transformer"):
+        for name in timm.list_models(module=["vision_transformer", "deit"]):
             model = timm.create_model(name)
-            attn = getattr(model.blocks[0], "attn", None) if len(model.blocks) else None
-            fc1 = getattr(getattr(model.blocks[0], "mlp", None), "fc1", None) if len(model.blocks) else None
-            if attn is None or not hasattr(attn, "qkv") or fc1 is None:
-                continue  # parallel-block variants have other keys: load_pretrained does not read them
-            key = f"{model.embed_dim}/{fc1.out_features}/{'cls' if model.cls_token is not None else 'nocls'}"
-            table[key][attn.num_heads].append(name)
-    data = {"timm_version": timm.__version__, "shapes": {k: {str(h): v for h, v in sorted(by.items())} for k, by in sorted(table.items())}}
+            try:
+                facts = facts_of_model(model)
+                signature = weights_signature(model.state_dict())
+            except (WeightsError, KeyError, AttributeError, ValueError):  # parallel blocks, other pools, no pos_embed ...: not loadable
+                skipped.append(name)
+                continue
+            table[signature][tuple(facts[k] for k in FACTS)].append(name)
+    data = {"timm_version": timm.__version__, "signatures": {
+        signature: [{**dict(zip(FACTS, facts)), "names": names} for facts, names in sorted(by.items(), key=str)]
+        for signature, by in sorted(table.items())}}
     OUT.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {OUT}: {len(table)} shapes")
+    print(f"wrote {OUT}: {len(table)} signatures; skipped {len(skipped)} architectures vit_bert does not read")
 
 
 if __name__ == "__main__":

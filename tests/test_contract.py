@@ -55,7 +55,7 @@ def test_a_text_folder_keeps_the_tokenizer_and_max_length(tmp_path):
 
 
 def test_image_weights_without_a_contract_need_mean_and_std(tmp_path):
-    reference = timm.create_model("vit_tiny_patch16_224", pretrained=False, depth=1, img_size=32)
+    reference = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=32)  # a registered timm ViT: its head count is known
     torch.save(reference.state_dict(), tmp_path / "vit.pth")
     with pytest.raises(DataError, match=r"does not say how its images were normalised .* --mean 0.485"):
         Predictor(str(tmp_path / "vit.pth"))

@@ -20,7 +20,7 @@ def tiny_inputs(model):
 def test_every_preset_builds_runs_and_every_parameter_gets_a_gradient(name):
     overrides = dict(SMALL)
     if PRESETS[name]["modality"] == "image" and PRESETS[name]["img_size"] > 64:
-        overrides["img_size"] = 64  # 4x4 patch grid: same code path, less compute
+        overrides["img_size"] = 4 * PRESETS[name]["patch_size"]  # 4x4 patch grid: same code path, less compute
     if PRESETS[name]["modality"] == "text":
         overrides["vocab_size"] = 200
     model = build_model(name, num_classes=5, **overrides)

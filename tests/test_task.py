@@ -65,7 +65,7 @@ def test_training_steps_fit_a_fixed_batch(mixup):
 def test_task_starts_from_pretrained_weights_and_adapts_them_to_the_data(tmp_path):
     import timm
 
-    reference = timm.create_model("vit_tiny_patch16_224", pretrained=False, depth=2, in_chans=1)
+    reference = timm.create_model("vit_tiny_patch16_224", pretrained=False, in_chans=1)  # a registered timm ViT: its head count is known
     torch.save(reference.state_dict(), tmp_path / "vit.pth")
     info = replace(IMAGE_INFO, img_size=32)
     task = ClassificationTask(pretrained=str(tmp_path / "vit.pth"), overrides={"drop_path": 0.1}, data_contract=info)
