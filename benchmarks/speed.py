@@ -3,8 +3,9 @@
     python benchmarks/speed.py                          # CPU rows, fp32 (+ bf16 where the CPU has bf16 units)
     python benchmarks/speed.py --device cuda --rows vit-b/16 --batch 128 --precisions bf16
     python benchmarks/speed.py --rows bert-mini --compile   # adds torch.compile rows for vit_bert
+    python benchmarks/speed.py --rows dinov2-s/14-reg4 deit3-s/16 ...   # the ViT families against timm
 
-Each row builds the reference model (timm VisionTransformer, or transformers
+Each row builds the reference model (a timm VisionTransformer of the row's family, or transformers
 BertForSequenceClassification with SDPA attention), loads the *same weights* into vit_bert
 through ``vit_bert.load_pretrained``, and times both, interleaved, on identical inputs:
     train: forward + cross-entropy + backward + AdamW step;  infer: forward under inference_mode.
@@ -40,10 +41,18 @@ ROWS = {
     "vit-ti/16": {"kind": "vit", "batch": 32, "timm": dict(model_name="vit_tiny_patch16_224")},
     "vit-s/16": {"kind": "vit", "batch": 32, "timm": dict(model_name="vit_small_patch16_224")},
     "vit-b/16": {"kind": "vit", "batch": 32, "timm": dict(model_name="vit_base_patch16_224")},
+    # the ViT families, at 224 (DINOv2 from its 518 table); ViT-B families at batch 16 to keep a CPU run short
+    "dinov2-s/14-reg4": {"kind": "vit", "batch": 32, "timm": dict(model_name="vit_small_patch14_reg4_dinov2", img_size=224, num_classes=10)},
+    "dinov2-s/14": {"kind": "vit", "batch": 32, "timm": dict(model_name="vit_small_patch14_dinov2", img_size=224, num_classes=10)},
+    "deit3-s/16": {"kind": "vit", "batch": 32, "timm": dict(model_name="deit3_small_patch16_224")},
+    "deit-ti/16-distilled": {"kind": "vit", "batch": 32, "timm": dict(model_name="deit_tiny_distilled_patch16_224")},
+    "clip-b/16": {"kind": "vit", "batch": 16, "timm": dict(model_name="vit_base_patch16_clip_224")},
+    "siglip-b/16": {"kind": "vit", "batch": 16, "timm": dict(model_name="vit_base_patch16_siglip_224", num_classes=10)},
     "bert-mini": {"kind": "bert", "batch": 32, "seq": 128, "hf": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024)},
     "bert-small": {"kind": "bert", "batch": 32, "seq": 128, "hf": dict(hidden_size=512, num_hidden_layers=4, num_attention_heads=8, intermediate_size=2048)},
 }
 DEFAULT_ROWS = ["vit-cifar/4", "vit-ti/16", "vit-s/16", "bert-mini", "bert-small"]
+FAMILY_ROWS = ["dinov2-s/14-reg4", "dinov2-s/14", "deit3-s/16", "deit-ti/16-distilled", "clip-b/16", "siglip-b/16"]
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
@@ -98,7 +107,7 @@ def build_pair(name: str, device: torch.device):
 
         kwargs = dict(row["timm"])
         reference = timm.create_model(kwargs.pop("model_name", "vit_tiny_patch16_224"), pretrained=False, **kwargs)
-        ours = vit_bert.load_pretrained(reference.state_dict(), heads=reference.blocks[0].attn.num_heads)
+        ours = vit_bert.load_pretrained(reference)  # the object: its head count, activation, norm and pooling
         size, classes = reference.patch_embed.img_size, reference.num_classes
 
         def make_inputs(batch: int):
@@ -227,7 +236,7 @@ def print_rows(rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", nargs="+", default=DEFAULT_ROWS, choices=list(ROWS))
+    parser.add_argument("--rows", nargs="+", default=DEFAULT_ROWS, choices=list(ROWS), help=f"the ViT families: {' '.join(FAMILY_ROWS)}")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=list(DTYPES))
     parser.add_argument("--modes", nargs="+", default=["train", "infer"], choices=["train", "infer"])

@@ -73,7 +73,7 @@ class MultiTaskClassification(L.LightningModule):
         weights = dict(loss_weights or {})
         if set(weights) - set(data_contract):
             raise ConfigError(f"model.loss_weights names {sorted(set(weights) - set(data_contract))}, which are not tasks; the tasks are {', '.join(data_contract)}")
-        source = read_pretrained(pretrained) if pretrained else None
+        source = read_pretrained(pretrained, encoder if isinstance(encoder, dict) else None) if pretrained else None
         if source is not None:
             encoder = encoder_fields_of(source, encoder, "model.encoder")
         elif encoder is None:
