@@ -330,3 +330,19 @@ def test_a_masked_token_model_has_nothing_to_predict_labels_with(tmp_path):
     source = load_pretrained(tmp_path / "mlm")
     assert task.config.head == "classifier" and task.config.num_classes == 2
     assert torch.equal(task.model.encoder.blocks[1].attn.qkv.weight, source.encoder.blocks[1].attn.qkv.weight)
+
+
+def test_a_folder_written_before_the_config_sections_loads_exactly(tmp_path):
+    """config.json as vit_bert wrote it before ModelConfig was composed of sections (these 28 flat fields)."""
+    old = {"modality": "image", "dim": 192, "depth": 2, "heads": 3, "mlp_ratio": 2.0, "pre_norm": True, "ln_eps": 1e-06, "qkv_bias": True,
+           "act": "gelu", "dropout": 0.0, "attn_dropout": 0.0, "drop_path": 0.0, "grad_checkpointing": False, "head": "classifier", "pool": "cls",
+           "head_pooler": False, "head_dropout": 0.0, "num_classes": 3, "img_size": 32, "patch_size": 4, "stem": "patch", "in_chans": 3,
+           "class_token": True, "pos_embed": "learned", "vocab_size": 30522, "max_len": 512, "type_vocab_size": 2, "pad_token_id": 0}
+    model = vit_bert.build_model(old).eval()
+    model.save_pretrained(tmp_path)
+    meta = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**meta, "config": old}))
+    loaded = load_pretrained(tmp_path).eval()
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert loaded.config == model.config and torch.equal(loaded(images), model(images))
