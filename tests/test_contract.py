@@ -76,3 +76,13 @@ def test_checkpoints_from_before_the_contract_are_still_read():
     legacy = {"hyper_parameters": {"data_info": {"modality": "image", "num_classes": 2, "class_names": ["a", "b"], "in_chans": 1,
                                                  "image_size": 8, "mean": [0.1], "std": [0.2]}}}
     assert checkpoint_contract(legacy) == DataContract("image", ["a", "b"], in_chans=1, img_size=8, mean=[0.1], std=[0.2])
+
+
+def test_a_text_model_given_an_image_path_stops_instead_of_reading_it_as_a_sentence(tmp_path):
+    from vit_bert.predict import expand_inputs
+
+    (tmp_path / "photo.png").write_bytes(b"")
+    for item in (str(tmp_path / "photo.png"), "holiday.JPG", str(tmp_path)):
+        with pytest.raises(DataError, match=r"(an image file name|a folder), but this model reads text; give it sentences or .txt files"):
+            expand_inputs(["a fine film", item], "text")
+    assert expand_inputs(["a fine film", "the png format is fine"], "text") == ["a fine film", "the png format is fine"]

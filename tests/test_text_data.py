@@ -160,3 +160,11 @@ def test_an_unlabelled_hugging_face_test_split_is_replaced_by_validation(monkeyp
     test_ids, _ = dm.tokenizer.encode([t for t, _ in rows[40:50]])
     assert dm.splits["test"].ids == test_ids and dm.splits["test"].labels == [["neg", "pos"].index(y) for _, y in rows[40:50]]
     assert len(dm.splits["train"]) == 30 and len(dm.splits["val"]) == 10  # validation held out from train
+
+
+def test_one_label_spelled_as_two_numbers_stops_with_a_line_of_each(tmp_path):
+    write_splits(tmp_path, "csv", n_train=20, n_test=10)
+    with open(tmp_path / "train.csv", "a", encoding="utf-8") as f:
+        f.write("a good film,1.0\n")
+    with pytest.raises(DataError, match=r"train.csv spells one label as several numbers: '1' \(line \d+\), '1.0' \(line 22\)"):
+        TextDataModule(root=str(tmp_path), text_column="sentence").contract

@@ -121,6 +121,9 @@ def expand_inputs(raw: list[str], modality: str) -> list:
                 raise SourceNotFoundError(f"image {item} does not exist")
         elif path.suffix == ".txt" and path.is_file():
             out += [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        elif looks_like_image(item):  # never classify a file name as if it were a sentence
+            raise DataError(f"{item!r} is {'a folder' if path.is_dir() else 'an image file name'}, but this model reads text; "
+                            "give it sentences or .txt files (one sentence per line), or use an image model")
         else:
             out.append(item)
     if not out:

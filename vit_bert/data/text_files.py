@@ -96,6 +96,26 @@ def _check_fields(path: Path, number: int, row: dict, columns: list[str]) -> Non
         )
 
 
+def _number(label: str) -> float | None:
+    try:
+        return float(label)
+    except ValueError:
+        return None
+
+
+def _check_label_spellings(path: Path, first_line: dict[str | None, int]) -> None:
+    """Labels that are the same number written two ways ('1' and '1.0') would become two classes: stop instead."""
+    by_value: dict[float, list[str]] = {}
+    for label in first_line:
+        value = None if label is None else _number(label)
+        if value is not None:
+            by_value.setdefault(value, []).append(label)
+    clash = next((spellings for spellings in by_value.values() if len(spellings) > 1), None)
+    if clash:
+        where = ", ".join(f"{spelling!r} (line {first_line[spelling]})" for spelling in clash)
+        raise DataError(f"{path} spells one label as several numbers: {where}; write each label one way, or they become separate classes")
+
+
 def read_file(path: Path, text_column: str, label_column: str | None) -> TextRows:
     rows, columns = _rows(path)
     if path.suffix == ".txt":
@@ -106,7 +126,7 @@ def read_file(path: Path, text_column: str, label_column: str | None) -> TextRow
                 f"{path} has no column {column!r}; columns found: {columns}. "
                 f"Set --data.text_column / --data.label_column to the right names"
             )
-    texts, labels, empty = [], [], 0
+    texts, labels, empty, first_line = [], [], 0, {}
     for number, row in rows:
         _check_fields(path, number, row, columns)
         text = row.get(text_column)
@@ -118,6 +138,8 @@ def read_file(path: Path, text_column: str, label_column: str | None) -> TextRow
             raise DataError(f"{path} line {number} has an empty {label_column!r}; expected a label on every row with text")
         texts.append(str(text))
         labels.append(label)
+        first_line.setdefault(label, number)
+    _check_label_spellings(path, first_line)
     if empty:
         log.warning("%s: skipped %d row(s) with empty text", path, empty)
     if not texts:
