@@ -1,6 +1,6 @@
 """The command lines: ``python train.py`` and ``vit-bert`` (LightningCLI over ClassificationTask and a data module).
 
-    python train.py                                  # configs/quickstart.yaml: digits, offline, minutes
+    python train.py                                  # the quickstart config: digits, offline, minutes
     python train.py --config configs/cifar10_vit.yaml --data.root ~/cifar10 --trainer.max_epochs 50
     python train.py --config configs/quickstart.yaml --ckpt_path last   # resume the newest run of that name
     python train.py predict CHECKPOINT INPUT [INPUT ...]
@@ -8,6 +8,7 @@
     vit-bert fit [ARGS]          # the same as python train.py [ARGS]
     vit-bert test --config C --ckpt_path CKPT     # test a checkpoint on the config's data
     vit-bert predict | export | viz ...           # see each one's --help
+    vit-bert configs                              # the shipped configs; --config NAME finds one from any directory
 
 ``fit`` fits, then tests the best checkpoint and prints the test accuracy and the
 checkpoint's path. Logs (CSV) and checkpoints go to runs/<config name>/version_N/.
@@ -35,6 +36,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from . import export, predict
 from .data.text import checkpoint_holds_tokenizer
 from .errors import CheckpointError, ConfigError, SourceNotFoundError, WeightsMismatchError, run_command
+from .shipped_configs import resolve_config, shipped_configs
 from .tokenizer import tokenizer_file_in
 from .training.checkpoint_io import AtomicCheckpointIO
 from .training.resume import PREEMPTED_EXIT, RandomState, LastOnStop, last_checkpoints
@@ -45,7 +47,7 @@ from .viz import __main__ as viz
 from .weights.files import load_pickle_safely
 from .weights.load import MULTITASK_KEY, check_weights_fit
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "quickstart.yaml"
+DEFAULT_CONFIG = "quickstart"  # a shipped config, found by name from any directory
 
 
 class _NoAdverts(logging.Filter):
@@ -254,10 +256,24 @@ def task_name(argv: list[str]) -> str:
     return name
 
 
+def with_config_paths(argv: list[str]) -> list[str]:
+    """Every ``--config NAME_OR_PATH`` as a path: a shipped config's name (``quickstart``, ``configs/quickstart.yaml``)
+    finds the file inside the package; the quickstart config when none is given."""
+    if not any(a == "--config" or a.startswith("--config=") for a in argv):
+        argv = ["--config", DEFAULT_CONFIG, *argv]
+    out = []
+    for index, arg in enumerate(argv):
+        if index and argv[index - 1] == "--config":
+            arg = resolve_config(arg)
+        elif arg.startswith("--config="):
+            arg = "--config=" + resolve_config(arg.split("=", 1)[1])
+        out.append(arg)
+    return out
+
+
 def build_cli(argv: list[str], callbacks: list | None = None) -> VitBertCLI:
     """Parse ``argv`` (the quickstart config when none is given) and instantiate model, data and trainer."""
-    if not any(a == "--config" or a.startswith("--config=") for a in argv):
-        argv = ["--config", str(DEFAULT_CONFIG), *argv]
+    argv = with_config_paths(argv)
     try:
         with known_noise_silenced():
             return VitBertCLI(
@@ -307,12 +323,26 @@ def main(argv: list[str] | None = None) -> None:
     run_command(_train_py, argv)
 
 
+def list_configs(argv: list[str]) -> None:
+    """``vit-bert configs``: the shipped configs, each usable by name (``--config NAME``) from any directory."""
+    if argv in (["-h"], ["--help"]):
+        print("usage: vit-bert configs\n\nLists the configs that ship with vit_bert; --config NAME uses one from any directory.")
+        return
+    if argv:
+        raise ConfigError(f"vit-bert configs takes no arguments; got {' '.join(argv)}")
+    names = shipped_configs()
+    width = max(map(len, names))
+    for name, description in names.items():
+        print(f"{name:<{width}}  {description}")
+
+
 COMMANDS = {
     "fit": (run, "fit, then test the best checkpoint (the same as python train.py)"),
     "test": (test_checkpoint, "test a checkpoint: --config C --ckpt_path CKPT"),
     "predict": (predict.predict, "classify images or sentences with a checkpoint or model folder"),
     "export": (export.export, "write a model as ONNX, checked against onnxruntime"),
     "viz": (viz.viz, "draw a model's attention for one input, and trace one head"),
+    "configs": (list_configs, "list the shipped configs (use one by name: --config quickstart)"),
 }
 
 
