@@ -15,11 +15,11 @@ def test_vit_bert_console_script_is_declared_and_lists_its_commands(capsys):
     assert scripts["vit-bert"] == "vit_bert.cli:vit_bert_main"
     cli.vit_bert_main(["--help"])
     out = capsys.readouterr().out
-    assert all(f"  {name}" in out for name in ("fit", "test", "predict", "export", "viz"))
+    assert all(f"  {name}" in out for name in ("fit", "test", "predict", "export", "viz", "configs"))
     with pytest.raises(SystemExit) as exit_info:
         cli.vit_bert_main(["trian"])
     assert exit_info.value.code == 2
-    assert capsys.readouterr().err.strip() == "error: unknown command 'trian'; expected one of fit, test, predict, export, viz"
+    assert capsys.readouterr().err.strip() == "error: unknown command 'trian'; expected one of fit, test, predict, export, viz, configs"
 
 
 def test_errors_are_one_hierarchy_under_the_builtins_users_catch():

@@ -192,3 +192,11 @@ def test_knobs_without_a_family_still_match_timm():
     quick = jittered(timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=32, depth=1, act_layer="quick_gelu"))
     with torch.no_grad():
         assert close(load_pretrained(quick).eval()(images), quick(images))
+
+
+def test_non_square_inputs_resample_the_position_table_per_axis_as_timm_does():
+    reference = small("vit_small_patch14_reg4_dinov2", img_size=56)  # a 4 x 4 table
+    model = load_pretrained(reference).eval()
+    images = torch.randn(2, 3, 42, 70)  # a 3 x 5 grid
+    with torch.no_grad():
+        assert close(model.forward_features(images), reference.forward_features(images))
