@@ -17,6 +17,7 @@ MODELS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("modality", MODELS)
 def test_onnxruntime_matches_pytorch_at_two_batch_sizes(tmp_path, modality):
     model = MODELS[modality]().eval()
@@ -28,6 +29,7 @@ def test_onnxruntime_matches_pytorch_at_two_batch_sizes(tmp_path, modality):
         assert onnx_max_difference(model, path, inputs) <= 1e-4
 
 
+@pytest.mark.slow
 def test_export_cli_from_a_saved_folder(tmp_path):
     MODELS["text"]().save_pretrained(tmp_path / "saved")
     result = subprocess.run(
@@ -42,6 +44,7 @@ def test_export_cli_from_a_saved_folder(tmp_path):
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow
 def test_the_data_contract_travels_into_the_onnx_metadata(tmp_path):
     from vit_bert.config import DataContract
     from vit_bert.export import read_contract_metadata

@@ -58,7 +58,10 @@ def test_a_timm_model_object_loads_and_matches_timm_at_its_size_and_another(name
             assert close(ours(images), reference(images))
 
 
-@pytest.mark.parametrize("name, preset, native, other", FAMILIES, ids=IDS)
+FULL_DEPTH = [pytest.param(*family, marks=pytest.mark.slow) if family[0].startswith("vit_base") else family for family in FAMILIES]  # ViT-B: ~5 s each
+
+
+@pytest.mark.parametrize("name, preset, native, other", FULL_DEPTH, ids=IDS)
 def test_a_bare_state_dict_file_of_a_registered_architecture_loads_exactly(tmp_path, name, preset, native, other):
     """All blocks (the table decides only for a registered signature, depth included), at a small input for speed."""
     size = 56 if "patch14" in name else 64

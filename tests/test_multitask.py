@@ -176,6 +176,7 @@ def test_co_training_through_train_py_then_predict_export_and_viz(tmp_path, monk
     assert "wrote digit.png" in capsys.readouterr().out and Path("digit.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_onnx_export_writes_one_graph_per_task(tmp_path, capsys):
     pytest.importorskip("onnxscript")
     pytest.importorskip("onnxruntime")

@@ -98,6 +98,7 @@ def viz(*args, cwd):
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
+@pytest.mark.slow
 def test_cli_writes_an_image_figure_and_a_text_figure_with_trace(tmp_path):
     write_png(torch.randint(0, 255, (3, 40, 48), dtype=torch.uint8), str(tmp_path / "photo.png"))
     result = viz("vit-ti/16", "photo.png", "--out", "img.png", "--dpi", "50", cwd=tmp_path)

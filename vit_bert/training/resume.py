@@ -91,7 +91,7 @@ class LastOnStop(L.Callback):
         if last is None or last.dirpath is None:
             return None
         path = Path(last.dirpath) / f"last{ModelCheckpoint.FILE_EXTENSION}"
-        trainer.save_checkpoint(path)
+        trainer.save_checkpoint(path, weights_only=False)  # a full checkpoint: it is what --ckpt_path last resumes from
         return path
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
