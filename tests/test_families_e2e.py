@@ -1,6 +1,7 @@
-"""Everything downstream of loading, on a family with registers and LayerScale (a DINOv2-with-registers layout from timm):
-fine-tuning through train.py with a fresh head, predict, ONNX export, masked-image pretraining and co-training from it."""
+"""Everything downstream of loading, on every ViT family (each timm architecture at the digits' size): fine-tuning through
+train.py with a fresh head, predict, the folder round trip, ONNX export, masked-image pretraining and co-training from it."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -18,32 +19,41 @@ ROOT = Path(__file__).resolve().parent.parent
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 
 
-def registers_file(directory: Path) -> Path:
-    """timm's DINOv2-with-registers architecture at the digits' size (8x8 grey, 2x2 patches), random weights, as a bare file."""
+FAMILIES = ["vit_small_patch14_dinov2", "vit_small_patch14_reg4_dinov2", "deit3_small_patch16_224", "deit_tiny_distilled_patch16_224",
+            "vit_base_patch16_clip_224", "vit_base_patch16_siglip_224"]
+# A width no registered timm ViT has: the head count is given, and CLIP's GELU (timm also registers it with quick GELU)
+KNOWN = {"vit_base_patch16_clip_224": ", act: gelu"}
+
+
+def family_file(directory: Path, name: str) -> Path:
+    """timm's architecture of ``name`` at the digits' size (8x8 grey, 2x2 patches), random weights, as a bare file."""
     torch.manual_seed(0)
-    model = timm.create_model("vit_small_patch14_reg4_dinov2", pretrained=False, img_size=8, patch_size=2, in_chans=1, embed_dim=32,
-                              depth=2, num_heads=2)
-    path = directory / "dinov2_reg4_tiny.safetensors"
+    model = timm.create_model(name, pretrained=False, img_size=8, patch_size=2, in_chans=1, embed_dim=32, depth=2, num_heads=2)
+    path = directory / f"{name}_tiny.safetensors"
     save_file(model.state_dict(), path)
     return path
 
 
 def write_config(path: Path, task: str, weights: Path) -> Path:
+    known = next((extra for name, extra in KNOWN.items() if weights.name.startswith(name)), "")
     path.write_text(
         f"task: {task}\nseed_everything: 0\n"
-        f"model:\n  pretrained: {weights}\n  config: {{heads: 2}}\n  lr: 0.002\n"  # a width no registered timm ViT has: heads given
+        f"model:\n  pretrained: {weights}\n  config: {{heads: 2{known}}}\n  lr: 0.002\n"
         "data:\n  class_path: vit_bert.data.ImageDataModule\n  init_args: {dataset: digits, batch_size: 32, hflip: false}\n"
         "trainer:\n  max_epochs: 1\n  limit_train_batches: 4\n  limit_val_batches: 2\n  limit_test_batches: 2\n  precision: 32-true\n", encoding="utf-8")
     return path
 
 
 @pytest.mark.slow
-def test_fine_tune_predict_and_export_a_model_with_registers(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("name", FAMILIES)
+def test_fine_tune_predict_and_export(tmp_path, monkeypatch, capsys, name):
     monkeypatch.chdir(tmp_path)
-    weights = registers_file(tmp_path)
+    weights = family_file(tmp_path, name)
+    start = vit_bert.load_pretrained(weights, heads=2, act="gelu")
     cli = run(["--config", str(write_config(tmp_path / "fine_tune.yaml", "classification", weights)), *QUIET])
     model = cli.model.model
-    assert (model.config.reg_tokens, model.config.no_embed_class, model.config.num_classes) == (4, True, 10)  # a fresh 10-class head
+    assert model.config.num_classes == 10 and model.head.fc.weight.shape == (10, 32)  # a fresh 10-class head
+    assert model.config.image_config == start.config.image_config  # registers, distillation token, norm_pre ... as the file's
     out = capsys.readouterr().out
     assert "test accuracy: " in out
     best = out.split("checkpoint: ")[1].split()[0]
@@ -66,20 +76,24 @@ def test_fine_tune_predict_and_export_a_model_with_registers(tmp_path, monkeypat
 
 
 @pytest.mark.slow
-def test_masked_image_pretraining_and_co_training_start_from_a_model_with_registers(tmp_path, monkeypatch):
+@pytest.mark.parametrize("name", FAMILIES)
+def test_masked_image_pretraining_and_co_training_start_from_it(tmp_path, monkeypatch, name):
     monkeypatch.chdir(tmp_path)
-    weights = registers_file(tmp_path)
-    start = vit_bert.load_pretrained(weights, heads=2)
+    weights = family_file(tmp_path, name)
+    start = vit_bert.load_pretrained(weights, heads=2, act="gelu")
     mae = run(["--config", str(write_config(tmp_path / "mae.yaml", "masked_tokens", weights)), *QUIET])
-    assert mae.model.model.config.head == "pixels" and mae.model.model.head.num_prefix_tokens == 5  # [CLS] + 4 registers
+    assert mae.model.model.config.head == "pixels" and mae.model.model.head.num_prefix_tokens == start.config.num_prefix_tokens
     assert mae.trainer.global_step == 4
 
     write_splits(tmp_path / "text", "tsv", n_train=200, n_test=40)
+    image = {key: value for key, value in start.config.image_config.__dict__.items() if key not in ("in_chans", "dropout", "ln_eps")}
+    head = {key: getattr(start.config, key) for key in ("pool", "fc_norm")}
+    encoder = {"heads": 2, "act": "gelu"}
     cotrain = build_cli(["--config", str(ROOT / "configs/cotrain_cifar10_sst2.yaml"), "--data.tasks.cifar10.init_args.dataset", "digits",
                          "--data.tasks.sst2.init_args.root", "text", "--data.tasks.sst2.init_args.tokenizer_vocab_size", "120",
-                         "--model.pretrained", str(weights), "--model.encoder", "{heads: 2}",
-                         "--model.tasks", "{cifar10: {patch_size: 2, reg_tokens: 4, no_embed_class: true, img_size: 8}, sst2: {max_len: 64}}",
+                         "--model.pretrained", str(weights), "--model.encoder", json.dumps(encoder),
+                         "--model.tasks", json.dumps({"cifar10": {**image, **head}, "sst2": {"max_len": 64}}),
                          "--trainer.max_steps", "1", "--trainer.max_time", "null", *QUIET])
     shared = cotrain.model.model
-    assert torch.equal(shared.encoder.blocks[1].ls2.gamma, start.encoder.blocks[1].ls2.gamma)
-    assert torch.equal(shared.frontends["cifar10"].reg_token, start.frontend.reg_token)  # the image front-end came along
+    assert torch.equal(shared.encoder.blocks[1].mlp.fc2.weight, start.encoder.blocks[1].mlp.fc2.weight)
+    assert torch.equal(shared.frontends["cifar10"].pos_embed, start.frontend.pos_embed)  # the image front-end came along

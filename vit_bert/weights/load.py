@@ -186,7 +186,7 @@ def read_pretrained(source: str | Path | dict | torch.nn.Module, known: dict | N
 
 
 HEAD_KEYS = {  # the state-dict keys of each kind of head
-    "classifier": ("head.pooler.", "head.fc."),
+    "classifier": ("head.pooler.", "head.fc.", "head.fc_dist.", "head.fc_norm.", "head.attn_pool."),
     "mlm": ("head.dense.", "head.norm.", "head.bias"),
     "pixels": ("head.proj.", "head.mask_token", "head.block.", "head.out_norm."),  # no prefix of one kind starts another's
 }
@@ -210,9 +210,10 @@ def _adapt(pretrained: Pretrained, overrides: dict) -> tuple[ModelConfig, dict, 
         reinit |= {f"head.{key}" for key in build_head(config).state_dict()}
     else:
         new_classes = overrides.get("num_classes", fields["num_classes"])
-        if new_classes != fields["num_classes"] or "head.fc.weight" not in state_dict:
-            state_dict = {k: v for k, v in state_dict.items() if not k.startswith("head.fc.")}
-            reinit |= {"head.fc.weight", "head.fc.bias"}
+        if new_classes != fields["num_classes"] or "head.fc.weight" not in state_dict:  # a fresh classifier (and DeiT's second one)
+            classifiers = ("head.fc.", "head.fc_dist.")
+            state_dict = {k: v for k, v in state_dict.items() if not k.startswith(classifiers)}
+            reinit |= {f"head.{key}" for key in build_head(config).state_dict() if f"head.{key}".startswith(classifiers)}
         if config.head_pooler and "head.pooler.0.weight" not in state_dict:  # asked for, or an MLM model's
             reinit |= {"head.pooler.0.weight", "head.pooler.0.bias"}
     old = ModelConfig.from_dict(fields)

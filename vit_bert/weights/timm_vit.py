@@ -176,7 +176,10 @@ def timm_vit_config(state_dict: dict[str, torch.Tensor], facts: dict, no_embed_c
     grid, no_embed_class = _grid(state_dict, int(class_token) + int(dist_token) + reg_tokens, no_embed_class)
     hidden = fc2.shape[1]
     head = state_dict.get("head.weight")
-    pool = facts["pool"] if facts["pool"] != "cls" or class_token else "mean"
+    if latent is not None:
+        pool = "map"  # the attention pool's weights say so
+    else:
+        pool = facts["pool"] if facts["pool"] != "cls" or class_token else "mean"
     return dict(
         modality="image",
         dim=dim,
