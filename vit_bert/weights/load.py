@@ -35,7 +35,7 @@ from ..multitask import MultiTaskModel
 from ..tokenizer import load_tokenizer, tokenizer_file_in
 from .files import load_pickle_safely, read_state_dict
 from .hf_bert import hf_bert_config, hf_bert_to_vit_bert, is_hf_bert
-from .timm_vit import facts_of_model, infer_facts, is_timm_vit, timm_vit_config, timm_vit_to_vit_bert
+from .timm_vit import check_representable, facts_of_model, infer_facts, is_timm_vit, timm_vit_config, timm_vit_to_vit_bert
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ class Pretrained:
 def _from_state_dict(state_dict: dict[str, torch.Tensor], hf_config: dict | None, known: dict, where: str) -> Pretrained:
     """``known``: what the user states of the architecture (``heads=``, ``act=`` ...), for what the tensors do not say."""
     if is_timm_vit(state_dict):
+        check_representable(state_dict)  # before asking for what the tensors do not say
         return Pretrained(timm_vit_config(state_dict, infer_facts(state_dict, known)), timm_vit_to_vit_bert(state_dict))
     if is_hf_bert(state_dict):
         return Pretrained(hf_bert_config(hf_config, state_dict, known.get("heads")), hf_bert_to_vit_bert(state_dict))

@@ -95,7 +95,7 @@ def facts_of_model(model: nn.Module) -> dict:
         raise WeightsError(f"the MLP activation {type(block.mlp.act).__name__} is not one of vit_bert's act settings (gelu, gelu_tanh, quick_gelu, silu)")
     if norm is None:
         raise WeightsError(f"the norm layer {type(block.norm1).__name__} is not one of vit_bert's norm settings (layernorm, rmsnorm)")
-    pool = model.global_pool if model.attn_pool is None else "map"
+    pool = getattr(model, "global_pool", "token") if getattr(model, "attn_pool", None) is None else "map"
     if pool not in TIMM_POOLS:
         raise WeightsError(f"timm global_pool={pool!r} has no vit_bert pool setting; vit_bert pools by 'token' (cls), 'avg' (mean) or 'map'")
     return {"heads": block.attn.num_heads, "act": act, "ln_eps": float(block.norm1.eps), "norm": norm, "pool": TIMM_POOLS[pool]}
@@ -143,9 +143,6 @@ def is_timm_vit(state_dict: dict) -> bool:
 def _grid(state_dict: dict, prefix: int, no_embed_class: bool | None) -> tuple[int, bool]:
     """(patch grid side, no_embed_class) from the position table's length: it covers the prefix tokens and the patches,
     or the patches alone; a square patch count tells which (the model object says it outright)."""
-    if "pos_embed" not in state_dict:
-        raise WeightsError("the weights have no pos_embed (rotary or no position embeddings); vit_bert reads learned absolute "
-                           "position embeddings (rotary positions: a later version)")
     length = state_dict["pos_embed"].shape[1]
     if prefix == 0:
         no_embed_class = False  # nothing to leave out: the same table either way
@@ -158,12 +155,20 @@ def _grid(state_dict: dict, prefix: int, no_embed_class: bool | None) -> tuple[i
     return candidates[0]
 
 
-def timm_vit_config(state_dict: dict[str, torch.Tensor], facts: dict, no_embed_class: bool | None = None) -> dict:
-    """ModelConfig fields: read off the tensors, with ``facts`` (``FACTS``) from the model object or ``infer_facts``."""
+def check_representable(state_dict: dict) -> None:
+    """Stop with one line naming what vit_bert cannot compute, before anything else is asked of the user."""
     unknown = sorted({k.split(".")[0] for k in state_dict} - {"cls_token", "dist_token", "reg_token", "pos_embed", "patch_embed", "norm_pre",
                                                                "blocks", "norm", "fc_norm", "attn_pool", "head", "head_dist"})
     if unknown:
         raise WeightsError(f"the weights hold parts vit_bert has no setting for: {', '.join(unknown)}")
+    if "pos_embed" not in state_dict:
+        raise WeightsError("the weights have no pos_embed (rotary or no position embeddings); vit_bert reads learned absolute "
+                           "position embeddings (rotary positions: a later version)")
+
+
+def timm_vit_config(state_dict: dict[str, torch.Tensor], facts: dict, no_embed_class: bool | None = None) -> dict:
+    """ModelConfig fields: read off the tensors, with ``facts`` (``FACTS``) from the model object or ``infer_facts``."""
+    check_representable(state_dict)
     dim, in_chans, patch_size, _ = state_dict["patch_embed.proj.weight"].shape
     fc1, fc2 = state_dict["blocks.0.mlp.fc1.weight"], state_dict["blocks.0.mlp.fc2.weight"]
     if fc1.shape[0] not in (fc2.shape[1], 2 * fc2.shape[1]):
