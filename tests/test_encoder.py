@@ -80,3 +80,24 @@ def test_keep_first_tokens_skips_work():
         flops[keep] = counter.get_total_flops()
     # Block 2 keeps its K/V projections (2 of 12 D^2 per token): ~5/12 of the whole is skipped.
     assert flops[1] < 0.65 * flops[None]
+
+
+def test_every_path_agrees_with_the_knobs_on():
+    """RMSNorm, a gated SiLU MLP, LayerScale, QK-norm and no projection biases: fused, explicit, first-n and packed paths agree."""
+    from vit_bert import EncoderConfig
+
+    torch.manual_seed(0)
+    config = EncoderConfig(dim=32, depth=2, heads=4, norm="rmsnorm", mlp="glu", act="silu", mlp_hidden=48, layer_scale=0.5, qk_norm=True,
+                           proj_bias=False, mlp_bias=False)
+    enc = Encoder(config).eval()
+    x = torch.randn(3, 7, 32)
+    mask = torch.tensor([[1] * 7, [1] * 4 + [0] * 3, [1] * 2 + [0] * 5], dtype=torch.bool)
+    with torch.no_grad():
+        fused = enc(x, mask)  # packed: the padded rows skip their padding
+        explicit, weights = enc.forward_with_weights(x, mask)
+        first = enc.forward_first(x, 2, mask)
+    real = mask[..., None]
+    assert torch.allclose(fused * real, explicit * real, atol=1e-5)
+    assert torch.allclose(first, explicit[:, :2], atol=1e-5)
+    assert weights[0].shape == (3, 4, 7, 7) and float(weights[0][2, :, :, 2:].abs().max()) == 0.0
+    assert enc.blocks[0].mlp.fc1.weight.shape == (96, 32) and enc.blocks[0].attn.proj.bias is None
