@@ -39,8 +39,16 @@ def section_of(section: type, values) -> object:
     return section(**{name: getattr(values, name) for name in field_names(section)})
 
 
+class _Section:
+    """Each section checks its field types and values when made."""
+
+    def __post_init__(self):
+        check_types(self, type(self).__name__)
+        self.check()
+
+
 @dataclass
-class EncoderConfig:
+class EncoderConfig(_Section):
     """The shared Encoder's settings (every Block alike)."""
 
     dim: int = fixed_by_weights(768)
@@ -87,10 +95,6 @@ class EncoderConfig:
     grad_checkpointing: bool = False
     """Recompute block activations in backward to save memory."""
 
-    def __post_init__(self):
-        check_types(self, "encoder config")
-        self.check()
-
     def check(self) -> None:
         for name in ("dim", "depth", "heads"):
             check_positive(name, getattr(self, name))
@@ -109,7 +113,7 @@ class EncoderConfig:
 
 
 @dataclass
-class ImageConfig:
+class ImageConfig(_Section):
     """The image front-end's settings: pixels -> [prefix tokens] + patch tokens."""
 
     img_size: int = 224
@@ -140,10 +144,6 @@ class ImageConfig:
     dropout: float = 0.0
     """Dropout on embeddings, attention output and MLP."""
 
-    def __post_init__(self):
-        check_types(self, "image config")
-        self.check()
-
     def check(self) -> None:
         for name in ("patch_size", "img_size", "in_chans"):
             check_positive(name, getattr(self, name))
@@ -164,7 +164,7 @@ class ImageConfig:
 
 
 @dataclass
-class TextConfig:
+class TextConfig(_Section):
     """The text front-end's settings: token ids -> token vectors."""
 
     vocab_size: int = fixed_by_weights(30522)
@@ -180,17 +180,13 @@ class TextConfig:
     dropout: float = 0.0
     """Dropout on embeddings, attention output and MLP."""
 
-    def __post_init__(self):
-        check_types(self, "text config")
-        self.check()
-
     def check(self) -> None:
         for name in ("vocab_size", "max_len"):
             check_positive(name, getattr(self, name))
 
 
 @dataclass
-class HeadConfig:
+class HeadConfig(_Section):
     """What reads the encoder's output."""
 
     head: str = "classifier"
@@ -208,10 +204,6 @@ class HeadConfig:
     """Dropout before the classifier."""
     num_classes: int = 1000
     """Classifier outputs; 0 gives a model that returns pooled features."""
-
-    def __post_init__(self):
-        check_types(self, "head config")
-        self.check()
 
     def check(self) -> None:
         check_choice("head", self.head, ("classifier", "mlm", "pixels"))
