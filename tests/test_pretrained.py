@@ -319,8 +319,8 @@ def test_a_masked_token_model_has_nothing_to_predict_labels_with(tmp_path):
     vit_bert.build_model("bert-tiny", head="mlm", vocab_size=50).save_pretrained(tmp_path / "mlm")
     with pytest.raises(ValueError, match=r"is a masked-token model \(head='mlm'\): it has no classifier .* --model.pretrained"):
         Predictor(str(tmp_path / "mlm"))
-    with pytest.raises(ValueError, match=r"model.overrides.head='mlm': a classification task needs head='classifier'"):
-        ClassificationTask("bert-tiny", overrides={"head": "mlm"})
+    with pytest.raises(ValueError, match=r"head='mlm': a classification task needs head='classifier'"):
+        ClassificationTask("bert-tiny", config={"head": "mlm"})
     # fine-tuning keeps the encoder and front-end and puts a fresh classifier in the MLM head's place
     from vit_bert.config import DataContract
     from vit_bert.tokenizer import train_wordpiece

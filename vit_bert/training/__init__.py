@@ -1,6 +1,9 @@
-"""Lightning training: the classification task, masked-token pretraining, their optimizer, schedule and resume state."""
+"""Lightning training: the tasks (classification, masked-token pretraining, co-training) on one base, their optimizer,
+schedule and resume state."""
 
+from .base import VitBertTask
 from .masked import MaskedTokenTask
+from .multitask import MultiTaskClassification
 from .task import ClassificationTask
 
-__all__ = ["ClassificationTask", "MaskedTokenTask"]
+__all__ = ["ClassificationTask", "MaskedTokenTask", "MultiTaskClassification", "VitBertTask"]

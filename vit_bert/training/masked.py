@@ -6,7 +6,8 @@ has made the tokens' inputs; labels, if the batch has any, are not used.
     text   {"input_ids": (B, T), "attention_mask": (B, T)}  BERT's MLM. 15 % of the real tokens are
            chosen (80 % -> [MASK], 10 % random, 10 % kept); the model (head="mlm": dense, GELU,
            LayerNorm, decoder tied to the word embeddings) predicts the original ids there.
-           loss = cross-entropy at the chosen tokens; ``*_acc`` = masked-token accuracy.
+           loss = cross-entropy at the chosen tokens; ``*_acc`` = masked-token accuracy over the epoch,
+           counted per chosen token (torchmetrics).
     images {"images": (B, C, H, W)}  MAE. A random 75 % of each image's patches are hidden; the encoder
            reads [CLS] and the visible patches only, and the model's decoder (head="pixels": mask tokens
            at the hidden places, one Block, a Linear per token) predicts the pixels of every patch.
@@ -19,18 +20,16 @@ compare across epochs. The best checkpoint is the one with the lowest ``val_loss
 
 from __future__ import annotations
 
-import lightning as L
 import torch
 import torch.nn.functional as F
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy
 
 from ..config import DataContract, ModelOptions
-from ..errors import ConfigError, TrainingDivergedError
+from ..errors import ConfigError
 from ..layers import patchify
-from ..model import build_model
-from ..weights.load import build_from_pretrained, read_pretrained
+from .base import VitBertTask
 from .masking import mask_patches, mask_tokens, masked_patch_count
-from .optim import adamw_warmup_cosine
-from .task import merge_model_options, model_config
 
 SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]")
 DEFAULT_MASK_PROB = {"text": 0.15, "image": 0.75}  # BERT; MAE
@@ -44,14 +43,13 @@ def normalised_patches(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     return (patches - mean) / (var + 1e-6).sqrt()
 
 
-class MaskedTokenTask(L.LightningModule):
-    best_checkpoint = {"monitor": "val_loss", "mode": "min", "filename": "best-epoch{epoch:03d}-loss{val_loss:.4f}"}
+class MaskedTokenTask(VitBertTask):
+    monitor = ("val_loss", "min")
 
     def __init__(
         self,
         preset: str = "bert-mini",
         config: ModelOptions = ModelOptions(),
-        overrides: dict[str, int | float | bool | str] | None = None,
         data_contract: DataContract | None = None,
         mask_prob: float | None = None,
         lr: float = 5e-4,
@@ -65,7 +63,6 @@ class MaskedTokenTask(L.LightningModule):
         Args:
             preset: A text preset (bert-*) for text data, an image preset (vit-*) for images; see ``vit_bert.list_presets()``.
             config: ModelConfig fields that replace the preset's: --model.config.depth 6.
-            overrides: The same as a dict (the older spelling), applied after model.config.
             data_contract: Filled in by train.py from the data module (vocabulary and tokenizer, or channels and size).
             mask_prob: Text: share of the real tokens chosen for prediction (default 0.15, BERT; 80/10/10
                 [MASK]/random/kept). Images: share of each image's patches hidden (default 0.75, MAE).
@@ -78,28 +75,18 @@ class MaskedTokenTask(L.LightningModule):
                 task-adaptive pretraining. Their masked-token head is kept when they have one.
         """
         super().__init__()
-        if isinstance(config, dict):
-            config = ModelOptions(**config)
         self.save_hyperparameters(ignore=["config", "data_contract"])
-        self.hparams["config"] = config.set_fields()
         if data_contract is None:
             raise ConfigError("MaskedTokenTask needs the data's contract (train.py links it from the data module)")
         modality = data_contract.modality
         self.mask_prob = DEFAULT_MASK_PROB[modality] if mask_prob is None else mask_prob
         if not 0.0 < self.mask_prob < 1.0:
             raise ConfigError(f"mask_prob must lie between 0 and 1 (exclusive), so that some tokens are predicted and some stay visible; got {mask_prob}")
-        self.data_contract = data_contract
-        options = merge_model_options(config, overrides)
-        if pretrained:
-            source = read_pretrained(pretrained, {key: value for key, (value, _) in options.items()})
-            self.config = model_config(preset, options, data_contract, source.config, head=HEADS[modality])
-            self.model = build_from_pretrained(source, **self.config.to_dict())
-        else:
-            self.config = model_config(preset, options, data_contract, head=HEADS[modality])
-            self.model = build_model(self.config)
-        self.model.set_data_contract(data_contract)
+        self.build_model_for(preset, config, data_contract, pretrained, head=HEADS[modality])
         if modality == "text":
             self._text_vocabulary(data_contract)
+            vocabulary = self.config.vocab_size
+            self.token_accuracy = nn.ModuleDict({f"{s}_acc": MulticlassAccuracy(vocabulary, average="micro") for s in ("train", "val", "test")})
         else:
             patches = (self.config.img_size // self.config.patch_size) ** 2
             self.masked_per_image = masked_patch_count(patches, self.mask_prob)
@@ -114,60 +101,46 @@ class MaskedTokenTask(L.LightningModule):
         self.register_buffer("special_ids", torch.tensor(ids), persistent=False)
 
     @property
-    def headline_metric(self) -> tuple[str, str]:
-        """(logged test metric, what to call it) for train.py's summary line."""
+    def headline(self) -> tuple[str, str]:
         if self.config.modality == "text":
             return "test_acc", "masked-token accuracy"
         return "test_loss", "pixel loss (L1 on masked patches)"
 
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["vit_bert_model_config"] = self.config.to_dict()
-        checkpoint["vit_bert_data"] = self.data_contract.to_dict()
-
-    def _text_step(self, batch: dict, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _text_step(self, batch: dict, generator: torch.Generator | None, stage: str) -> torch.Tensor:
         ids, mask = batch["input_ids"], batch["attention_mask"]
         corrupted, chosen = mask_tokens(ids, mask, self.special_ids, self.mask_id, self.config.vocab_size, self.mask_prob, generator)
         features = self.model.forward_features(input_ids=corrupted, attention_mask=mask)
         logits = self.model.forward_head(features[chosen])  # (N, vocab): the chosen positions only
         targets = ids[chosen]
-        loss = F.cross_entropy(logits.float(), targets)
-        accuracy = (logits.argmax(dim=-1) == targets).float().mean()
-        return loss, accuracy
+        accuracy = self.token_accuracy[f"{stage}_acc"]
+        accuracy.update(logits.detach(), targets)  # counted per masked token, over the whole epoch
+        self.log(f"{stage}_acc", accuracy, prog_bar=stage == "val", on_step=False, on_epoch=True)
+        return F.cross_entropy(logits.float(), targets)
 
-    def _image_step(self, batch: dict, generator: torch.Generator | None) -> tuple[torch.Tensor, None]:
+    def _image_step(self, batch: dict, generator: torch.Generator | None, stage: str) -> torch.Tensor:
         images = batch["images"]
         patches = (images.shape[2] // self.config.patch_size) * (images.shape[3] // self.config.patch_size)
         masked = mask_patches(len(images), patches, self.masked_per_image, images.device, generator)
         predicted = self.model.forward_masked(images, masked)
         target = normalised_patches(images, self.config.patch_size)
-        return F.l1_loss(predicted[masked].float(), target[masked]), None
+        return F.l1_loss(predicted[masked].float(), target[masked])
 
-    def _step(self, batch: dict, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return (self._text_step if self.config.modality == "text" else self._image_step)(batch, generator)
-
-    def _log(self, stage: str, loss: torch.Tensor, accuracy: torch.Tensor | None, size: int) -> None:
+    def _step(self, batch: dict, generator: torch.Generator | None, stage: str) -> torch.Tensor:
+        loss = (self._text_step if self.config.modality == "text" else self._image_step)(batch, generator, stage)
         on_step = stage == "train"
+        size = len(next(iter(batch.values())))
         self.log(f"{stage}_loss", loss, prog_bar=stage != "test", on_step=on_step, on_epoch=not on_step, batch_size=size)
-        if accuracy is not None:
-            self.log(f"{stage}_acc", accuracy, prog_bar=stage == "val", on_step=False, on_epoch=True, batch_size=size)
+        return loss
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss, accuracy = self._step(batch, None)
-        if not torch.isfinite(loss):
-            raise TrainingDivergedError(f"the masked-token loss became {float(loss)} at step {self.global_step}; lower model.lr (now {self.hparams.lr})")
-        self._log("train", loss, accuracy, len(next(iter(batch.values()))))
-        return loss
+        return self.finite(self._step(batch, None, "train"))
 
     def _evaluate(self, batch: dict, batch_idx: int, stage: str) -> None:
         generator = torch.Generator(device=self.device).manual_seed(batch_idx)  # the same masks every epoch
-        loss, accuracy = self._step(batch, generator)
-        self._log(stage, loss, accuracy, len(next(iter(batch.values()))))
+        self._step(batch, generator, stage)
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._evaluate(batch, batch_idx, "val")
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
         self._evaluate(batch, batch_idx, "test")
-
-    def configure_optimizers(self):
-        return adamw_warmup_cosine(self, self.model)

@@ -10,23 +10,23 @@ Logged: ``train_loss`` (the sum) and ``train_loss/<task>``; ``val_acc/<task>``, 
 
 from __future__ import annotations
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from ..config import DataContract
-from ..errors import ConfigError, TrainingDivergedError
+from ..errors import ConfigError
 from ..multitask import MultiTaskModel, task_configs
 from ..weights.load import MULTITASK_KEY, read_pretrained
 from ..weights.multitask import encoder_fields_of, load_shared_encoder
-from .optim import adamw_warmup_cosine
+from .base import VitBertTask
 
 
-class MultiTaskClassification(L.LightningModule):
-    best_checkpoint = {"monitor": "val_acc", "mode": "max", "filename": "best-epoch{epoch:03d}-acc{val_acc:.4f}"}
-    headline_metric = ("test_acc", "accuracy, mean over the tasks")
+class MultiTaskClassification(VitBertTask):
+    @property
+    def headline(self) -> tuple[str, str]:
+        return "test_acc", "accuracy, mean over the tasks"
 
     def __init__(
         self,
@@ -114,11 +114,11 @@ class MultiTaskClassification(L.LightningModule):
             prefixes[f"frontends.{owner}."] = prefixes[f"heads.{name}."] = float(lr)
         return prefixes
 
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
+    def checkpoint_entries(self) -> dict:
         # Each task's resolved config and data contract: the checkpoint alone rebuilds the model and reads inputs.
-        checkpoint[MULTITASK_KEY] = {
+        return {MULTITASK_KEY: {
             name: {"config": self.model.task_configs[name].to_dict(), "data": self.data_contract[name].to_dict()} for name in self.task_order
-        }
+        }}
 
     @staticmethod
     def _inputs(batch: dict) -> dict:
@@ -131,8 +131,7 @@ class MultiTaskClassification(L.LightningModule):
             loss = F.cross_entropy(logits.float(), part["labels"], label_smoothing=self.hparams.label_smoothing)
             total = total + self.loss_weights[name] * loss
             self.log(f"train_loss/{name}", loss, batch_size=len(part["labels"]))
-        if not torch.isfinite(total):
-            raise TrainingDivergedError(f"the training loss became {float(total)} at step {self.global_step}; lower model.lr (now {self.hparams.lr})")
+        self.finite(total)
         self.log("train_loss", total, prog_bar=True, batch_size=sum(len(p["labels"]) for p in batch.values()))
         return total
 
@@ -161,6 +160,3 @@ class MultiTaskClassification(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_accuracies(self.test_metrics, "test")
-
-    def configure_optimizers(self):
-        return adamw_warmup_cosine(self, self.model, self.lr_by_prefix)

@@ -104,7 +104,11 @@ class LastOnStop(L.Callback):
         self._write(trainer)
 
 
-class StepCheckpoint(ModelCheckpoint):
+class LastCheckpoint(ModelCheckpoint):
+    """A ModelCheckpoint of its own type, so that a task's ``configure_callbacks()`` ModelCheckpoint does not replace it."""
+
+
+class StepCheckpoint(LastCheckpoint):
     """``ModelCheckpoint(every_n_train_steps=N)`` that skips the epoch's last batch (see the module docstring)."""
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
@@ -113,7 +117,7 @@ class StepCheckpoint(ModelCheckpoint):
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
 
-def last_checkpoints(every_n_steps: int | None) -> list[ModelCheckpoint]:
+def last_checkpoints(every_n_steps: int | None) -> list[LastCheckpoint]:
     """last.ckpt after every validation (and every N steps): the state to resume from.
 
     Lightning 2.6 writes ModelCheckpoint(save_last=True)'s last.ckpt only when a top-k checkpoint was
@@ -121,7 +125,7 @@ def last_checkpoints(every_n_steps: int | None) -> list[ModelCheckpoint]:
     A monitor-less checkpoint named "last" is rewritten every time instead; a second one, on a step
     trigger, rewrites the same file every N steps (one ModelCheckpoint cannot have both triggers)."""
     last = dict(filename="last", monitor=None, save_top_k=1, enable_version_counter=False)
-    callbacks = [ModelCheckpoint(**last)]
+    callbacks = [LastCheckpoint(**last)]
     if every_n_steps:
         callbacks.append(StepCheckpoint(**last, every_n_train_steps=every_n_steps))
     return callbacks
