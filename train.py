@@ -1,9 +1,9 @@
-"""Train a vit_bert classifier: `python train.py` (quickstart), or `python train.py --config configs/X.yaml`.
+"""Train a vit_bert model: `python train.py` (quickstart), or `python train.py --config configs/X.yaml` (or a shipped config's name).
 
-See vit_bert/cli.py and the README for the options; `python train.py --help` lists them all.
+The same as `vit-bert fit ...` (`python train.py predict ...` is `vit-bert predict ...`); `python train.py --help` lists the options.
 """
 
-from vit_bert.cli import main
+from vit_bert.commands import train_py
 
 if __name__ == "__main__":
-    main()
+    train_py()

@@ -42,7 +42,7 @@ def test_sequence_longer_than_position_table(bert):
 
 
 def test_mask_shape_mismatch(bert):
-    with pytest.raises(ValueError, match=r"attention_mask must have the same shape as input_ids \(1, 4\); got \(1, 3\)"):
+    with pytest.raises(ValueError, match=r"attention_mask must have the same shape as input_ids.*\(1, 4\).*\(1, 3\)"):
         bert(torch.ones(1, 4, dtype=torch.long), attention_mask=torch.ones(1, 3))
 
 

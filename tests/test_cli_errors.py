@@ -8,10 +8,10 @@ import pytest
 import torch
 from torchvision.io import write_png
 
-from vit_bert.cli import main
+from vit_bert.commands import train_py as main
 from text_data import write_splits
 
-TINY = ["--model.overrides", "{patch_size: 2, dim: 32, depth: 1, heads: 2}", "--trainer.max_epochs", "1",
+TINY = ["--model.config", "{patch_size: 2, dim: 32, depth: 1, heads: 2}", "--trainer.max_epochs", "1",
         "--trainer.limit_train_batches", "2", "--trainer.enable_progress_bar", "false"]
 
 
@@ -33,9 +33,9 @@ TEXT = ["--config", "configs/sst2_bert.yaml", "--data.root", "text", "--model.pr
 CASES = {
     "corrupt image": ([*FOLDER], r"cannot read image .*broken\.png.*--data.skip_corrupt true"),
     "image size not divisible by the patch": ([*FOLDER, "--data.image_size", "9"], r"img_size 9 is not divisible by patch_size 2; expected a multiple of 2"),
-    "unknown config key": (["--model.overrides", "{depht: 2}"], r"unknown model config key 'depht'. Did you mean 'depth'\?"),
-    "wrong type": (["--model.overrides", "{depth: two}"], r"model config 'depth' must be int; got 'two'"),
-    "num_classes against the data": (["--model.overrides", "{num_classes: 3, patch_size: 2}"], r"num_classes=3 disagrees with the dataset, which has num_classes=10"),
+    "unknown config key": (["--model.config", "{depht: 2}"], r"--model.config.depht is not an option. Did you mean 'depth'\?"),
+    "wrong type": (["--model.config", "{depth: two}"], r"--model.config.depth: expected int; got 'two'"),
+    "num_classes against the data": (["--model.config", "{num_classes: 3, patch_size: 2}"], r"num_classes=3 disagrees with the dataset, which has num_classes=10"),
     "missing preset": (["--model.preset", "vit-x/16"], r"unknown preset 'vit-x/16'"),
     "missing text column": ([*TEXT, "--data.text_column", "review"], r"has no column 'review'; columns found: \['sentence', 'label'\]"),
 }

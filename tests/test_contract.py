@@ -66,7 +66,7 @@ def test_image_weights_without_a_contract_need_mean_and_std(tmp_path):
 
 
 def test_contract_checks_its_fields():
-    with pytest.raises(ConfigError, match="a text data contract needs vocab_size, pad_token_id, max_length, tokenizer"):
+    with pytest.raises(ConfigError, match="text data contract needs vocab_size.*tokenizer"):
         DataContract("text", ["a"])
     with pytest.raises(TypeError, match="data contract 'img_size' must be int"):
         DataContract("image", ["a"], in_chans=1, img_size="8", mean=[0.0], std=[1.0])
@@ -83,6 +83,6 @@ def test_a_text_model_given_an_image_path_stops_instead_of_reading_it_as_a_sente
 
     (tmp_path / "photo.png").write_bytes(b"")
     for item in (str(tmp_path / "photo.png"), "holiday.JPG", str(tmp_path)):
-        with pytest.raises(DataError, match=r"(an image file name|a folder), but this model reads text; give it sentences or .txt files"):
+        with pytest.raises(DataError, match=r"(an image file name|a folder), but this model reads text.*sentences or .txt files"):
             expand_inputs(["a fine film", item], "text")
     assert expand_inputs(["a fine film", "the png format is fine"], "text") == ["a fine film", "the png format is fine"]

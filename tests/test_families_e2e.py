@@ -11,7 +11,8 @@ from safetensors.torch import save_file
 from torchvision.io import write_png
 
 import vit_bert
-from vit_bert.cli import build_cli, run, vit_bert_main
+from vit_bert.cli import build_cli, run
+from vit_bert.commands import main as vit_bert_main
 from vit_bert.export import example_inputs, export_onnx, onnx_max_difference
 from text_data import write_splits
 
@@ -37,8 +38,8 @@ def family_file(directory: Path, name: str) -> Path:
 def write_config(path: Path, task: str, weights: Path) -> Path:
     known = next((extra for name, extra in KNOWN.items() if weights.name.startswith(name)), "")
     path.write_text(
-        f"task: {task}\nseed_everything: 0\n"
-        f"model:\n  pretrained: {weights}\n  config: {{heads: 2{known}}}\n  lr: 0.002\n"
+        f"seed_everything: 0\nmodel:\n  class_path: {task}\n"
+        f"  init_args:\n    pretrained: {weights}\n    config: {{heads: 2{known}}}\n    lr: 0.002\n"
         "data:\n  class_path: vit_bert.data.ImageDataModule\n  init_args: {dataset: digits, batch_size: 32, hflip: false}\n"
         "trainer:\n  max_epochs: 1\n  limit_train_batches: 4\n  limit_val_batches: 2\n  limit_test_batches: 2\n  precision: 32-true\n", encoding="utf-8")
     return path
@@ -50,7 +51,7 @@ def test_fine_tune_predict_and_export(tmp_path, monkeypatch, capsys, name):
     monkeypatch.chdir(tmp_path)
     weights = family_file(tmp_path, name)
     start = vit_bert.load_pretrained(weights, heads=2, act="gelu")
-    cli = run(["--config", str(write_config(tmp_path / "fine_tune.yaml", "classification", weights)), *QUIET])
+    cli = run(["--config", str(write_config(tmp_path / "fine_tune.yaml", "ClassificationTask", weights)), *QUIET])
     model = cli.model.model
     assert model.config.num_classes == 10 and model.head.fc.weight.shape == (10, 32)  # a fresh 10-class head
     assert model.config.image_config == start.config.image_config  # registers, distillation token, norm_pre ... as the file's
@@ -81,7 +82,7 @@ def test_masked_image_pretraining_and_co_training_start_from_it(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     weights = family_file(tmp_path, name)
     start = vit_bert.load_pretrained(weights, heads=2, act="gelu")
-    mae = run(["--config", str(write_config(tmp_path / "mae.yaml", "masked_tokens", weights)), *QUIET])
+    mae = run(["--config", str(write_config(tmp_path / "mae.yaml", "MaskedTokenTask", weights)), *QUIET])
     assert mae.model.model.config.head == "pixels" and mae.model.model.head.num_prefix_tokens == start.config.num_prefix_tokens
     assert mae.trainer.global_step == 4
 

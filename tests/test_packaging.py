@@ -42,7 +42,7 @@ def test_the_wheel_installed_elsewhere_fits_the_quickstart_from_an_empty_directo
                    check=True, capture_output=True, timeout=300)
     assert (target / "vit_bert/configs/quickstart.yaml").is_file()
     env = {**os.environ, "PYTHONPATH": str(target)}
-    script = "import sys, vit_bert; from vit_bert.cli import vit_bert_main; print('imported', vit_bert.__file__); vit_bert_main(sys.argv[1:])"
+    script = "import sys, vit_bert; from vit_bert.commands import main as vit_bert_main; print('imported', vit_bert.__file__); vit_bert_main(sys.argv[1:])"
     result = subprocess.run([sys.executable, "-c", script, "fit", "--config", "quickstart", "--trainer.max_steps", "5",
                              "--trainer.enable_progress_bar", "false"], cwd=empty, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]

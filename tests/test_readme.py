@@ -31,6 +31,7 @@ def test_readme_co_training_example_runs(tmp_path, monkeypatch):
 
 
 DATA_MODULES = ("ImageDataModule", "TextDataModule", "MultiTaskDataModule")
+TASKS = ("ClassificationTask", "MaskedTokenTask", "MultiTaskClassification")
 
 
 def commands() -> list[tuple[str, str]]:
@@ -60,7 +61,8 @@ def printed(entry_point, argv: list[str]) -> str:
 
 
 def test_every_command_and_option_the_readme_names_exists():
-    from vit_bert.cli import COMMANDS, main, vit_bert_main
+    from vit_bert.commands import COMMANDS, LIGHTNING
+    from vit_bert.commands import main as vit_bert_main
 
     found = commands()
     assert {program for program, _ in found} >= {"vit-bert fit", "vit-bert predict", "vit-bert export", "vit-bert viz", "vit-bert test"}
@@ -68,9 +70,12 @@ def test_every_command_and_option_the_readme_names_exists():
     for program, rest in found:
         command = program.split()[1]
         assert command in COMMANDS, program
-        if command not in helps:  # fit and test share train.py's parser; the data modules' options have a help of their own
-            runs = [["--help"], *(["--data.help", f"vit_bert.data.{data}"] for data in DATA_MODULES)] if command in ("fit", "test") else [[command, "--help"]]
-            helps[command] = "".join(printed(main if command in ("fit", "test") else vit_bert_main, argv) for argv in runs)
+        if command not in helps:  # fit/validate/test: the data modules' and the tasks' options have helps of their own
+            runs = [[command, "--help"]]
+            if COMMANDS[command][0] == LIGHTNING:
+                runs += [[command, "--data.help", f"vit_bert.data.{data}"] for data in DATA_MODULES]
+                runs += [[command, "--model.help", task] for task in TASKS]
+            helps[command] = "".join(printed(vit_bert_main, argv) for argv in runs)
         for option in re.findall(r"(--[\w.]+)", rest):
             assert option in helps[command], f"README: {program}{rest} names {option}, which `{program} --help` does not list"
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def tiny_image_run(epochs: int = 1) -> list[str]:
     """Quickstart config, a 1-block model, 3 training batches per epoch."""
     return [
-        "--model.overrides", "{patch_size: 2, dim: 32, depth: 1, heads: 2}",
+        "--model.config", "{patch_size: 2, dim: 32, depth: 1, heads: 2}",
         "--trainer.max_epochs", str(epochs), "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2",
         "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
     ]
@@ -133,7 +133,7 @@ def test_typed_model_options_train_and_vit_bert_test_scores_the_checkpoint(tmp_p
     assert (cli.model.config.depth, cli.model.config.dim) == (1, 32)
     best = cli.trainer.checkpoint_callback.best_model_path
     fit_accuracy = float(capsys.readouterr().out.split("test accuracy: ")[1].split()[0])
-    from vit_bert.cli import vit_bert_main
+    from vit_bert.commands import main as vit_bert_main
 
     vit_bert_main(["test", *typed, *rest, "--ckpt_path", best])
     out = capsys.readouterr().out
@@ -189,7 +189,7 @@ def test_same_seed_same_config_gives_identical_metrics_and_weights_on_cpu(tmp_pa
 
 @pytest.mark.slow
 def test_bad_resume_checkpoints_exit_2_with_one_line_and_keep_the_files(tmp_path, monkeypatch, capsys):
-    from vit_bert.cli import main
+    from vit_bert.commands import train_py as main
 
     monkeypatch.chdir(tmp_path)
     run([*TINY_IMAGE, "--run_name", "image"])
@@ -209,7 +209,7 @@ def test_bad_resume_checkpoints_exit_2_with_one_line_and_keep_the_files(tmp_path
     for path, message in cases.items():
         overrides = "{patch_size: 2, dim: 48, depth: 1, heads: 2}"
         with pytest.raises(SystemExit) as exit_info:
-            main([*TINY_IMAGE, "--model.overrides", overrides, "--run_name", "resume", "--ckpt_path", path])
+            main([*TINY_IMAGE, "--model.config", overrides, "--run_name", "resume", "--ckpt_path", path])
         assert exit_info.value.code == 2
         err = capsys.readouterr().err.strip().splitlines()[-1]
         assert err.startswith("error: ") and message in err, err

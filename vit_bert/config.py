@@ -12,23 +12,16 @@ viz and export read an input exactly as training did.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import typing
 from dataclasses import dataclass, field
 
 import docstring_parser
 from tokenizers import Tokenizer
 
-from .errors import ConfigError, ConfigKeyError
+from .errors import ConfigError, ConfigKeyError, suggest
 from .layers.checks import check_choice, check_types
 from .layers.configs import EncoderConfig, HeadConfig, ImageConfig, TextConfig, field_names, fixed_by_weights, section_of, weight_fixed_names
 from .presets import PRESETS
-
-
-def suggest(given: str, choices) -> str:
-    """" Did you mean 'x'?" for the closest of ``choices``, or ""."""
-    close = difflib.get_close_matches(given, list(choices), n=1)
-    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 SECTIONS = (EncoderConfig, ImageConfig, TextConfig, HeadConfig)

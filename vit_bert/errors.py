@@ -23,6 +23,7 @@ Each class also derives from the built-in exception users already catch (``Value
 
 from __future__ import annotations
 
+import difflib
 import sys
 
 
@@ -81,6 +82,12 @@ class SourceNotFoundError(VitBertError, FileNotFoundError):
 
 class TrainingDivergedError(VitBertError, FloatingPointError):
     pass
+
+
+def suggest(given: str, choices) -> str:
+    """" Did you mean 'x'?" for the closest of ``choices``, or ""."""
+    close = difflib.get_close_matches(given, list(choices), n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def run_command(command, argv: list[str] | None = None) -> None:

@@ -15,7 +15,6 @@ Needs the ``onnx`` extra: pip install "vit_bert[onnx]".
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -23,9 +22,10 @@ import torch
 from torch import nn
 
 from .config import DataContract
-from .errors import ConfigError, run_command
+from .errors import ConfigError
 from .model import TransformerClassifier, eval_mode
 from .multitask import MultiTaskModel
+from .typed_command import run_typed
 from .weights.load import load_pretrained
 
 
@@ -116,20 +116,22 @@ def onnx_max_difference(model: TransformerClassifier, path: str | Path, inputs: 
     return float((torch.from_numpy(onnx_logits) - logits).abs().max())
 
 
-def export(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="vit-bert export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("source", help="a train.py .ckpt, a save_pretrained folder, a Hugging Face BERT folder or a timm ViT file")
-    parser.add_argument("output", help="the .onnx file to write (a co-trained model: one file per task, model.<task>.onnx)")
-    parser.add_argument("--opset", type=int, default=18)
-    args = parser.parse_args(argv)
-    model = load_pretrained(args.source)
+def export(source: str, output: str, opset: int = 18) -> None:
+    """Write a model as ONNX and check it against onnxruntime at two batch sizes.
+
+    Args:
+        source: A .ckpt written by vit-bert fit, a save_pretrained folder, a Hugging Face BERT folder or a timm ViT file.
+        output: The .onnx file to write (a co-trained model: one file per task, model.<task>.onnx).
+        opset: The ONNX opset.
+    """
+    model = load_pretrained(source)
     if isinstance(model, MultiTaskModel):  # one graph per task: model.onnx -> model.<task>.onnx
-        output = Path(args.output)
-        graphs = [(model.task_model(task), output.with_name(f"{output.stem}.{task}{output.suffix or '.onnx'}")) for task in model.tasks]
+        out = Path(output)
+        graphs = [(model.task_model(task), out.with_name(f"{out.stem}.{task}{out.suffix or '.onnx'}")) for task in model.tasks]
     else:
-        graphs = [(model, Path(args.output))]
+        graphs = [(model, Path(output))]
     for single, path in graphs:
-        export_onnx(single, path, args.opset)
+        export_onnx(single, path, opset)
         for batch_size in (1, 3):
             diff = onnx_max_difference(single, path, example_inputs(single, batch_size, seq_len=9 + batch_size))
             print(f"onnxruntime vs PyTorch, batch {batch_size}: max |difference| = {diff:.2e}")
@@ -137,7 +139,7 @@ def export(argv: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_command(export, argv)
+    run_typed(export, argv, prog="vit-bert export")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ chooses when several tasks read the same modality.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import torch
@@ -24,10 +23,11 @@ import torch
 from .config import DataContract
 from .data.augment import BatchTransform
 from .data.image_sources import IMAGE_SUFFIXES, decode_file
-from .errors import ConfigError, DataError, SourceNotFoundError, run_command
+from .errors import ConfigError, DataError, SourceNotFoundError
 from .model import TransformerClassifier, build_model
 from .multitask import MultiTaskModel
 from .presets import PRESETS
+from .typed_command import run_typed
 from .tokenizer import TextTokenizer, load_tokenizer
 from .weights.load import build_from_pretrained, build_multitask_from_pretrained, read_pretrained
 
@@ -131,21 +131,27 @@ def expand_inputs(raw: list[str], modality: str) -> list:
     return out
 
 
-def predict(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="train.py predict", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoint", help="a .ckpt written by train.py, a save_pretrained folder, or other weights (see load_pretrained)")
-    parser.add_argument("inputs", nargs="+", help="image files/folders, or sentences / .txt files")
-    parser.add_argument("--batch_size", type=int, default=64)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--tokenizer", help="tokenizer.json / vocab.txt / folder, for text models that carry none")
-    parser.add_argument("--mean", type=float, nargs="+", help="per-channel mean, for image weights trained outside vit_bert")
-    parser.add_argument("--std", type=float, nargs="+", help="per-channel std, with --mean")
-    parser.add_argument("--task", help="a co-trained model's task to use (default: the one task of each input's modality)")
-    args = parser.parse_args(argv)
-    for predictor, raw in predictors(args.checkpoint, args.inputs, args.task, args.device, args.tokenizer, args.mean, args.std):
-        inputs = expand_inputs(raw, predictor.modality)
-        for start in range(0, len(inputs), args.batch_size):
-            chunk = inputs[start : start + args.batch_size]
+def predict(
+    source: str, inputs: list[str], batch_size: int = 64, device: str | None = None, tokenizer: str | None = None,
+    mean: list[float] | None = None, std: list[float] | None = None, task: str | None = None,
+) -> None:
+    """Classify images or sentences; print one line per input: the input, the predicted label, its probability.
+
+    Args:
+        source: A .ckpt written by vit-bert fit, a save_pretrained folder, or other weights (see load_pretrained).
+        inputs: Image files or folders, or sentences or .txt files (one sentence per line).
+        batch_size: How many inputs go through the model at once.
+        device: cpu or cuda (default: cuda when there is one).
+        tokenizer: tokenizer.json, vocab.txt or a folder, for text models that carry none.
+        mean: Per-channel mean, for image weights trained outside vit_bert: [0.485,0.456,0.406].
+        std: Per-channel std, with mean.
+        task: A co-trained model's task to use (default: the one task of each input's modality).
+    """
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    for predictor, raw in predictors(source, inputs, task, device, tokenizer, mean, std):
+        items = expand_inputs(raw, predictor.modality)
+        for start in range(0, len(items), batch_size):
+            chunk = items[start : start + batch_size]
             for item, (label, prob) in zip(chunk, predictor(chunk)):
                 print(f"{item}\t{label}\t{prob:.4f}")
 
@@ -187,4 +193,4 @@ def route_inputs(model: MultiTaskModel, inputs: list[str], task: str | None) -> 
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_command(predict, argv)
+    run_typed(predict, argv, prog="vit-bert predict")

@@ -3,6 +3,7 @@
     resolve_config("quickstart") -> the path of the shipped configs/quickstart.yaml
     resolve_config("my/run.yaml") -> "my/run.yaml" (a file that exists is taken as it is)
     shipped_configs() -> {name: its first comment line}
+    configs()                    # vit-bert configs: print them
 
 The repository's top-level ``configs/`` folder is mapped into the package as ``vit_bert.configs``
 (pyproject.toml), so a wheel carries the same files and an editable install reads them in place.
@@ -13,8 +14,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from .config import suggest
-from .errors import ConfigError
+from .errors import ConfigError, suggest
 
 
 def _folder():
@@ -41,3 +41,11 @@ def resolve_config(name_or_path: str) -> str:
         return str(_folder() / f"{name}.yaml")
     raise ConfigError(f"--config {name_or_path}: no such file, and no shipped config of that name.{suggest(name, names)} "
                       f"Shipped configs: {', '.join(names)} (vit-bert configs lists them)")
+
+
+def configs() -> None:
+    """List the configs that ship with vit_bert; --config NAME uses one from any directory."""
+    names = shipped_configs()
+    width = max(map(len, names))
+    for name, description in names.items():
+        print(f"{name:<{width}}  {description}")

@@ -12,53 +12,59 @@ step-by-step self-attention of one layer and head, checked against the model's o
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from ..errors import SourceNotFoundError, run_command
+from ..errors import SourceNotFoundError
 from ..predict import predictors
-from .trace import trace_layer
+from ..typed_command import run_typed
+from .trace import trace_layer as print_trace
 from .view import attention_view, prediction_title, view_figure
 
 
-def viz(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="vit-bert viz", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("source", help="checkpoint, model folder, weights file or preset name")
-    parser.add_argument("input", help="an image file, or a sentence for text models")
-    parser.add_argument("--out", default="attention.png", help="PNG to write (default: attention.png)")
-    parser.add_argument("--layer", type=int, default=-1, help="layer whose heads are drawn (default: -1, the last)")
-    parser.add_argument("--trace", action="store_true", help="print the step-by-step self-attention of one layer and head")
-    parser.add_argument("--trace_layer", type=int, default=0, help="layer to trace (default: 0)")
-    parser.add_argument("--head", type=int, default=0, help="head to trace (default: 0)")
-    parser.add_argument("--tokenizer", help="tokenizer.json / vocab.txt / folder, for text models that carry none")
-    parser.add_argument("--mean", type=float, nargs="+", help="per-channel mean, for image weights trained outside vit_bert")
-    parser.add_argument("--std", type=float, nargs="+", help="per-channel std, with --mean")
-    parser.add_argument("--dpi", type=int, default=100)
-    parser.add_argument("--task", help="a co-trained model's task to draw (default: the one task of the input's modality)")
-    args = parser.parse_args(argv)
-    [(predictor, _)] = predictors(args.source, [args.input], args.task, "cpu", args.tokenizer, args.mean, args.std)
+def viz(
+    source: str, input: str, out: str = "attention.png", layer: int = -1, trace: bool = False, trace_layer: int = 0, head: int = 0,
+    tokenizer: str | None = None, mean: list[float] | None = None, std: list[float] | None = None, dpi: int = 100,
+    task: str | None = None,
+) -> None:
+    """Draw a model's attention for one input, and trace one head.
+
+    Args:
+        source: A checkpoint, model folder, weights file or preset name.
+        input: An image file, or a sentence for text models.
+        out: The PNG to write.
+        layer: The layer whose heads are drawn (-1: the last).
+        trace: Print the step-by-step self-attention of one layer and head.
+        trace_layer: The layer to trace.
+        head: The head to trace.
+        tokenizer: tokenizer.json, vocab.txt or a folder, for text models that carry none.
+        mean: Per-channel mean, for image weights trained outside vit_bert: [0.485,0.456,0.406].
+        std: Per-channel std, with mean.
+        dpi: The figure's resolution.
+        task: A co-trained model's task to draw (default: the one task of the input's modality).
+    """
+    [(predictor, _)] = predictors(source, [input], task, "cpu", tokenizer, mean, std)
     image = tokens = None
     if predictor.modality == "image":
-        if not Path(args.input).is_file():
-            raise SourceNotFoundError(f"image {args.input} does not exist")
-        pixels = predictor.read_images([Path(args.input)])  # read once: shown as is, and fed to the model
+        if not Path(input).is_file():
+            raise SourceNotFoundError(f"image {input} does not exist")
+        pixels = predictor.read_images([Path(input)])  # read once: shown as is, and fed to the model
         image = pixels[0].permute(1, 2, 0).float().div(255).numpy()
         batch = predictor.batch(pixels)
     else:
-        batch = predictor.batch([args.input])
+        batch = predictor.batch([input])
         tokens = predictor.text.tokens(batch["input_ids"][0].tolist())
     view = attention_view(predictor.model, batch)
     title = prediction_title(view, predictor.class_names)
-    figure = view_figure(view, args.layer, title, image, tokens)
-    if args.trace:
-        trace_layer(predictor.model, batch, args.trace_layer, args.head, tokens=tokens)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(args.out, dpi=args.dpi)
-    print(f"{title}; wrote {args.out}")
+    figure = view_figure(view, layer, title, image, tokens)
+    if trace:
+        print_trace(predictor.model, batch, trace_layer, head, tokens=tokens)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=dpi)
+    print(f"{title}; wrote {out}")
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_command(viz, argv)
+    run_typed(viz, argv, prog="python -m vit_bert.viz")
 
 
 if __name__ == "__main__":
