@@ -11,6 +11,7 @@ positions on patches only), DeiT III (Touvron et al. 2022; LayerScale, positions
 distilled DeiT (Touvron et al. 2021; a distillation token with its own classifier), CLIP's image tower
 (Radford et al. 2021; a norm before the encoder, no patch bias, LayerNorm eps 1e-5) and SigLIP's
 (Zhai et al. 2023; no [CLS], attention pooling).
+The BERT-architecture text families: RoBERTa (Liu et al. 2019), DistilBERT (Sanh et al. 2019), ELECTRA (Clark et al. 2020).
 """
 
 from __future__ import annotations
@@ -43,4 +44,11 @@ PRESETS: dict[str, dict] = {
     "bert-small": {**_BERT, "dim": 512, "depth": 4, "heads": 8},
     "bert-medium": {**_BERT, "dim": 512, "depth": 8, "heads": 8},
     "bert-base": {**_BERT, "dim": 768, "depth": 12, "heads": 12},
+    # transformers: roberta-base (positions after the padding id 1, one token type, byte-level BPE vocabulary of 50265),
+    # distilbert-base-uncased (6 of BERT-base's layers, no token types), google/electra-small-discriminator
+    # (embedding tables of 128 projected up to 256).
+    "roberta-base": {**_BERT, "dim": 768, "depth": 12, "heads": 12, "vocab_size": 50265, "max_len": 514, "type_vocab_size": 1,
+                     "pad_token_id": 1, "position_offset": 2, "ln_eps": 1e-5},
+    "distilbert-base": {**_BERT, "dim": 768, "depth": 6, "heads": 12, "type_vocab_size": 0, "head_pooler": False},
+    "electra-small": {**_BERT, "dim": 256, "depth": 12, "heads": 4, "embed_dim": 128, "head_pooler": False},
 }

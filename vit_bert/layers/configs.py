@@ -173,6 +173,12 @@ class TextConfig(_Section):
     """Longest sequence the position table holds."""
     type_vocab_size: int = fixed_by_weights(2)
     """Token-type (segment) ids; 0 disables them."""
+    position_offset: int = fixed_by_weights(0)
+    """Row of the position table that the first token reads (RoBERTa: pad_token_id + 1, its positions start after
+    the padding id); the usable length is max_len - position_offset."""
+    embed_dim: int | None = fixed_by_weights(None)
+    """Width of the embedding tables when it differs from the encoder's; a Linear then projects them to dim
+    (ELECTRA's embedding_size). None: the encoder's width."""
     pad_token_id: int = 0
     """Id of the padding token."""
     ln_eps: float = 1e-6
@@ -183,6 +189,10 @@ class TextConfig(_Section):
     def check(self) -> None:
         for name in ("vocab_size", "max_len"):
             check_positive(name, getattr(self, name))
+        if not 0 <= self.position_offset < self.max_len:
+            raise ConfigError(f"position_offset must lie in [0, max_len={self.max_len}); got {self.position_offset}")
+        if self.embed_dim is not None:
+            check_positive("embed_dim", self.embed_dim)
 
 
 @dataclass

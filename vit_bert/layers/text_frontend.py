@@ -3,7 +3,8 @@
 Shapes: input_ids (B, T) int, attention_mask (B, T) {0,1}/bool (1 = real token),
 token_type_ids (B, T) -> EncoderInput: tokens (B, T, D), attention_mask (B, T) bool or None, no prefix tokens.
 
-tokens = LayerNorm(word[ids] + position[0..T-1] + token_type[types]), then dropout.
+tokens = LayerNorm(word[ids] + position[offset .. offset+T-1] + token_type[types]), then dropout, then (when the
+tables are narrower than the encoder, ELECTRA) a Linear to the encoder's width.
 [CLS] is expected as the first id (the tokenizer puts it there); its output
 vector is what ``pool="cls"`` reads. The mask is handed on to the Encoder so
 that no real token attends to padding: outputs at real positions do not
@@ -34,12 +35,15 @@ class TextFrontEnd(nn.Module):
         self.vocab_size = config.vocab_size
         self.max_len = config.max_len
         self.type_vocab_size = config.type_vocab_size
-        self.word_embeddings = nn.Embedding(config.vocab_size, dim, padding_idx=config.pad_token_id)
-        self.position_embeddings = nn.Embedding(config.max_len, dim)
-        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, dim) if config.type_vocab_size > 0 else None
-        self.norm = nn.LayerNorm(dim, eps=config.ln_eps)
+        width = config.embed_dim or dim
+        self.max_positions = config.max_len - config.position_offset  # the longest input
+        self.word_embeddings = nn.Embedding(config.vocab_size, width, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(config.max_len, width)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, width) if config.type_vocab_size > 0 else None
+        self.norm = nn.LayerNorm(width, eps=config.ln_eps)
         self.drop = nn.Dropout(config.dropout)
-        self.register_buffer("position_ids", torch.arange(config.max_len)[None], persistent=False)
+        self.project = nn.Linear(width, dim) if width != dim else None
+        self.register_buffer("position_ids", torch.arange(config.position_offset, config.max_len)[None], persistent=False)
         self.init_weights()
 
     def init_weights(self) -> None:
@@ -56,10 +60,10 @@ class TextFrontEnd(nn.Module):
                 f"input_ids must be an integer tensor of shape (B, T); got {input_ids.dtype} of shape {tuple(input_ids.shape)}"
             )
         length = input_ids.shape[1]
-        if length > self.max_len:
+        if length > self.max_positions:
             raise InputError(
-                f"sequence length {length} is longer than the position table (max_len={self.max_len}); "
-                f"truncate inputs to at most {self.max_len} tokens"
+                f"sequence length {length} is longer than the position table (max_len={self.max_len}, "
+                f"position_offset={self.config.position_offset}); truncate inputs to at most {self.max_positions} tokens"
             )
         for name, extra in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
             if extra is not None and extra.shape != input_ids.shape:
@@ -100,4 +104,5 @@ class TextFrontEnd(nn.Module):
             types = token_type_ids if token_type_ids is not None else torch.zeros_like(input_ids)
             x = x + self.token_type_embeddings(types)
         mask = attention_mask.bool() if attention_mask is not None else None
-        return EncoderInput(self.drop(self.norm(x)), mask, self.num_prefix_tokens)
+        tokens = self.drop(self.norm(x))
+        return EncoderInput(self.project(tokens) if self.project is not None else tokens, mask, self.num_prefix_tokens)

@@ -77,8 +77,9 @@ def model_config(
             raise ConfigError(
                 f"model.config.{key}={options[key]} disagrees with the dataset, which has {key}={value}; remove the setting or fix the data"
             )
-    if base.modality == "text" and contract.max_length > base.max_len:
-        raise ConfigError(f"data.max_length={contract.max_length} exceeds the model's position table max_len={base.max_len}")
+    if base.modality == "text" and contract.max_length > base.max_len - base.position_offset:
+        raise ConfigError(f"data.max_length={contract.max_length} exceeds the model's position table "
+                          f"(max_len={base.max_len}, position_offset={base.position_offset})")
     return base.replace(**from_data)
 
 

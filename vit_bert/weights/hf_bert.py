@@ -1,5 +1,11 @@
-"""Hugging Face BERT (config.json + state dict) -> vit_bert config + state dict.
+"""Hugging Face BERT, RoBERTa, ELECTRA and DistilBERT (config.json + state dict) -> vit_bert config + state dict.
 
+The four are BERT's arithmetic under other names and offsets (``FAMILIES``): each family's keys are first renamed
+to BERT's, then read as BERT's.
+    roberta     positions start after the padding id (position_offset = pad_token_id + 1); MLM head ``lm_head.*``
+    electra     embedding tables narrower than the encoder, projected up (``embeddings_project`` -> embed_dim)
+    distilbert  ``transformer.layer.i.{attention.{q,k,v,out}_lin, sa_layer_norm, ffn.lin1/2, output_layer_norm}``,
+                no token types; MLM head ``vocab_{transform,layer_norm,projector}``
 HF keys, optionally under ``bert.`` (BertForSequenceClassification):
 ``embeddings.{word,position,token_type}_embeddings``, ``embeddings.LayerNorm``,
 ``encoder.layer.i.attention.self.{query,key,value}``, ``encoder.layer.i.attention.output.{dense,LayerNorm}``,
@@ -16,7 +22,7 @@ import re
 
 import torch
 
-from ..errors import AmbiguousWeightsError, WeightsError
+from ..errors import AmbiguousWeightsError, WeightsError, WeightsMismatchError
 from ..layers.checks import head_counts
 
 HF_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu_fast": "gelu_tanh"}
@@ -41,37 +47,93 @@ _EMBEDDING_RENAMES = {
 }
 # Buffers HF stores that vit_bert recomputes; the MLM decoder, which is the word-embedding table (tied) and
 # its bias (cls.predictions.bias again); next-sentence prediction, which vit_bert does not have.
-_IGNORED = ("embeddings.position_ids", "cls.predictions.decoder.weight", "cls.predictions.decoder.bias",
+_IGNORED = ("embeddings.position_ids", "embeddings.token_type_ids", "cls.predictions.decoder.weight", "cls.predictions.decoder.bias",
             "cls.seq_relationship.weight", "cls.seq_relationship.bias")
 
 
+# model_type -> (the prefix of a task model's encoder keys, key renames to BERT's: regex -> replacement)
+FAMILIES = {
+    "bert": ("bert.", ()),
+    "roberta": ("roberta.", (
+        (r"^lm_head\.dense\.", "cls.predictions.transform.dense."),
+        (r"^lm_head\.layer_norm\.", "cls.predictions.transform.LayerNorm."),
+        (r"^lm_head\.decoder\.", "cls.predictions.decoder."),
+        (r"^lm_head\.bias$", "cls.predictions.bias"),
+    )),
+    "electra": ("electra.", ((r"^embeddings_project\.", "frontend.project."),)),
+    "distilbert": ("distilbert.", (
+        (r"^transformer\.layer\.(\d+)\.attention\.q_lin\.", r"encoder.layer.\1.attention.self.query."),
+        (r"^transformer\.layer\.(\d+)\.attention\.k_lin\.", r"encoder.layer.\1.attention.self.key."),
+        (r"^transformer\.layer\.(\d+)\.attention\.v_lin\.", r"encoder.layer.\1.attention.self.value."),
+        (r"^transformer\.layer\.(\d+)\.attention\.out_lin\.", r"encoder.layer.\1.attention.output.dense."),
+        (r"^transformer\.layer\.(\d+)\.sa_layer_norm\.", r"encoder.layer.\1.attention.output.LayerNorm."),
+        (r"^transformer\.layer\.(\d+)\.ffn\.lin1\.", r"encoder.layer.\1.intermediate.dense."),
+        (r"^transformer\.layer\.(\d+)\.ffn\.lin2\.", r"encoder.layer.\1.output.dense."),
+        (r"^transformer\.layer\.(\d+)\.output_layer_norm\.", r"encoder.layer.\1.output.LayerNorm."),
+        (r"^vocab_transform\.", "cls.predictions.transform.dense."),
+        (r"^vocab_layer_norm\.", "cls.predictions.transform.LayerNorm."),
+        (r"^vocab_projector\.weight$", "cls.predictions.decoder.weight"),
+        (r"^vocab_projector\.bias$", "cls.predictions.bias"),
+    )),
+}
+SUPPORTED_TYPES = ", ".join(repr(t) for t in FAMILIES)
+
+
 def is_hf_bert(state_dict: dict) -> bool:
-    return any(k.startswith(("embeddings.word_embeddings", "bert.embeddings.word_embeddings")) for k in state_dict)
+    """Whether the keys are those of one of ``FAMILIES`` (a base model, or a task model with its prefix)."""
+    words = tuple(f"{prefix}embeddings.word_embeddings" for prefix, _ in FAMILIES.values())
+    return any(k.startswith(("embeddings.word_embeddings", *words)) for k in state_dict)
 
 
-def _strip_prefix(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    # Old TF-converted checkpoints name LayerNorm parameters gamma/beta.
+def family_of(hf_config: dict | None, state_dict: dict) -> str:
+    """The model_type config.json names (one vit_bert reads), else the one the keys show."""
+    if hf_config is not None:
+        model_type = hf_config.get("model_type", "bert")
+        if model_type not in FAMILIES:
+            raise WeightsError(f"config.json describes a {model_type!r} model; vit_bert reads the model types {SUPPORTED_TYPES}")
+        return model_type
+    keys = [k.split(".", 1)[1] if k.split(".", 1)[0] + "." in (p for p, _ in FAMILIES.values()) else k for k in state_dict]
+    if any(k.startswith("transformer.layer.") for k in keys):
+        return "distilbert"
+    if any(k.startswith("embeddings_project.") for k in keys):
+        return "electra"
+    return "bert"  # RoBERTa's keys are BERT's: only config.json tells its position offset
+
+
+def _strip_prefix(state_dict: dict[str, torch.Tensor], family: str = "bert") -> dict[str, torch.Tensor]:
+    """``family``'s keys renamed to BERT's, without a task model's prefix."""
+    prefix, renames = FAMILIES[family]
     renamed = {}
     for key, value in state_dict.items():
-        key = key.removeprefix("bert.")
+        key = key.removeprefix(prefix)
+        # Old TF-converted checkpoints name LayerNorm parameters gamma/beta.
         key = re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight", key)
-        renamed[re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", key)] = value
+        key = re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", key)
+        for pattern, replacement in renames:
+            key = re.sub(pattern, replacement, key)
+        renamed[key] = value
     return renamed
 
 
 def hf_bert_config(hf_config: dict | None, state_dict: dict[str, torch.Tensor], heads: int | None = None) -> dict:
     """ModelConfig fields from config.json (when given) and the tensors.
 
-    The tensors do not store the head count: it comes from config.json's num_attention_heads or ``heads=``
-    (BERT-base has heads of 64, but MiniLM-L6-H384 has 12 heads of 32: no width tells it)."""
-    sd = _strip_prefix(state_dict)
-    vocab_size, dim = sd["embeddings.word_embeddings.weight"].shape
+    The tensors do not store the head count: it comes from config.json's num_attention_heads (DistilBERT: n_heads)
+    or ``heads=`` (BERT-base has heads of 64, but MiniLM-L6-H384 has 12 heads of 32: no width tells it)."""
+    family = family_of(hf_config, state_dict)
+    sd = _strip_prefix(state_dict, family)
+    layers = sorted({int(m.group(1)) for k in sd if (m := re.match(r"encoder\.layer\.(\d+)\.attention\.self\.query\.weight$", k))})
+    if not layers or "embeddings.word_embeddings.weight" not in sd:
+        sample = ", ".join(list(state_dict)[:5])
+        raise WeightsMismatchError(f"a {family} state dict needs word embeddings and attention layers; found none (first keys: {sample})")
+    dim = sd["encoder.layer.0.attention.self.query.weight"].shape[0]
+    vocab_size, width = sd["embeddings.word_embeddings.weight"].shape
     token_types = sd.get("embeddings.token_type_embeddings.weight")
     classifier = sd.get("classifier.weight")
     fields = dict(
         modality="text",
         dim=dim,
-        depth=1 + max(int(m.group(1)) for k in sd if (m := re.match(r"encoder\.layer\.(\d+)\.", k))),
+        depth=len(layers),
         heads=heads or 0,
         mlp_ratio=sd["encoder.layer.0.intermediate.dense.weight"].shape[0] / dim,
         pre_norm=False,
@@ -84,40 +146,50 @@ def hf_bert_config(hf_config: dict | None, state_dict: dict[str, torch.Tensor], 
         vocab_size=vocab_size,
         max_len=sd["embeddings.position_embeddings.weight"].shape[0],
         type_vocab_size=token_types.shape[0] if token_types is not None else 0,
+        embed_dim=width if width != dim else None,
     )
     if hf_config is None:
         if not heads:
             raise AmbiguousWeightsError(
-                f"a BERT state dict without config.json does not say how many attention heads its width {dim} is split into; "
+                f"a {family} state dict without config.json does not say how many attention heads its width {dim} is split into; "
                 f"pass heads= (one of {head_counts(dim)}; BERT sizes use {dim // 64 if dim % 64 == 0 else 'width/64'}), "
                 "or load the whole Hugging Face folder"
             )
         return fields
-    model_type = hf_config.get("model_type", "bert")
-    if model_type != "bert":
-        raise WeightsError(f"config.json describes a {model_type!r} model; vit_bert reads BERT-architecture models (model_type 'bert')")
     if hf_config.get("position_embedding_type", "absolute") != "absolute":
         raise WeightsError(f"position_embedding_type {hf_config['position_embedding_type']!r} is not supported; expected 'absolute'")
-    act = hf_config.get("hidden_act", "gelu")
+    hf = _bert_names(hf_config) if family == "distilbert" else hf_config
+    act = hf.get("hidden_act", "gelu")
     if act not in HF_ACTIVATIONS:
         raise WeightsError(f"hidden_act {act!r} is not supported; expected one of {sorted(HF_ACTIVATIONS)}")
-    hidden_dropout = hf_config.get("hidden_dropout_prob", 0.1)
-    classifier_dropout = hf_config.get("classifier_dropout")
+    hidden_dropout = hf.get("hidden_dropout_prob", 0.1)
+    classifier_dropout = hf.get("classifier_dropout")
+    pad_token_id = hf.get("pad_token_id") or 0
     fields.update(
-        heads=heads or hf_config["num_attention_heads"],
-        ln_eps=float(hf_config.get("layer_norm_eps", 1e-12)),
+        heads=heads or hf["num_attention_heads"],
+        ln_eps=float(hf.get("layer_norm_eps", 1e-12)),
         act=HF_ACTIVATIONS[act],
         dropout=hidden_dropout,
-        attn_dropout=hf_config.get("attention_probs_dropout_prob", 0.1),
+        attn_dropout=hf.get("attention_probs_dropout_prob", 0.1),
         head_dropout=hidden_dropout if classifier_dropout is None else classifier_dropout,
-        pad_token_id=hf_config.get("pad_token_id") or 0,
+        pad_token_id=pad_token_id,
+        position_offset=pad_token_id + 1 if family == "roberta" else 0,  # RoBERTa's positions count from after the padding id
     )
     return fields
 
 
-def hf_bert_to_vit_bert(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def _bert_names(distilbert: dict) -> dict:
+    """DistilBERT's config.json with BERT's names for the same settings."""
+    return {
+        "num_attention_heads": distilbert.get("n_heads"), "hidden_act": distilbert.get("activation", "gelu"),
+        "hidden_dropout_prob": distilbert.get("dropout", 0.1), "attention_probs_dropout_prob": distilbert.get("attention_dropout", 0.1),
+        "classifier_dropout": distilbert.get("seq_classif_dropout"), "pad_token_id": distilbert.get("pad_token_id", 0),
+    }
+
+
+def hf_bert_to_vit_bert(state_dict: dict[str, torch.Tensor], hf_config: dict | None = None) -> dict[str, torch.Tensor]:
     """Rename HF keys to vit_bert's and fuse Q, K, V; unknown keys pass through (the loader reports them)."""
-    sd = _strip_prefix(state_dict)
+    sd = _strip_prefix(state_dict, family_of(hf_config, state_dict))
     decoder = sd.get("cls.predictions.decoder.weight")
     if decoder is not None and not torch.equal(decoder, sd["embeddings.word_embeddings.weight"]):
         raise WeightsError("the masked-token decoder is not tied to the word embeddings; vit_bert's MLM head is always tied, as BERT's")

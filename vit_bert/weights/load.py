@@ -63,8 +63,8 @@ def _from_state_dict(state_dict: dict[str, torch.Tensor], hf_config: dict | None
     if is_timm_vit(state_dict):
         check_representable(state_dict)  # before asking for what the tensors do not say
         return Pretrained(timm_vit_config(state_dict, infer_facts(state_dict, known)), timm_vit_to_vit_bert(state_dict))
-    if is_hf_bert(state_dict):
-        return Pretrained(hf_bert_config(hf_config, state_dict, known.get("heads")), hf_bert_to_vit_bert(state_dict))
+    if hf_config is not None or is_hf_bert(state_dict):  # config.json: a Hugging Face folder, of a type vit_bert reads or not
+        return Pretrained(hf_bert_config(hf_config, state_dict, known.get("heads")), hf_bert_to_vit_bert(state_dict, hf_config))
     sample = ", ".join(list(state_dict)[:5])
     raise WeightsMismatchError(
         f"{where} is neither a timm VisionTransformer nor a BERT state dict (first keys: {sample}); "
