@@ -50,9 +50,17 @@ ROWS = {
     "siglip-b/16": {"kind": "vit", "batch": 16, "timm": dict(model_name="vit_base_patch16_siglip_224", num_classes=10)},
     "bert-mini": {"kind": "bert", "batch": 32, "seq": 128, "hf": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024)},
     "bert-small": {"kind": "bert", "batch": 32, "seq": 128, "hf": dict(hidden_size=512, num_hidden_layers=4, num_attention_heads=8, intermediate_size=2048)},
+    # the BERT-architecture text families, base models at bert-small's size: the pooled [CLS] vector (RoBERTa: its pooler)
+    "roberta": {"kind": "hf_text", "batch": 32, "seq": 128, "model": "Roberta",
+                "hf": dict(hidden_size=512, num_hidden_layers=4, num_attention_heads=8, intermediate_size=2048, pad_token_id=1, type_vocab_size=1)},
+    "electra": {"kind": "hf_text", "batch": 32, "seq": 128, "model": "Electra",
+                "hf": dict(hidden_size=512, num_hidden_layers=4, num_attention_heads=8, intermediate_size=2048, embedding_size=128)},
+    "distilbert": {"kind": "hf_text", "batch": 32, "seq": 128, "model": "DistilBert",
+                   "hf": dict(dim=512, n_layers=4, n_heads=8, hidden_dim=2048)},
 }
 DEFAULT_ROWS = ["vit-cifar/4", "vit-ti/16", "vit-s/16", "bert-mini", "bert-small"]
-FAMILY_ROWS = ["dinov2-s/14-reg4", "dinov2-s/14", "deit3-s/16", "deit-ti/16-distilled", "clip-b/16", "siglip-b/16"]
+FAMILY_ROWS = ["dinov2-s/14-reg4", "dinov2-s/14", "deit3-s/16", "deit-ti/16-distilled", "clip-b/16", "siglip-b/16",
+               "roberta", "electra", "distilbert"]
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
@@ -115,13 +123,22 @@ def build_pair(name: str, device: torch.device):
             return {"images": images}, {"x": images}, torch.randint(0, classes, (batch,), device=device)
 
     else:
-        from transformers import BertConfig, BertForSequenceClassification
+        import tempfile
 
-        config = BertConfig(vocab_size=30522, num_labels=2, attn_implementation="sdpa", **row["hf"])
-        reference = BertForSequenceClassification(config)
-        ours = vit_bert.load_pretrained(
-            reference.state_dict(), heads=config.num_attention_heads, dropout=0.1, attn_dropout=0.1, head_dropout=0.1
-        )
+        import transformers
+
+        if row["kind"] == "bert":
+            config = transformers.BertConfig(vocab_size=30522, num_labels=2, attn_implementation="sdpa", **row["hf"])
+            reference = transformers.BertForSequenceClassification(config)
+            ours = vit_bert.load_pretrained(
+                reference.state_dict(), heads=config.num_attention_heads, dropout=0.1, attn_dropout=0.1, head_dropout=0.1
+            )
+        else:  # a base model, written and read back as a Hugging Face folder (its config.json says the family)
+            config = getattr(transformers, f"{row['model']}Config")(vocab_size=30522, attn_implementation="sdpa", **row["hf"])
+            reference = getattr(transformers, f"{row['model']}Model")(config)
+            with tempfile.TemporaryDirectory() as folder:
+                reference.save_pretrained(folder)
+                ours = vit_bert.load_pretrained(folder, num_classes=0)
         seq = row["seq"]
 
         def make_inputs(batch: int):
@@ -139,7 +156,11 @@ def build_pair(name: str, device: torch.device):
 
 
 def logits_of(output) -> torch.Tensor:
-    return output.logits if hasattr(output, "logits") else output
+    """A classifier's logits; a transformers base model's pooled [CLS] vector (its pooler's, where it has one)."""
+    if not hasattr(output, "last_hidden_state"):
+        return output.logits if hasattr(output, "logits") else output
+    pooled = getattr(output, "pooler_output", None)
+    return pooled if pooled is not None else output.last_hidden_state[:, 0]
 
 
 def make_step(model, inputs: dict, labels: torch.Tensor, mode: str, dtype: torch.dtype, device: torch.device):
