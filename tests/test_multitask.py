@@ -155,7 +155,7 @@ def test_co_training_through_train_py_then_predict_export_and_viz(tmp_path, monk
     figures = sorted(p.name for p in (Path(cli.trainer.log_dir) / "attention").glob("*.png"))
     assert figures == ["epoch001.cifar10.png", "epoch001.sst2.png", "epoch003.cifar10.png", "epoch003.sst2.png"]
 
-    best = cli.trainer.checkpoint_callback.best_model_path
+    best = cli.best_checkpoint
     model = vit_bert.load_pretrained(best)
     assert isinstance(model, MultiTaskModel) and model.tasks == ["cifar10", "sst2"]
     digit = tmp_path / "seven.png"

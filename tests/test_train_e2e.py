@@ -78,7 +78,7 @@ def test_text_run_and_checkpoint_reload_give_the_same_predictions(tmp_path, monk
         "--trainer.max_epochs", "5", "--trainer.enable_progress_bar", "false",
         "--trainer.callbacks+=vit_bert.viz.AttentionFigureCallback", "--trainer.callbacks.every_n_epochs", "2",
     ])
-    best = cli.trainer.checkpoint_callback.best_model_path
+    best = cli.best_checkpoint
     assert Path(best).is_file()
     assert (Path(cli.trainer.log_dir) / "tokenizer.json").is_file()
     assert cli.trainer.callback_metrics["test_acc"] > 0.8  # the label is one word away: learnable in 5 epochs
@@ -131,7 +131,7 @@ def test_typed_model_options_train_and_vit_bert_test_scores_the_checkpoint(tmp_p
     rest = TINY_IMAGE[2:]  # the same tiny run, its model given field by field
     cli = run([*typed, *rest])
     assert (cli.model.config.depth, cli.model.config.dim) == (1, 32)
-    best = cli.trainer.checkpoint_callback.best_model_path
+    best = cli.best_checkpoint
     fit_accuracy = float(capsys.readouterr().out.split("test accuracy: ")[1].split()[0])
     from vit_bert.commands import main as vit_bert_main
 

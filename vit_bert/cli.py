@@ -198,6 +198,11 @@ class VitBertCLI(LightningCLI):
             data_args.tokenizer = str(pretrained)
 
     @property
+    def best_checkpoint(self) -> str:
+        """The path of the best checkpoint this run wrote (chosen on the task's ``monitor``), '' when none."""
+        return best_checkpoint(self.trainer, self.model)
+
+    @property
     def run_name(self) -> str:
         if self.setting("run_name"):
             return self.setting("run_name")
@@ -245,7 +250,7 @@ class VitBertCLI(LightningCLI):
             sys.exit(PREEMPTED_EXIT)
         seconds, steps = time.perf_counter() - start, trainer.global_step - start_step
         samples = steps * datamodule.hparams.batch_size * trainer.world_size * trainer.accumulate_grad_batches
-        best = best_checkpoint(trainer, model)
+        best = self.best_checkpoint
         with evaluation_noise_silenced():
             results = trainer.test(model, datamodule, ckpt_path=best or None, verbose=False, weights_only=True)
         if trainer.is_global_zero:

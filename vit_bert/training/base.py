@@ -139,11 +139,11 @@ class VitBertTask(L.LightningModule):
             return []
         key, mode = self.monitor
         short = key.removeprefix("val_")
-        best = ModelCheckpoint(monitor=key, mode=mode, filename=f"best-epoch{{epoch:03d}}-{short}{{{key}:.4f}}",
-                               auto_insert_metric_name=False, save_last=False)
-        # The trainer's own checkpoints (last.ckpt) are handed back too, so that they come after this one and
-        # trainer.checkpoint_callback is the best checkpoint, as Lightning users expect.
-        return [best, *self.trainer.checkpoint_callbacks]
+        # Only this one: handing back the trainer's own checkpoints too (to put this one first) lets Lightning's
+        # override-by-type keep some twice, a different number on each DDP rank, whose setup broadcasts then hang.
+        # So trainer.checkpoint_callback is the trainer's last.ckpt writer; ``best_checkpoint`` finds this one.
+        return [ModelCheckpoint(monitor=key, mode=mode, filename=f"best-epoch{{epoch:03d}}-{short}{{{key}:.4f}}",
+                                auto_insert_metric_name=False, save_last=False)]
 
 
 def best_checkpoint(trainer: L.Trainer, task: VitBertTask) -> str:
