@@ -98,3 +98,15 @@ def test_a_bad_model_config_key_names_the_closest():
     assert model_config("vit-cifar/4", {"depth": 3}, None).depth == 3
     with pytest.raises(KeyError, match="unknown model config key 'dpeth'. Did you mean 'depth'"):
         model_config("vit-cifar/4", {"dpeth": 3}, None)
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly():
+    import subprocess
+    import sys
+
+    code = "import sys; from vit_bert.commands import main; [main(['--help']) for _ in range(2000)]"
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.readline()  # one line, then the pipe closes: the next writes fail
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 0 and "Traceback" not in stderr, stderr

@@ -24,6 +24,7 @@ Each class also derives from the built-in exception users already catch (``Value
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 
 
@@ -99,3 +100,6 @@ def run_command(command, argv: list[str] | None = None) -> None:
     except VitBertError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except BrokenPipeError:  # the reader stopped reading (vit-bert --help | head): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit's flush does not fail again
+        sys.exit(0)
