@@ -91,9 +91,9 @@ def test_a_bare_distilbert_state_dict_asks_for_the_head_count_and_then_loads():
 
 def test_another_model_type_and_an_unknown_state_dict_stop_with_typed_errors(tmp_path):
     BertModel(BertConfig(**SMALL)).save_pretrained(tmp_path)
-    config = (tmp_path / "config.json").read_text().replace('"model_type": "bert"', '"model_type": "modernbert"')
+    config = (tmp_path / "config.json").read_text().replace('"model_type": "bert"', '"model_type": "gpt2"')
     (tmp_path / "config.json").write_text(config)
-    with pytest.raises(WeightsError, match="'modernbert' model; vit_bert reads the model types 'bert', 'roberta', 'electra', 'distilbert'"):
+    with pytest.raises(WeightsError, match="'gpt2' model; vit_bert reads the model types 'bert', 'roberta', 'electra', 'distilbert', 'modernbert'"):
         load_pretrained(tmp_path)
     with pytest.raises(WeightsMismatchError, match="needs word embeddings and attention layers"):
         load_pretrained({"embeddings.word_embeddings.weight": torch.zeros(10, 8)}, heads=2)

@@ -50,6 +50,9 @@ class ModelConfig(HeadConfig, TextConfig, ImageConfig, EncoderConfig):
             raise ConfigError("head='pixels' (masked-patch prediction of pixels) needs modality='image'")
         if self.fc_norm and self.pre_norm and self.final_norm:
             raise ConfigError("fc_norm=True normalises after pooling in place of the encoder's final norm; set final_norm=False too")
+        if self.rope_theta is None and not (self.learned_positions if self.modality == "text" else self.pos_embed != "none"):
+            what = "learned_positions=False" if self.modality == "text" else "pos_embed='none'"
+            raise ConfigError(f"{what} leaves the tokens without positions: set rope_theta (rotary positions) too")
         if self.modality == "image":
             if self.pool == "cls" and not self.class_token:
                 raise ConfigError("pool='cls' needs class_token=True; use pool='mean' or 'map' for a model without [CLS]")

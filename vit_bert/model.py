@@ -56,7 +56,7 @@ def init_linear(module: nn.Module) -> None:
 def build_head(config: ModelConfig) -> nn.Module:
     """The head ``config.head`` names; a classifier's Linear layers are initialised by the caller (``init_linear``)."""
     if config.head == "mlm":
-        return MaskedTokenHead(config.dim, config.vocab_size, config.ln_eps, ACTIVATIONS[config.act])  # inits itself
+        return MaskedTokenHead(config.dim, config.vocab_size, config.ln_eps, ACTIVATIONS[config.act], config.head_bias, config.norm_bias)  # inits itself
     if config.head == "pixels":
         grid = (config.img_size // config.patch_size,) * 2
         return PixelDecoder(config.dim, config.heads, config.mlp_ratio, grid, config.num_prefix_tokens, config.patch_size ** 2 * config.in_chans,
@@ -101,7 +101,7 @@ class TransformerClassifier(nn.Module):
         """Front-end + Encoder -> features (B, L, D). For text with ``pool="mean"``, pass the same
         attention_mask on to ``forward_head``."""
         encoder_input = self.frontend(*inputs, **kwargs)
-        return self.encoder(encoder_input.tokens, encoder_input.mask)
+        return self.encoder(encoder_input.tokens, encoder_input.mask, encoder_input.positions)
 
     def forward_head(self, features: torch.Tensor, attention_mask: torch.Tensor | None = None, *, pre_logits: bool = False) -> torch.Tensor:
         """(B, L, D) -> logits (B, num_classes), or the pooled (B, D) vector with ``pre_logits=True``;
@@ -117,17 +117,17 @@ class TransformerClassifier(nn.Module):
         """Logits (B, num_classes) (head="mlm": (B, T, vocab_size)); with ``return_attention=True``,
         ``(logits, attentions)`` from the explicit path."""
         encoder_input = self.frontend(*inputs, **kwargs)
-        tokens, mask = encoder_input.tokens, encoder_input.mask
+        tokens, mask, positions = encoder_input.tokens, encoder_input.mask, encoder_input.positions
         if return_attention:
-            features, attentions = self.encoder.forward_with_weights(tokens, mask)
+            features, attentions = self.encoder.forward_with_weights(tokens, mask, positions)
             return self.forward_head(features, mask), attentions
         if self.config.head != "classifier":
-            return self.forward_head(self.encoder(tokens, mask))
+            return self.forward_head(self.encoder(tokens, mask, positions))
         if self.head.tokens_read is not None:
             # The head reads [CLS] (and DeiT's distillation token) only, so the last block computes those tokens alone
             # (same logits, ~1/depth less work).
-            return self.head(self.encoder.forward_first(tokens, self.head.tokens_read, mask), mask)
-        return self.head(self.encoder(tokens, mask), mask)
+            return self.head(self.encoder.forward_first(tokens, self.head.tokens_read, mask, positions), mask)
+        return self.head(self.encoder(tokens, mask, positions), mask)
 
     def forward_masked(self, images: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
         """head="pixels", MAE: images (B, C, H, W), ``masked`` (B, N) True at the hidden patches (the same number
@@ -147,7 +147,7 @@ class TransformerClassifier(nn.Module):
         patch_pixels = self.config.patch_size ** 2 * images.shape[1]
         pixel_mask = unpatchify(masked[..., None].expand(-1, -1, patch_pixels), self.config.patch_size, grid)  # (B, C, H, W)
         visible = self.frontend.forward_visible(images.masked_fill(pixel_mask, 0), kept)
-        return self.head(self.encoder(visible.tokens), kept)
+        return self.head(self.encoder(visible.tokens, None, visible.positions), kept)
 
     def save_pretrained(self, directory: str | Path, tokenizer: Tokenizer | str | Path | None = None, class_names: list[str] | None = None) -> Path:
         """config.json + model.safetensors (+ tokenizer.json) in ``directory``; ``vit_bert.load_pretrained(directory)`` reads it back.

@@ -12,6 +12,12 @@ distilled DeiT (Touvron et al. 2021; a distillation token with its own classifie
 (Radford et al. 2021; a norm before the encoder, no patch bias, LayerNorm eps 1e-5) and SigLIP's
 (Zhai et al. 2023; no [CLS], attention pooling).
 The BERT-architecture text families: RoBERTa (Liu et al. 2019), DistilBERT (Sanh et al. 2019), ELECTRA (Clark et al. 2020).
+
+Rotary families: ModernBERT (Warner et al. 2024; pre-norm, no biases, GeGLU, rotary positions, local attention in two
+layers of three), EVA-02 (Fang et al. 2023; SwiGLU, 2-D rotary positions on patch indices, mean pooling) and DINOv3
+(Simeoni et al. 2025; 2-D rotary positions on patch centres only, 4 registers, LayerScale). ``modern-mini`` is the
+from-scratch text encoder at bert-mini's size with ModernBERT's choices (pre-norm, rotary positions, GeGLU, no biases,
+no token types, no position table), for training on small data where post-norm bert-mini is fragile.
 """
 
 from __future__ import annotations
@@ -20,6 +26,14 @@ _VIT = dict(modality="image", img_size=224, patch_size=16, pre_norm=True, ln_eps
 _BERT = dict(
     modality="text", vocab_size=30522, max_len=512, type_vocab_size=2, pre_norm=False, ln_eps=1e-12,
     dropout=0.1, attn_dropout=0.1, pool="cls", head_pooler=True, num_classes=2,
+)
+
+# ModernBERT's layout: pre-norm with an embedding norm (so no norm before block 0's attention), LayerNorms and linears
+# without bias, a GeGLU MLP, rotary positions instead of a position table, no token types.
+_MODERN = dict(
+    modality="text", type_vocab_size=0, learned_positions=False, pre_norm=True, first_norm=False, ln_eps=1e-5, norm_bias=False,
+    qkv_bias=False, proj_bias=False, mlp_bias=False, head_bias=False, mlp="glu", act="gelu", rope_layout="half",
+    dropout=0.1, attn_dropout=0.1, pool="cls", head_pooler=False, num_classes=2,
 )
 
 PRESETS: dict[str, dict] = {
@@ -51,4 +65,16 @@ PRESETS: dict[str, dict] = {
                      "pad_token_id": 1, "position_offset": 2, "ln_eps": 1e-5},
     "distilbert-base": {**_BERT, "dim": 768, "depth": 6, "heads": 12, "type_vocab_size": 0, "head_pooler": False},
     "electra-small": {**_BERT, "dim": 256, "depth": 12, "heads": 4, "embed_dim": 128, "head_pooler": False},
+    # transformers: ModernBertConfig()'s defaults, the answerdotai/ModernBERT-base architecture
+    "modernbert-base": {**_MODERN, "dim": 768, "depth": 22, "heads": 12, "mlp_hidden": 1152, "vocab_size": 50368, "max_len": 8192,
+                        "pad_token_id": 50283, "local_window": 128, "global_every": 3, "rope_theta": 160000.0, "rope_local_theta": 10000.0,
+                        "dropout": 0.0, "attn_dropout": 0.0},
+    "modern-mini": {**_MODERN, "dim": 256, "depth": 4, "heads": 4, "mlp_ratio": 8 / 3, "vocab_size": 30522, "max_len": 512,
+                    "rope_theta": 10000.0, "pool": "mean"},
+    # timm: eva02_tiny_patch14_224 (its MIM-pretrained weights have no classifier), vit_small_patch16_dinov3 (256 px by default)
+    "eva02-ti/14": {**_VIT, "patch_size": 14, "dim": 192, "depth": 12, "heads": 3, "mlp": "glu", "mlp_ratio": 512 / 192, "act": "silu",
+                    "pool": "mean", "fc_norm": True, "final_norm": False, "rope_theta": 10000.0, "rope_layout": "interleaved",
+                    "rope_grid": "index", "rope_ref_grid": 16, "num_classes": 0},
+    "dinov3-s/16": {**_VIT, "img_size": 256, "dim": 384, "depth": 12, "heads": 6, "qkv_bias": False, "layer_scale": 1e-5, "reg_tokens": 4, "ln_eps": 1e-5,
+                    "pos_embed": "none", "rope_theta": 100.0, "rope_layout": "half", "rope_grid": "centered", "pool": "mean", "num_classes": 0},
 }

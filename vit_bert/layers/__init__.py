@@ -3,6 +3,7 @@
     configs.EncoderConfig / ImageConfig / TextConfig / HeadConfig   each module's settings (ModelConfig composes them)
     encoder_input.EncoderInput   what a front-end hands the encoder: tokens, mask, prefix count, grid
     registry                  norms, MLPs and activations by config name
+    rotary.TokenPositions / rotary_tables / rotate   rotary positions: coordinates (N, A) -> cos/sin tables -> turned Q and K
     attention.SelfAttention   (B, L, D) -> (B, L, D)
     block.Block               (B, L, D) -> (B, L, D)
     encoder.Encoder           (B, L, D) [+ mask (B, L)] -> (B, L, D)
@@ -29,10 +30,11 @@ from .packing import Packing
 from .patch_embed import PatchEmbedding
 from .pixel_decoder import PixelDecoder, patchify, unpatchify
 from .pos_embed import sincos_2d
+from .rotary import TokenPositions
 from .text_frontend import TextFrontEnd
 
 __all__ = [
     "EncoderConfig", "EncoderInput", "HeadConfig", "ImageConfig", "TextConfig",
     "Block", "ClassifierHead", "ConvStem", "Encoder", "ImageFrontEnd", "MaskedTokenHead", "Packing", "PatchEmbedding", "PixelDecoder", "SelfAttention",
-    "TextFrontEnd", "patchify", "unpatchify", "pool_tokens", "sincos_2d",
+    "TextFrontEnd", "TokenPositions", "patchify", "unpatchify", "pool_tokens", "sincos_2d",
 ]

@@ -8,10 +8,14 @@ Shapes: x (B, L, D) -> (B, L, D); attention_mask (B, L) bool, True = real token.
 BERT checkpoints are post-norm and ViT checkpoints pre-norm, so it is one flag. Dropout sits where
 each family has it: timm's MLP drops after the activation and after fc2; BERT's only after fc2.
 
-The methods mirror ``SelfAttention``'s paths:
-    forward(x, mask) -> (B, L, D);  forward_with_weights(x, mask) -> ((B, L, D), (B, heads, L, L))
-    forward_packed(x, packing): (N, D) real tokens -> (N, D)
-    forward_first(x, n, mask) -> (B, n, D): attention reads every token as a key and value, but the
+A block knows its place in the stack (``layer``): whether it attends locally and its rotary base come
+from ``EncoderConfig.is_local`` / ``layer_rope_theta``, and block 0 may leave out its attention norm
+(``first_norm=False``: ModernBERT's embeddings end normalised).
+
+The methods mirror ``SelfAttention``'s paths (``rotation``: the rotary tables of the tokens, or None):
+    forward(x, mask, rotation) -> (B, L, D);  forward_with_weights(x, mask, rotation) -> ((B, L, D), (B, heads, L, L))
+    forward_packed(x, packing, rotation): (N, D) real tokens -> (N, D)
+    forward_first(x, n, mask, rotation) -> (B, n, D): attention reads every token as a key and value, but the
         queries, residual stream and MLP run for the first n alone.
 """
 
@@ -28,30 +32,34 @@ from .attention import SelfAttention
 from .configs import EncoderConfig
 from .packing import Packing
 from .registry import ACTIVATIONS, MLPS, NORMS
+from .rotary import Rotation
 
 
 def norm_factory(config: EncoderConfig) -> Callable[..., nn.Module]:
-    """(width) -> the config's norm layer with its epsilon."""
-    return partial(NORMS[config.norm], eps=config.ln_eps)
+    """(width) -> the config's norm layer with its epsilon and bias setting."""
+    return partial(NORMS[config.norm], eps=config.ln_eps, bias=config.norm_bias)
 
 
 class Block(nn.Module):
-    """One block of ``config`` (an EncoderConfig): its norm, attention and MLP kinds come from the registry by name."""
+    """Block ``layer`` of ``config`` (an EncoderConfig): its norm, attention and MLP kinds come from the registry by name."""
 
-    def __init__(self, config: EncoderConfig, drop_path: float = 0.0):
+    def __init__(self, config: EncoderConfig, drop_path: float = 0.0, layer: int = 0):
         super().__init__()
         self.pre_norm = config.pre_norm
+        self.rope_theta = config.layer_rope_theta(layer)
         norm = norm_factory(config)
-        self.norm1 = norm(config.dim)
+        self.norm1 = nn.Identity() if layer == 0 and not config.first_norm else norm(config.dim)
         self.attn = SelfAttention(
             config.dim, config.heads, qkv_bias=config.qkv_bias, attn_dropout=config.attn_dropout, proj_dropout=config.dropout,
             proj_bias=config.proj_bias, qk_norm=norm if config.qk_norm else None,
+            window=config.local_window if config.is_local(layer) else None,
         )
         self.ls1 = LayerScale(config.dim, config.layer_scale) if config.layer_scale is not None else nn.Identity()
         self.drop_path1 = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.norm2 = norm(config.dim)
         mlp_drop = config.dropout if config.pre_norm else (0.0, config.dropout)  # BERT has no dropout between its two MLP layers
-        self.mlp = MLPS[config.mlp](config.dim, config.hidden_width, ACTIVATIONS[config.act], config.mlp_bias, mlp_drop)
+        self.mlp = MLPS[config.mlp](config.dim, config.hidden_width, ACTIVATIONS[config.act], config.mlp_bias, mlp_drop,
+                                    norm if config.mlp_norm else None)
         self.ls2 = LayerScale(config.dim, config.layer_scale) if config.layer_scale is not None else nn.Identity()
         self.drop_path2 = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
@@ -74,21 +82,25 @@ class Block(nn.Module):
         """What the attention reads: norm1(x) in a pre-norm block, x itself in a post-norm one."""
         return self.norm1(x) if self.pre_norm else x
 
-    def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        return self._residual(x, lambda h: self.attn(h, attention_mask), x)
+    def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None, rotation: Rotation | None = None) -> torch.Tensor:
+        return self._residual(x, lambda h: self.attn(h, attention_mask, rotation), x)
 
-    def forward_with_weights(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_with_weights(
+        self, x: torch.Tensor, attention_mask: torch.Tensor | None = None, rotation: Rotation | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         weights = []
 
         def attend(h: torch.Tensor) -> torch.Tensor:
-            out, w = self.attn.forward_with_weights(h, attention_mask)
+            out, w = self.attn.forward_with_weights(h, attention_mask, rotation)
             weights.append(w)
             return out
 
         return self._residual(x, attend, x), weights[0]
 
-    def forward_packed(self, x: torch.Tensor, packing: Packing) -> torch.Tensor:
-        return self._residual(x, lambda h: self.attn.forward_packed(h, packing), x)
+    def forward_packed(self, x: torch.Tensor, packing: Packing, rotation: Rotation | None = None) -> torch.Tensor:
+        return self._residual(x, lambda h: self.attn.forward_packed(h, packing, rotation), x)
 
-    def forward_first(self, x: torch.Tensor, n: int, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        return self._residual(x, lambda h: self.attn.forward_first(h, n, attention_mask), x[:, :n])
+    def forward_first(
+        self, x: torch.Tensor, n: int, attention_mask: torch.Tensor | None = None, rotation: Rotation | None = None
+    ) -> torch.Tensor:
+        return self._residual(x, lambda h: self.attn.forward_first(h, n, attention_mask, rotation), x[:, :n])

@@ -5,8 +5,8 @@
     TextConfig      -> TextFrontEnd                    (vocabulary, position table, token types)
     HeadConfig      -> the head (ClassifierHead, MaskedTokenHead, PixelDecoder)
 
-``vit_bert.ModelConfig`` composes all four (their field names are unique, except ``dropout`` and
-``ln_eps``, which every part that has them shares), so a field list is never written out: it is
+``vit_bert.ModelConfig`` composes all four (their field names are unique, except ``dropout``, ``ln_eps`` and
+``norm_bias``, which every part that has them shares), so a field list is never written out: it is
 ``field_names(EncoderConfig)``, and so on. A new knob is one field here plus its use in one module.
 Fields whose value pretrained weights fix are marked with ``fixed_by_weights``.
 """
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from .checks import check_choice, check_heads, check_patch_grid, check_positive, check_power_of_two_patch, check_types
 from .registry import ACTIVATIONS, MLPS, NORMS
+from .rotary import LAYOUTS as ROPE_LAYOUTS
 from ..errors import ConfigError
 
 
@@ -86,6 +87,26 @@ class EncoderConfig(_Section):
     layer_scale: float | None = fixed_by_weights(None)
     """LayerScale: a learned per-channel scale on each residual branch, started at this value (CaiT, DeiT III 1e-6,
     DINOv2 1e-5). None: off."""
+    norm_bias: bool = fixed_by_weights(True)
+    """Bias in the LayerNorms (False in ModernBERT)."""
+    first_norm: bool = fixed_by_weights(True)
+    """Block 0 of a pre-norm encoder normalises its attention input; False when the front-end's output is normalised
+    already (ModernBERT's embedding norm)."""
+    mlp_norm: bool = fixed_by_weights(False)
+    """A norm inside the MLP, between the (gated) hidden layer and fc2 (EVA-02's scale_mlp)."""
+    rope_theta: float | None = fixed_by_weights(None)
+    """Rotary position embeddings on queries and keys, with this base (ModernBERT's global layers 160000, EVA-02 10000,
+    DINOv3 100): 1-D over token positions for text, 2-D over the patch grid for images. None: no rotary positions."""
+    rope_local_theta: float | None = fixed_by_weights(None)
+    """The rotary base of the local-attention layers (ModernBERT 10000). None: rope_theta."""
+    rope_layout: str = fixed_by_weights("half")
+    """Which channels each rotary angle turns together: 'half' (channel i with i + d/2: Hugging Face, ModernBERT, DINOv3)
+    or 'interleaved' (2i with 2i + 1: EVA-02)."""
+    local_window: int | None = fixed_by_weights(None)
+    """Local attention: in local layers a token reads only the tokens at most local_window // 2 positions away
+    (ModernBERT 128). None: every layer attends globally."""
+    global_every: int = fixed_by_weights(1)
+    """With local_window: layers 0, n, 2n, ... attend globally and the others locally (ModernBERT 3)."""
     dropout: float = 0.0
     """Dropout on embeddings, attention output and MLP."""
     attn_dropout: float = 0.0
@@ -106,6 +127,34 @@ class EncoderConfig(_Section):
         check_choice("norm", self.norm, NORMS)
         if self.layer_scale is not None and self.layer_scale <= 0:
             raise ConfigError(f"model config 'layer_scale' is the initial scale (e.g. 1e-5) or None for off; got {self.layer_scale}")
+        if self.mlp_norm and self.mlp != "glu":
+            raise ConfigError("mlp_norm=True puts a norm inside the gated MLP; it needs mlp='glu'")
+        if not self.first_norm and not self.pre_norm:
+            raise ConfigError("first_norm=False leaves out block 0's attention norm of a pre-norm encoder; it needs pre_norm=True")
+        check_choice("rope_layout", self.rope_layout, ROPE_LAYOUTS)
+        for name in ("rope_theta", "rope_local_theta", "local_window"):
+            if getattr(self, name) is not None:
+                check_positive(name, getattr(self, name))
+        check_positive("global_every", self.global_every)
+        if self.rope_theta is not None and self.head_dim % 4:
+            raise ConfigError(f"rotary positions turn pairs of channels on up to two axes: the head width dim / heads must be a "
+                              f"multiple of 4; got {self.head_dim}")
+        if self.rope_local_theta is not None and (self.rope_theta is None or self.local_window is None):
+            raise ConfigError("rope_local_theta is the rotary base of local layers: it needs rope_theta and local_window")
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.heads
+
+    def is_local(self, layer: int) -> bool:
+        """Whether block ``layer`` attends within the local window."""
+        return self.local_window is not None and layer % self.global_every != 0
+
+    def layer_rope_theta(self, layer: int) -> float | None:
+        """The rotary base of block ``layer`` (None: no rotary positions)."""
+        if self.rope_local_theta is not None and self.is_local(layer):
+            return self.rope_local_theta
+        return self.rope_theta
 
     @property
     def hidden_width(self) -> int:
@@ -134,7 +183,13 @@ class ImageConfig(_Section):
     reg_tokens: int = fixed_by_weights(0)
     """Register tokens after [CLS] (Darcet et al. 2023; DINOv2 with registers has 4): extra prefix tokens no head reads."""
     pos_embed: str = fixed_by_weights("learned")
-    """Image position embeddings: 'learned' or fixed 2D 'sincos'."""
+    """Image position embeddings added to the tokens: 'learned', fixed 2D 'sincos', or 'none' (rotary positions only: DINOv3)."""
+    rope_grid: str = fixed_by_weights("index")
+    """The patch coordinates that rotary positions (rope_theta) turn by: 'index' (row and column numbers, EVA-02) or
+    'centered' (patch centres scaled to [-1, 1] per axis, times 2 pi: DINOv3)."""
+    rope_ref_grid: int | None = fixed_by_weights(None)
+    """With rope_grid='index': coordinates are rescaled so that any grid spans this many patches per side (EVA-02's
+    ref_feat_shape, its pretraining grid: 16 for 224 / 14). None: plain indices."""
     no_embed_class: bool = fixed_by_weights(False)
     """Position embeddings on the patches only, none for the prefix tokens (timm's no_embed_class: DeiT III, DINOv2 with registers)."""
     norm_pre: bool = fixed_by_weights(False)
@@ -150,7 +205,10 @@ class ImageConfig(_Section):
         if self.reg_tokens < 0:
             raise ConfigError(f"model config 'reg_tokens' must be >= 0; got {self.reg_tokens}")
         check_choice("stem", self.stem, ("patch", "conv"))
-        check_choice("pos_embed", self.pos_embed, ("learned", "sincos"))
+        check_choice("pos_embed", self.pos_embed, ("learned", "sincos", "none"))
+        check_choice("rope_grid", self.rope_grid, ("index", "centered"))
+        if self.rope_ref_grid is not None:
+            check_positive("rope_ref_grid", self.rope_ref_grid)
         check_patch_grid(self.img_size, self.patch_size)
         if self.stem == "conv":
             check_power_of_two_patch(self.patch_size)
@@ -179,6 +237,11 @@ class TextConfig(_Section):
     embed_dim: int | None = fixed_by_weights(None)
     """Width of the embedding tables when it differs from the encoder's; a Linear then projects them to dim
     (ELECTRA's embedding_size). None: the encoder's width."""
+    learned_positions: bool = fixed_by_weights(True)
+    """A learned position table added to the word vectors (BERT); False when rotary positions in the encoder
+    (rope_theta) are the only position signal (ModernBERT). max_len still bounds the input length."""
+    norm_bias: bool = fixed_by_weights(True)
+    """Bias in the embedding LayerNorm (False in ModernBERT)."""
     pad_token_id: int = 0
     """Id of the padding token."""
     ln_eps: float = 1e-6
@@ -189,6 +252,8 @@ class TextConfig(_Section):
     def check(self) -> None:
         for name in ("vocab_size", "max_len"):
             check_positive(name, getattr(self, name))
+        if not 0 <= self.pad_token_id < self.vocab_size:
+            raise ConfigError(f"pad_token_id must be a token id in [0, vocab_size={self.vocab_size}); got {self.pad_token_id}")
         if not 0 <= self.position_offset < self.max_len:
             raise ConfigError(f"position_offset must lie in [0, max_len={self.max_len}); got {self.position_offset}")
         if self.embed_dim is not None:
@@ -208,6 +273,8 @@ class HeadConfig(_Section):
     'map' (attention pooling: a learned query attends over the tokens, then an MLP; SigLIP)."""
     fc_norm: bool = fixed_by_weights(False)
     """Normalise the pooled vector (timm's fc_norm, for mean pooling; needs final_norm=False)."""
+    head_bias: bool = fixed_by_weights(True)
+    """Bias in the masked-token head's dense layer (False in ModernBERT)."""
     head_pooler: bool = False
     """BERT's pooler: a dense + tanh layer between pooling and the classifier."""
     head_dropout: float = 0.0

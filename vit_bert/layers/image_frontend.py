@@ -5,7 +5,9 @@ Shapes: images (B, C, H, W) -> tokens (B, prefix + N, D), N = (H / P) * (W / P).
 
 Pixels become patch tokens through ``stem``: "patch" flattens each P x P x C patch and maps it
 with one Linear layer (``patch_embed.py``), "conv" runs a small convolutional stem down to the
-same grid (``conv_stem.py``). Then the prefix tokens are prepended and position embeddings are added.
+same grid (``conv_stem.py``). Then the prefix tokens are prepended and position embeddings are added
+(unless ``pos_embed="none"``). The patches' (row, column) coordinates go to the encoder too, for rotary
+positions (``rope_grid``: indices, or centres in [-1, 1] times 2 pi); the prefix tokens have none.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 
 import torch
+import math
+
 from timm.layers import resample_abs_pos_embed, to_2tuple, trunc_normal_
 from torch import nn
 
@@ -22,6 +26,7 @@ from .conv_stem import ConvStem
 from .encoder_input import EncoderInput
 from .patch_embed import PatchEmbedding
 from .pos_embed import sincos_2d
+from .rotary import TokenPositions
 
 
 STEMS = {"patch": PatchEmbedding, "conv": ConvStem}
@@ -54,8 +59,10 @@ class ImageFrontEnd(nn.Module):
         self.reg_token = nn.Parameter(torch.zeros(1, config.reg_tokens, dim)) if config.reg_tokens else None
         if config.pos_embed == "learned":
             self.pos_embed = nn.Parameter(torch.zeros(1, self.positioned_prefix + self.grid[0] * self.grid[1], dim))
-        else:
+        elif config.pos_embed == "sincos":
             self.register_buffer("pos_embed", self._sincos(self.grid), persistent=False)
+        else:
+            self.pos_embed = None
         self.pos_drop = nn.Dropout(config.dropout)
         self.norm_pre = nn.LayerNorm(dim, eps=config.ln_eps) if config.norm_pre else nn.Identity()
         self.init_weights()
@@ -81,9 +88,21 @@ class ImageFrontEnd(nn.Module):
         prefix = table.new_zeros(self.positioned_prefix, table.shape[-1])  # prefix tokens get no position signal
         return torch.cat([prefix, table])[None]
 
-    def position_embeddings(self, grid: tuple[int, int]) -> torch.Tensor:
-        """(1, positioned prefix + h*w, D) for a patch grid (h, w); resampled when it differs from the configured grid."""
-        if grid == self.grid:
+    def patch_coordinates(self, grid: tuple[int, int]) -> torch.Tensor:
+        """(h*w, 2) (row, column) coordinates of the patches, row by row, for rotary positions: indices (rescaled to span
+        ``rope_ref_grid`` patches, as EVA-02's ref_feat_shape) or, with ``rope_grid="centered"``, patch centres in [-1, 1]
+        times 2 pi (DINOv3's angle 2 pi * coordinate / period)."""
+        ref = self.config.rope_ref_grid
+        if self.config.rope_grid == "index":
+            axes = [torch.arange(n, dtype=torch.float32) / n * ref if ref else torch.arange(n, dtype=torch.float32) for n in grid]
+        else:
+            axes = [(2.0 * (torch.arange(0.5, n, dtype=torch.float32) / n) - 1.0) * (2 * math.pi) for n in grid]
+        return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).flatten(0, 1)
+
+    def position_embeddings(self, grid: tuple[int, int]) -> torch.Tensor | None:
+        """(1, positioned prefix + h*w, D) for a patch grid (h, w); resampled when it differs from the configured grid.
+        None with ``pos_embed="none"``."""
+        if grid == self.grid or self.pos_embed is None:
             return self.pos_embed
         if self.pos_embed_kind == "sincos":
             return self._sincos(grid).to(self.pos_embed)
@@ -111,11 +130,14 @@ class ImageFrontEnd(nn.Module):
         grid = (images.shape[2] // self.patch_size, images.shape[3] // self.patch_size)
         positions = self.position_embeddings(grid)
         prefix = self.prefix_tokens(len(images))
-        if self.config.no_embed_class:
+        if positions is None:
+            tokens = torch.cat([*prefix, patches], dim=1)
+        elif self.config.no_embed_class:
             tokens = torch.cat([*prefix, patches + positions], dim=1)
         else:
             tokens = torch.cat([*prefix, patches], dim=1) + positions
-        return EncoderInput(self.norm_pre(self.pos_drop(tokens)), None, self.num_prefix_tokens, grid)
+        coordinates = TokenPositions(self.patch_coordinates(grid).to(images.device), self.num_prefix_tokens)
+        return EncoderInput(self.norm_pre(self.pos_drop(tokens)), None, self.num_prefix_tokens, grid, coordinates)
 
     def forward_visible(self, images: torch.Tensor, kept: torch.Tensor) -> EncoderInput:
         """As ``forward``, keeping the prefix tokens and the patches whose indices ``kept`` (B, K) lists -> (B, prefix + K, D),
@@ -125,4 +147,6 @@ class ImageFrontEnd(nn.Module):
         if kept.ndim != 2 or len(kept) != len(tokens):
             raise InputError(f"kept must hold patch indices of shape (batch, K) = ({len(tokens)}, K); got {tuple(kept.shape)}")
         visible = tokens[:, prefix:].gather(1, kept[..., None].expand(-1, -1, tokens.shape[-1]))
-        return EncoderInput(torch.cat([tokens[:, :prefix], visible], dim=1), None, prefix, full.grid)
+        coords = full.positions.coords
+        visible_coords = coords[kept]  # (B, K, 2): each sample's own visible patches
+        return EncoderInput(torch.cat([tokens[:, :prefix], visible], dim=1), None, prefix, full.grid, TokenPositions(visible_coords, prefix))

@@ -17,14 +17,19 @@ from torch import nn
 
 
 class MaskedTokenHead(nn.Module):
-    def __init__(self, dim: int, vocab_size: int, ln_eps: float = 1e-12, act_layer: type[nn.Module] = nn.GELU):
+    def __init__(
+        self, dim: int, vocab_size: int, ln_eps: float = 1e-12, act_layer: type[nn.Module] = nn.GELU, dense_bias: bool = True,
+        norm_bias: bool = True,
+    ):
+        """``dense_bias`` / ``norm_bias``: False in ModernBERT's head."""
         super().__init__()
-        self.dense = nn.Linear(dim, dim)
+        self.dense = nn.Linear(dim, dim, bias=dense_bias)
         self.act = act_layer()
-        self.norm = nn.LayerNorm(dim, eps=ln_eps)
+        self.norm = nn.LayerNorm(dim, eps=ln_eps, bias=norm_bias)
         self.bias = nn.Parameter(torch.zeros(vocab_size))
         trunc_normal_(self.dense.weight, std=0.02)
-        nn.init.zeros_(self.dense.bias)
+        if self.dense.bias is not None:
+            nn.init.zeros_(self.dense.bias)
 
     def forward(self, x: torch.Tensor, word_embeddings: torch.Tensor) -> torch.Tensor:
         return F.linear(self.norm(self.act(self.dense(x))), word_embeddings, self.bias)

@@ -1,7 +1,8 @@
 """Norms, MLPs and activations by config name: the one place a new kind is added.
 
-    NORMS[name](dim, eps=eps)                             -> nn.Module, (..., dim) -> (..., dim)
-    MLPS[name](dim, hidden, act_layer, bias, drop)        -> nn.Module, (..., dim) -> (..., dim)
+    NORMS[name](dim, eps=eps, bias=bias)                  -> nn.Module, (..., dim) -> (..., dim)
+    MLPS[name](dim, hidden, act_layer, bias, drop, norm)  -> nn.Module, (..., dim) -> (..., dim); norm: a norm factory
+                                                             for the hidden layer (glu only, EVA-02's scale_mlp) or None
     ACTIVATIONS[name]()                                   -> nn.Module
 
 The modules are timm's and torch's own, so their state-dict keys are timm's: ``mlp.fc1``/``mlp.fc2``
@@ -15,7 +16,11 @@ from functools import partial
 from timm.layers import GluMlp, Mlp, QuickGELU
 from torch import nn
 
-NORMS = {"layernorm": nn.LayerNorm, "rmsnorm": nn.RMSNorm}
+def _rmsnorm(dim: int, eps: float, bias: bool = False, **factory) -> nn.Module:
+    return nn.RMSNorm(dim, eps=eps, **factory)  # no bias to leave out
+
+
+NORMS = {"layernorm": nn.LayerNorm, "rmsnorm": _rmsnorm}
 
 ACTIVATIONS = {
     "gelu": nn.GELU,  # exact erf (timm ViT, BERT)
@@ -25,12 +30,13 @@ ACTIVATIONS = {
 }
 
 
-def _glu(dim: int, hidden: int, act_layer, bias: bool, drop) -> nn.Module:
-    # timm's GluMlp takes fc1's width (both halves) and gates the first half: act(a) * b.
-    return GluMlp(dim, 2 * hidden, act_layer=act_layer, bias=bias, drop=drop, gate_last=False)
+def _glu(dim: int, hidden: int, act_layer, bias: bool, drop, norm=None) -> nn.Module:
+    # timm's GluMlp takes fc1's width (both halves) and gates the first half: act(a) * b, then its norm (``mlp.norm``).
+    return GluMlp(dim, 2 * hidden, act_layer=act_layer, bias=bias, drop=drop, gate_last=False, norm_layer=norm)
 
 
-MLPS = {
-    "mlp": lambda dim, hidden, act_layer, bias, drop: Mlp(dim, hidden, act_layer=act_layer, bias=bias, drop=drop),
-    "glu": _glu,
-}
+def _mlp(dim: int, hidden: int, act_layer, bias: bool, drop, norm=None) -> nn.Module:
+    return Mlp(dim, hidden, act_layer=act_layer, bias=bias, drop=drop)
+
+
+MLPS = {"mlp": _mlp, "glu": _glu}

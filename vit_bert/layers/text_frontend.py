@@ -4,7 +4,8 @@ Shapes: input_ids (B, T) int, attention_mask (B, T) {0,1}/bool (1 = real token),
 token_type_ids (B, T) -> EncoderInput: tokens (B, T, D), attention_mask (B, T) bool or None, no prefix tokens.
 
 tokens = LayerNorm(word[ids] + position[offset .. offset+T-1] + token_type[types]), then dropout, then (when the
-tables are narrower than the encoder, ELECTRA) a Linear to the encoder's width.
+tables are narrower than the encoder, ELECTRA) a Linear to the encoder's width. Without a position table
+(``learned_positions=False``: ModernBERT) the encoder's rotary positions 0..T-1 are the only position signal.
 [CLS] is expected as the first id (the tokenizer puts it there); its output
 vector is what ``pool="cls"`` reads. The mask is handed on to the Encoder so
 that no real token attends to padding: outputs at real positions do not
@@ -38,9 +39,9 @@ class TextFrontEnd(nn.Module):
         width = config.embed_dim or dim
         self.max_positions = config.max_len - config.position_offset  # the longest input
         self.word_embeddings = nn.Embedding(config.vocab_size, width, padding_idx=config.pad_token_id)
-        self.position_embeddings = nn.Embedding(config.max_len, width)
+        self.position_embeddings = nn.Embedding(config.max_len, width) if config.learned_positions else None
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, width) if config.type_vocab_size > 0 else None
-        self.norm = nn.LayerNorm(width, eps=config.ln_eps)
+        self.norm = nn.LayerNorm(width, eps=config.ln_eps, bias=config.norm_bias)
         self.drop = nn.Dropout(config.dropout)
         self.project = nn.Linear(width, dim) if width != dim else None
         self.register_buffer("position_ids", torch.arange(config.position_offset, config.max_len)[None], persistent=False)
@@ -99,7 +100,9 @@ class TextFrontEnd(nn.Module):
         self.check_input(input_ids, attention_mask, token_type_ids)
         if not torch.compiler.is_compiling():
             self.check_values(input_ids, attention_mask, token_type_ids)
-        x = self.word_embeddings(input_ids) + self.position_embeddings(self.position_ids[:, : input_ids.shape[1]])
+        x = self.word_embeddings(input_ids)
+        if self.position_embeddings is not None:
+            x = x + self.position_embeddings(self.position_ids[:, : input_ids.shape[1]])
         if self.token_type_embeddings is not None:
             types = token_type_ids if token_type_ids is not None else torch.zeros_like(input_ids)
             x = x + self.token_type_embeddings(types)

@@ -44,16 +44,18 @@ def trace_layer(model, batch: dict, layer: int = 0, head: int = 0, index: int = 
         raise ConfigError(f"head {head} does not exist; layer {layer} has {blocks[layer].attn.heads} heads (0..{blocks[layer].attn.heads - 1})")
     with eval_mode(model):  # no dropout, in the model's forward and in the recomputation
         encoder_input = model.frontend(**batch)
-        tokens_in, mask = encoder_input.tokens, encoder_input.mask
+        tokens_in, mask, positions = encoder_input.tokens, encoder_input.mask, encoder_input.positions
         # The model's own fast path (packed when padded), every block's input and output.
-        states = model.encoder.forward_intermediates(tokens_in, mask)
+        states = model.encoder.forward_intermediates(tokens_in, mask, positions)
         final = model.encoder.norm(states[-1])
-        return _walkthrough(model, blocks[layer], states[layer], states[layer + 1], mask, final, layer, head, index, tokens, out)
+        rotation = model.encoder.rotations(tokens_in, positions)[layer]
+        return _walkthrough(model, blocks[layer], states[layer], states[layer + 1], mask, rotation, final, layer, head, index, tokens, out)
 
 
-def _walkthrough(model, block, block_in, block_out, mask, final, layer: int, head: int, index: int, tokens, out) -> dict:
+def _walkthrough(model, block, block_in, block_out, mask, rotation, final, layer: int, head: int, index: int, tokens, out) -> dict:
     """Recompute one block for one sample through the block's own submodules (its norms, Q/K/V projection with
-    whatever it does to Q and K, output projection, LayerScale and MLP), with the attention written out by hand."""
+    whatever it does to Q and K: QK-norm, rotary positions; output projection, LayerScale and MLP), with the attention
+    written out by hand."""
     attn, blocks = block.attn, model.encoder.blocks
     x = block_in[index : index + 1].float()  # (1, L, D)
     mask = mask[index : index + 1] if mask is not None else None
@@ -69,11 +71,12 @@ def _walkthrough(model, block, block_in, block_out, mask, final, layer: int, hea
 
     def attend(h: torch.Tensor) -> torch.Tensor:
         """The attention of every head, by hand, on the block's own Q/K/V projection."""
-        q, k, v = attn.project(h)  # (1, heads, L, d) each
+        q, k, v = attn.project(h, rotation)  # (1, heads, L, d) each, Q and K as the scores see them (rotated, if rotary)
         scores = q @ k.transpose(-2, -1)
         scaled = scores / math.sqrt(d)
-        if mask is not None:
-            scaled = scaled.masked_fill(~mask[:, None, None, :], float("-inf"))
+        allowed = attn.allowed(mask, length, length)  # the padding mask, and a local layer's window
+        if allowed is not None:
+            scaled = scaled.masked_fill(~allowed, float("-inf"))
         weights = scaled.softmax(dim=-1)
         heads_out = weights @ v
         seen.update(Q=q[0, head], K=k[0, head], V=v[0, head], scores=scores[0, head], weights=weights[0, head], out=heads_out[0, head])
@@ -94,6 +97,11 @@ def _walkthrough(model, block, block_in, block_out, mask, final, layer: int, hea
     for name in ("W_Q", "W_K", "W_V"):
         out(f"  {name}      {(dim, d)}  D -> d = {dim} / {attn.heads} heads: this head's rows of the fused qkv weight, transposed")
     qk_note = "" if isinstance(attn.q_norm, torch.nn.Identity) else ", then each normalised (QK-norm)"
+    if rotation is not None:
+        qk_note += (f", then Q and K turned by rotary positions (base {block.rope_theta:g}"
+                    f"{f', the first {rotation.prefix} tokens unturned' if rotation.prefix else ''}): the Q and K shown")
+    if attn.window is not None:
+        qk_note += f"; a local layer: each token reads the tokens at most {attn.window // 2} positions away"
     out(f"  Q = X W_Q + b_Q {tuple(Q.shape)};  K = X W_K + b_K {tuple(K.shape)};  V = X W_V + b_V {tuple(V.shape)}{qk_note}")
     out(f"  scores = Q K^T  {tuple(scores.shape)}  (row i: how well query i matches each key)")
     out(_matrix(scores, labels))

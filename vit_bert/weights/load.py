@@ -3,8 +3,8 @@
 Sources, detected from the object, the files and the keys:
     - a vit_bert folder written by ``model.save_pretrained`` (with its data contract);
     - a checkpoint written by ``train.py`` (.ckpt, with its data contract);
-    - a Hugging Face BERT folder (config.json + model.safetensors / pytorch_model.bin, with
-      tokenizer.json / vocab.txt) or a BERT state dict (then ``heads=`` is needed);
+    - a Hugging Face BERT, RoBERTa, ELECTRA, DistilBERT or ModernBERT folder (config.json + model.safetensors /
+      pytorch_model.bin, with tokenizer.json / vocab.txt) or a BERT state dict (then ``heads=`` is needed);
     - a timm VisionTransformer: the model object, its timm name (weights downloaded by timm), or its
       state dict / file (.pth/.pt/.bin/.safetensors), whose head count is looked up (see ``timm_vit``);
     - a Hugging Face Hub id ("org/name"), downloaded when online.
@@ -28,17 +28,20 @@ from timm.layers import resample_abs_pos_embed
 from tokenizers import Tokenizer
 
 from ..config import DataContract, ModelConfig
-from ..errors import ConfigError, SourceNotFoundError, WeightsMismatchError
+from ..errors import ConfigError, SourceNotFoundError, WeightsError, WeightsMismatchError
 from ..folder_format import WEIGHTS_FILE, is_multitask_dir, is_native_dir, read_folder, read_multitask_folder
 from ..model import TransformerClassifier, build_head
 from ..multitask import MultiTaskModel
 from ..tokenizer import load_tokenizer, tokenizer_file_in
 from .files import load_pickle_safely, read_state_dict
-from .hf_bert import hf_bert_config, hf_bert_to_vit_bert, is_hf_bert
+from .hf_bert import FAMILIES as BERT_FAMILIES, hf_bert_config, hf_bert_to_vit_bert, is_hf_bert
+from .timm_eva import eva_fields, eva_state_dict, is_timm_eva
+from .hf_modernbert import is_modernbert, modernbert_config, modernbert_to_vit_bert
 from .timm_vit import check_representable, facts_of_model, infer_facts, is_timm_vit, timm_vit_config, timm_vit_to_vit_bert
 
 log = logging.getLogger(__name__)
 
+HF_TYPES = (*BERT_FAMILIES, "modernbert")  # the Hugging Face model_type values vit_bert reads
 MULTITASK_KEY = "vit_bert_multitask"  # a multi-task checkpoint's task -> {"config", "data"}
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.pth", "pytorch_model.pth")
 WEIGHT_SUFFIXES = (".ckpt", ".pth", ".pt", ".bin", ".safetensors")
@@ -63,6 +66,11 @@ def _from_state_dict(state_dict: dict[str, torch.Tensor], hf_config: dict | None
     if is_timm_vit(state_dict):
         check_representable(state_dict)  # before asking for what the tensors do not say
         return Pretrained(timm_vit_config(state_dict, infer_facts(state_dict, known)), timm_vit_to_vit_bert(state_dict))
+    model_type = (hf_config or {}).get("model_type", "bert")
+    if model_type not in HF_TYPES:
+        raise WeightsError(f"config.json describes a {model_type!r} model; vit_bert reads the model types {', '.join(map(repr, HF_TYPES))}")
+    if model_type == "modernbert" or (hf_config is None and is_modernbert(state_dict)):
+        return Pretrained(modernbert_config(hf_config, state_dict), modernbert_to_vit_bert(state_dict))
     if hf_config is not None or is_hf_bert(state_dict):  # config.json: a Hugging Face folder, of a type vit_bert reads or not
         return Pretrained(hf_bert_config(hf_config, state_dict, known.get("heads")), hf_bert_to_vit_bert(state_dict, hf_config))
     sample = ", ".join(list(state_dict)[:5])
@@ -74,8 +82,10 @@ def _from_state_dict(state_dict: dict[str, torch.Tensor], hf_config: dict | None
 
 def _from_timm_model(model: torch.nn.Module) -> Pretrained:
     """A timm VisionTransformer object: the facts its weights do not store and, from its pretrained_cfg, the normalisation it expects."""
-    state_dict = model.state_dict()
-    config = timm_vit_config(state_dict, facts_of_model(model), bool(getattr(model, "no_embed_class", False)))
+    facts = facts_of_model(model)
+    rotary = eva_fields(model) if is_timm_eva(model) else None
+    state_dict = eva_state_dict(model.state_dict()) if rotary is not None else model.state_dict()
+    config = timm_vit_config(state_dict, facts, bool(getattr(model, "no_embed_class", False)), rotary)
     pretrained = Pretrained(config, timm_vit_to_vit_bert(state_dict))
     cfg = getattr(model, "pretrained_cfg", None) or {}
     if cfg.get("mean") and cfg.get("std") and len(cfg["mean"]) == config["in_chans"]:

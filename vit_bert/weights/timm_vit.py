@@ -26,6 +26,7 @@ from torch import nn
 
 from ..errors import AmbiguousWeightsError, WeightsError
 from ..layers.checks import head_counts
+from .timm_eva import check_eva_blocks, is_timm_eva
 
 log = logging.getLogger(__name__)
 
@@ -79,16 +80,22 @@ def norm_name(module: nn.Module) -> str | None:
 
 
 def facts_of_model(model: nn.Module) -> dict:
-    """The ``FACTS`` of a timm VisionTransformer object. Blocks, attention or MLPs of a kind vit_bert does not compute
-    stop here, naming what differs (a state dict could not tell)."""
+    """The ``FACTS`` of a timm VisionTransformer object (or an Eva, whose blocks ``timm_eva`` checks). Blocks, attention or
+    MLPs of a kind vit_bert does not compute stop here, naming what differs (a state dict could not tell)."""
     block = model.blocks[0]
-    kinds = {"block": type(block).__name__, "attention": type(block.attn).__name__, "MLP": type(block.mlp).__name__}
-    expected = {"block": ("Block",), "attention": ("Attention",), "MLP": ("Mlp", "GluMlp")}
-    for part, name in kinds.items():
-        if name not in expected[part]:
-            raise WeightsError(f"{type(model).__name__}'s {part} is timm's {name}; vit_bert computes {' or '.join(expected[part])} "
-                               "(pre-norm residual blocks with one fused qkv projection)")
-    if kinds["MLP"] == "GluMlp" and block.mlp.gate_last:
+    if is_timm_eva(model):
+        check_eva_blocks(model)
+    else:
+        kinds = {"block": type(block).__name__, "attention": type(block.attn).__name__}
+        expected = {"block": ("Block",), "attention": ("Attention",)}
+        for part, name in kinds.items():
+            if name not in expected[part]:
+                raise WeightsError(f"{type(model).__name__}'s {part} is timm's {name}; vit_bert computes {' or '.join(expected[part])} "
+                                   "(pre-norm residual blocks with one fused qkv projection)")
+    mlp = type(block.mlp).__name__
+    if mlp not in ("Mlp", "GluMlp", "SwiGLU"):
+        raise WeightsError(f"{type(model).__name__}'s MLP is timm's {mlp}; vit_bert computes Mlp, GluMlp or SwiGLU")
+    if mlp == "GluMlp" and block.mlp.gate_last:
         raise WeightsError("the gated MLP gates its second half (timm gate_last=True); vit_bert's 'glu' gates the first (SwiGLUPacked)")
     act, norm = act_name(block.mlp.act), norm_name(block.norm1)
     if act is None:
@@ -155,20 +162,25 @@ def _grid(state_dict: dict, prefix: int, no_embed_class: bool | None) -> tuple[i
     return candidates[0]
 
 
-def check_representable(state_dict: dict) -> None:
-    """Stop with one line naming what vit_bert cannot compute, before anything else is asked of the user."""
+def check_representable(state_dict: dict, rotary: bool = False) -> None:
+    """Stop with one line naming what vit_bert cannot compute, before anything else is asked of the user.
+    ``rotary``: the weights come with rotary settings (an Eva object), so they need no position table."""
     unknown = sorted({k.split(".")[0] for k in state_dict} - {"cls_token", "dist_token", "reg_token", "pos_embed", "patch_embed", "norm_pre",
                                                                "blocks", "norm", "fc_norm", "attn_pool", "head", "head_dist"})
     if unknown:
         raise WeightsError(f"the weights hold parts vit_bert has no setting for: {', '.join(unknown)}")
-    if "pos_embed" not in state_dict:
-        raise WeightsError("the weights have no pos_embed (rotary or no position embeddings); vit_bert reads learned absolute "
-                           "position embeddings (rotary positions: a later version)")
+    if any(k.endswith(("gamma_1", "attn.q_bias", "attn.q_proj.weight", "mlp.fc1_g.weight")) for k in state_dict):
+        raise WeightsError("these are the tensors of a timm Eva (EVA-02, DINOv3), whose rotary settings no tensor stores; load the "
+                           "timm model object or its timm name instead")
+    if "pos_embed" not in state_dict and not rotary:
+        raise WeightsError("the weights have no pos_embed (rotary positions, whose settings no tensor stores); load the timm "
+                           "model object or its timm name instead")
 
 
-def timm_vit_config(state_dict: dict[str, torch.Tensor], facts: dict, no_embed_class: bool | None = None) -> dict:
-    """ModelConfig fields: read off the tensors, with ``facts`` (``FACTS``) from the model object or ``infer_facts``."""
-    check_representable(state_dict)
+def timm_vit_config(state_dict: dict[str, torch.Tensor], facts: dict, no_embed_class: bool | None = None, rotary: dict | None = None) -> dict:
+    """ModelConfig fields: read off the tensors, with ``facts`` (``FACTS``) from the model object or ``infer_facts``,
+    and an Eva's ``rotary`` fields (``timm_eva.eva_fields``: they decide the image size when there is no position table)."""
+    check_representable(state_dict, rotary is not None)
     dim, in_chans, patch_size, _ = state_dict["patch_embed.proj.weight"].shape
     fc1, fc2 = state_dict["blocks.0.mlp.fc1.weight"], state_dict["blocks.0.mlp.fc2.weight"]
     if fc1.shape[0] not in (fc2.shape[1], 2 * fc2.shape[1]):
@@ -178,14 +190,17 @@ def timm_vit_config(state_dict: dict[str, torch.Tensor], facts: dict, no_embed_c
         raise WeightsError(f"attention pooling with {latent.shape[1]} latent queries; vit_bert's pool='map' has one")
     class_token, dist_token = "cls_token" in state_dict, "dist_token" in state_dict
     reg_tokens = state_dict["reg_token"].shape[1] if "reg_token" in state_dict else 0
-    grid, no_embed_class = _grid(state_dict, int(class_token) + int(dist_token) + reg_tokens, no_embed_class)
+    if "pos_embed" in state_dict:
+        grid, no_embed_class = _grid(state_dict, int(class_token) + int(dist_token) + reg_tokens, no_embed_class)
+    else:
+        grid, no_embed_class = rotary["img_size"] // patch_size, False
     hidden = fc2.shape[1]
     head = state_dict.get("head.weight")
     if latent is not None:
         pool = "map"  # the attention pool's weights say so
     else:
         pool = facts["pool"] if facts["pool"] != "cls" or class_token else "mean"
-    return dict(
+    fields = dict(
         modality="image",
         dim=dim,
         depth=_depth(state_dict),
@@ -217,7 +232,9 @@ def timm_vit_config(state_dict: dict[str, torch.Tensor], facts: dict, no_embed_c
         pos_embed="learned",
         no_embed_class=no_embed_class,
         norm_pre="norm_pre.weight" in state_dict,
+        mlp_norm="blocks.0.mlp.norm.weight" in state_dict,
     )
+    return {**fields, **(rotary or {})}
 
 
 _RENAMES = {"cls_token": "frontend.cls_token", "dist_token": "frontend.dist_token", "reg_token": "frontend.reg_token",

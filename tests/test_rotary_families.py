@@ -1,0 +1,164 @@
+"""The rotary families: ModernBERT folders (transformers' save_pretrained, random weights) and timm's EVA-02 and DINOv3
+objects load into the shared core and compute what their sources compute: text at real tokens of a padded batch with local
+attention in play, images at the native size and another; presets equal to the reference architectures; typed errors."""
+
+import json
+
+import pytest
+import timm
+import torch
+
+pytest.importorskip("transformers")
+from transformers import ModernBertConfig, ModernBertForMaskedLM, ModernBertForSequenceClassification, ModernBertModel  # noqa: E402
+
+from vit_bert import load_pretrained  # noqa: E402
+from vit_bert.config import ARCHITECTURE_FIELDS, ModelConfig  # noqa: E402
+from vit_bert.errors import AmbiguousWeightsError, WeightsError  # noqa: E402
+from vit_bert.viz import trace_layer  # noqa: E402
+from vit_bert.weights.hf_modernbert import modernbert_config  # noqa: E402
+from vit_bert.weights.load import read_pretrained  # noqa: E402
+
+VOCAB, LENGTHS = 300, [20, 13, 5]
+# A window of 8 (4 each side) on sequences of up to 20 tokens: the local layers (1, 2, 4) see less than the global ones.
+SMALL = dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=96, num_hidden_layers=5, num_attention_heads=4, max_position_embeddings=64,
+             local_attention=8, pad_token_id=0, bos_token_id=1, eos_token_id=2, cls_token_id=1, sep_token_id=2)
+
+
+def jittered(model: torch.nn.Module, scale: float = 0.05) -> torch.nn.Module:
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(scale * torch.randn_like(param))
+    return model.eval()
+
+
+def padded() -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(3, VOCAB, (len(LENGTHS), max(LENGTHS)), generator=generator)
+    mask = (torch.arange(max(LENGTHS))[None] < torch.tensor(LENGTHS)[:, None]).long()
+    return ids.masked_fill(mask == 0, 0), mask
+
+
+def gap(ours: torch.Tensor, theirs: torch.Tensor, mask: torch.Tensor | None = None) -> float:
+    real = mask.bool() if mask is not None else slice(None)
+    return float((ours[real] - theirs[real]).abs().max())
+
+
+def test_a_modernbert_folder_matches_transformers_at_real_tokens_on_every_path(tmp_path):
+    reference = jittered(ModernBertModel(ModernBertConfig(**SMALL)))
+    reference.save_pretrained(tmp_path)
+    model = load_pretrained(tmp_path, num_classes=0).eval()
+    config = model.config
+    assert (config.local_window, config.global_every, config.rope_theta, config.rope_local_theta) == (8, 3, 160_000.0, 10_000.0)
+    assert [block.attn.window for block in model.encoder.blocks] == [None, 8, 8, None, 8]
+    ids, mask = padded()
+    with torch.no_grad():
+        theirs = reference(input_ids=ids, attention_mask=mask).last_hidden_state
+        ours = model.forward_features(input_ids=ids, attention_mask=mask)  # packed: the padding skipped
+        encoder_input = model.frontend(ids, mask)
+        explicit, _ = model.encoder.forward_with_weights(encoder_input.tokens, encoder_input.mask)
+        everywhere_global = load_pretrained(tmp_path, num_classes=0, local_window=None, rope_local_theta=None).eval()
+        wrong = everywhere_global.forward_features(input_ids=ids, attention_mask=mask)
+    assert gap(ours, theirs, mask) <= 1e-5 and gap(explicit, theirs, mask) <= 1e-5
+    assert gap(wrong, theirs, mask) > 1e-3  # the window and the local base are what make it ModernBERT
+
+
+def test_the_modernbert_masked_lm_head_gives_the_same_logits(tmp_path):
+    reference = jittered(ModernBertForMaskedLM(ModernBertConfig(**SMALL)))
+    reference.tie_weights()
+    reference.save_pretrained(tmp_path)
+    model = load_pretrained(tmp_path, head="mlm").eval()
+    ids, mask = padded()
+    with torch.no_grad():
+        theirs = reference(input_ids=ids, attention_mask=mask).logits
+        ours = model(input_ids=ids, attention_mask=mask)
+    assert ours.shape == theirs.shape and gap(ours, theirs, mask) <= 1e-4
+
+
+def test_the_trace_shows_the_rotated_queries_and_keys_of_a_local_layer(tmp_path):
+    jittered(ModernBertModel(ModernBertConfig(**SMALL))).save_pretrained(tmp_path)
+    model = load_pretrained(tmp_path, num_classes=2).eval()
+    ids, mask = padded()
+    lines = []
+    traced = trace_layer(model, {"input_ids": ids, "attention_mask": mask}, layer=1, head=2, index=0, out=lines.append)
+    text = "\n".join(lines)
+    assert "turned by rotary positions (base 10000)" in text and "at most 4 positions away" in text
+    assert traced["difference"] <= 1e-5
+    with torch.no_grad():
+        block = model.encoder.blocks[1]
+        x = model.encoder.forward_intermediates(model.frontend(ids, mask).tokens, mask.bool())[1][:1]
+        q, k, _ = block.attn.project(block.attention_input(x), model.encoder.rotations(x, None)[1])
+    assert torch.allclose(traced["Q"], q[0, 2], atol=1e-6) and torch.allclose(traced["K"], k[0, 2], atol=1e-6)
+    assert traced["weights"][0, 5:].abs().max() == 0  # token 0 reads tokens 0..4 only
+
+
+def test_modernbert_sources_vit_bert_cannot_read_exactly_stop_with_one_line(tmp_path):
+    reference = ModernBertModel(ModernBertConfig(**SMALL))
+    with pytest.raises(AmbiguousWeightsError, match="does not store its attention heads, rotary bases, local window.*config.json"):
+        load_pretrained(reference.state_dict())
+    ModernBertForSequenceClassification(ModernBertConfig(**SMALL, num_labels=2)).save_pretrained(tmp_path / "clf")
+    with pytest.raises(WeightsError, match="ModernBertForSequenceClassification.*reads ModernBertModel and ModernBertForMaskedLM"):
+        load_pretrained(tmp_path / "clf")
+    reference.save_pretrained(tmp_path / "odd")
+    config = json.loads((tmp_path / "odd" / "config.json").read_text())
+    config["layer_types"] = ["full_attention", "sliding_attention", "full_attention", "full_attention", "sliding_attention"]
+    (tmp_path / "odd" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(WeightsError, match="not a global layer every n-th.*global_every"):
+        load_pretrained(tmp_path / "odd")
+
+
+def test_the_modernbert_base_preset_is_transformers_modernbert():
+    with torch.device("meta"):
+        reference = ModernBertModel(ModernBertConfig())
+    read = modernbert_config(ModernBertConfig().to_dict(), reference.state_dict())
+    ours = ModelConfig.from_name("modernbert-base")
+    for key in (*ARCHITECTURE_FIELDS, "ln_eps", "pad_token_id"):
+        assert read.get(key, getattr(ModelConfig(), key)) == getattr(ours, key), key
+
+
+# timm name, preset, native size, another size, extra timm arguments
+IMAGE_FAMILIES = [
+    ("eva02_tiny_patch14_224", "eva02-ti/14", 224, 168, {}),
+    ("eva02_tiny_patch14_224", None, 224, 168, {"scale_mlp": True, "qkv_fused": False}),  # SwiGLU with its norm, three projections
+    ("vit_small_patch16_dinov3", "dinov3-s/16", 224, 160, {}),
+]
+IMAGE_IDS = ["eva02", "eva02-scale_mlp-separate_qkv", "dinov3"]
+
+
+def small_eva(name: str, **kwargs) -> torch.nn.Module:
+    return jittered(timm.create_model(name, pretrained=False, depth=2, dynamic_img_size=True, **kwargs), 0.02)
+
+
+@pytest.mark.parametrize("name, preset, native, other, extra", IMAGE_FAMILIES, ids=IMAGE_IDS)
+def test_a_timm_eva_object_matches_timm_at_its_size_and_another(name, preset, native, other, extra):
+    reference = small_eva(name, **extra)
+    model = load_pretrained(reference).eval()
+    assert model.config.num_prefix_tokens == reference.num_prefix_tokens
+    for size in (native, other):
+        images = torch.randn(2, 3, size, size)
+        with torch.no_grad():
+            theirs = reference.forward_features(images)
+            assert gap(model.forward_features(images), theirs) <= 1e-5, size
+            assert gap(model(images), reference(images)) <= 1e-5
+            assert gap(model(images, return_attention=True)[0], reference(images)) <= 1e-5
+    swapped = "half" if model.config.rope_layout == "interleaved" else "interleaved"
+    with torch.no_grad():
+        images = torch.randn(2, 3, native, native)
+        assert gap(load_pretrained(reference, rope_layout=swapped).eval().forward_features(images), reference.forward_features(images)) > 1e-3
+
+
+@pytest.mark.parametrize("name, preset, native, other, extra", [f for f in IMAGE_FAMILIES if f[1]], ids=["eva02", "dinov3"])
+def test_each_rotary_image_preset_is_its_timm_architecture(name, preset, native, other, extra):
+    with torch.device("meta"):
+        read = read_pretrained(timm.create_model(name, pretrained=False)).config
+    ours = ModelConfig.from_name(preset)
+    for key in (*ARCHITECTURE_FIELDS, "img_size", "ln_eps", "num_classes"):
+        if key == "layer_scale":
+            assert (read[key] is None) == (ours.layer_scale is None)
+        else:
+            assert read.get(key, getattr(ModelConfig(), key)) == getattr(ours, key), key
+
+
+def test_a_bare_eva_state_dict_asks_for_the_model_object():
+    with pytest.raises(WeightsError, match="timm Eva .* rotary settings no tensor stores; load the timm model object or its timm name"):
+        load_pretrained(small_eva("vit_small_patch16_dinov3").state_dict())

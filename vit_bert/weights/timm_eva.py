@@ -1,0 +1,100 @@
+"""timm's ``Eva`` models (EVA-02, DINOv3: ``timm/models/eva.py``) -> the timm ViT layout ``timm_vit`` reads, + their rotary settings.
+
+An Eva is a pre-norm ViT whose queries and keys are turned by 2-D axial rotary positions, [CLS] and registers unturned:
+    EVA-02   RotaryEmbeddingCat: patch indices rescaled to the pretraining grid (``ref_feat_shape``), base 10000, channels
+             interleaved; SwiGLU (packed ``mlp.fc1``, or ``fc1_g`` / ``fc1_x`` with a norm inside: ``scale_mlp``);
+             q and v biases but no k bias; fused ``qkv`` or separate ``q_proj`` / ``k_proj`` / ``v_proj``; learned positions too
+    DINOv3   RotaryEmbeddingDinoV3: patch centres in [-1, 1], base (period) 100, channels in halves; no learned positions,
+             4 registers, LayerScale (``gamma_1`` / ``gamma_2``)
+``eva_state_dict`` renames and fuses these tensors into timm VisionTransformer's keys (``ls1.gamma``, ``attn.qkv``,
+``mlp.fc1``, ...); ``eva_fields`` gives the ModelConfig fields no tensor stores. Only the model object says them, so an
+Eva loads from the object or its timm name; its bare state dict stops, asking for that.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+from torch import nn
+
+from ..errors import WeightsError
+
+
+def is_timm_eva(model: nn.Module) -> bool:
+    return type(model).__name__ == "Eva"
+
+
+def check_eva_blocks(model: nn.Module) -> None:
+    block = model.blocks[0]
+    if type(block).__name__ != "EvaBlock" or type(block.attn).__name__ != "EvaAttention":
+        raise WeightsError(f"this Eva's block is timm's {type(block).__name__} with {type(block.attn).__name__}; vit_bert computes "
+                           "EvaBlock (pre-norm) with EvaAttention")
+    attn = block.attn
+    if not isinstance(attn.norm, nn.Identity) or attn.gate is not None:
+        raise WeightsError("this Eva normalises or gates the attention output (scale_attn_inner / gated_attn); vit_bert's attention does neither")
+
+
+def _rope_fields(model: nn.Module) -> dict:
+    """The rotary settings of an Eva's ``rope`` module as ModelConfig fields."""
+    rope, attn = model.rope, model.blocks[0].attn
+    kind = type(rope).__name__
+    if getattr(rope, "grid_offset", 0.0) or getattr(rope, "grid_indexing", "ij") != "ij":
+        raise WeightsError("this Eva's rotary grid is offset or in 'xy' order; vit_bert's rows-then-columns grid has no offset")
+    if kind == "RotaryEmbeddingCat" and not rope.in_pixels and rope.grid_type == "index":
+        ref = rope.ref_feat_shape
+        if ref is not None and ref[0] != ref[1]:
+            raise WeightsError(f"this Eva's rotary reference grid {tuple(ref)} is not square; vit_bert's rope_ref_grid is one side")
+        fields = dict(rope_grid="index", rope_ref_grid=int(ref[0]) if ref is not None else None)
+    elif kind == "RotaryEmbeddingDinoV3" and rope.min_period is None and rope.normalize_coords == "separate":
+        fields = dict(rope_grid="centered", rope_ref_grid=None)
+    else:
+        raise WeightsError(f"this Eva's rotary embedding is timm's {kind} with settings vit_bert does not compute; vit_bert reads "
+                           "EVA-02's RotaryEmbeddingCat (index grid) and DINOv3's RotaryEmbeddingDinoV3 (centred grid, temperature)")
+    return dict(fields, rope_theta=float(rope.temperature), rope_layout="half" if attn.rotate_half else "interleaved")
+
+
+def eva_fields(model: nn.Module) -> dict:
+    """The ModelConfig fields of an Eva that its tensors do not store (rotary settings, image size without a position table)."""
+    if model.rope is None:
+        raise WeightsError("this Eva has no rotary positions; load it as a timm VisionTransformer instead")
+    fields = _rope_fields(model)
+    if model.pos_embed is None:
+        fields.update(pos_embed="none", img_size=int(model.patch_embed.img_size[0]) if model.patch_embed.img_size else 224)
+    return fields
+
+
+def eva_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """An Eva's tensors in timm VisionTransformer's keys: LayerScale ``gamma_i`` -> ``lsi.gamma``; q/k/v (fused weight with
+    q and v biases, or three projections) -> ``attn.qkv`` with a zero k bias; SwiGLU's ``fc1_g`` and ``fc1_x`` -> one ``mlp.fc1``
+    (gate rows first, as vit_bert's gated MLP reads them)."""
+    out = {}
+    for key, value in state_dict.items():
+        block = re.match(r"(blocks\.\d+\.)(.+)$", key)
+        if block is None:
+            out[key] = value
+            continue
+        prefix, name = block.groups()
+        if name in ("gamma_1", "gamma_2"):
+            out[f"{prefix}ls{name[-1]}.gamma"] = value
+        elif name in ("attn.q_bias", "attn.v_bias", "attn.k_proj.weight", "attn.v_proj.weight", "attn.q_proj.bias", "attn.v_proj.bias",
+                      "mlp.fc1_x.weight", "mlp.fc1_x.bias"):
+            continue  # fused below, with its partner
+        elif name == "attn.q_proj.weight":
+            out[f"{prefix}attn.qkv.weight"] = torch.cat([state_dict[f"{prefix}attn.{p}_proj.weight"] for p in "qkv"])
+            _qkv_bias(out, state_dict, prefix, f"{prefix}attn.q_proj.bias", f"{prefix}attn.v_proj.bias")
+        elif name == "attn.qkv.weight":
+            out[key] = value
+            _qkv_bias(out, state_dict, prefix, f"{prefix}attn.q_bias", f"{prefix}attn.v_bias")
+        elif name in ("mlp.fc1_g.weight", "mlp.fc1_g.bias"):
+            kind = name.rsplit(".", 1)[1]
+            out[f"{prefix}mlp.fc1.{kind}"] = torch.cat([value, state_dict[f"{prefix}mlp.fc1_x.{kind}"]])
+        else:
+            out[key] = value
+    return out
+
+
+def _qkv_bias(out: dict, state_dict: dict, prefix: str, q_key: str, v_key: str) -> None:
+    if q_key in state_dict:  # no k bias: a zero one computes the same
+        q, v = state_dict[q_key], state_dict[v_key]
+        out[f"{prefix}attn.qkv.bias"] = torch.cat([q, torch.zeros_like(q), v])
