@@ -21,15 +21,22 @@ QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summa
 
 
 FAMILIES = ["vit_small_patch14_dinov2", "vit_small_patch14_reg4_dinov2", "deit3_small_patch16_224", "deit_tiny_distilled_patch16_224",
-            "vit_base_patch16_clip_224", "vit_base_patch16_siglip_224"]
+            "vit_base_patch16_clip_224", "vit_base_patch16_siglip_224", "eva02_tiny_patch14_224", "vit_small_patch16_dinov3"]
 # A width no registered timm ViT has: the head count is given, and CLIP's GELU (timm also registers it with quick GELU)
 KNOWN = {"vit_base_patch16_clip_224": ", act: gelu"}
+ACT = {"eva02_tiny_patch14_224": "silu"}  # SwiGLU; the others GELU
+# Eva models (rotary positions): their settings are in the timm object, not its tensors; EVA-02's reference grid at this size
+EVA = {"eva02_tiny_patch14_224": {"ref_feat_shape": (4, 4)}, "vit_small_patch16_dinov3": {}}
 
 
 def family_file(directory: Path, name: str) -> Path:
-    """timm's architecture of ``name`` at the digits' size (8x8 grey, 2x2 patches), random weights, as a bare file."""
+    """timm's architecture of ``name`` at the digits' size (8x8 grey, 2x2 patches), random weights, as a bare file; an Eva as
+    the vit_bert folder of its object, the way its rotary settings travel."""
     torch.manual_seed(0)
-    model = timm.create_model(name, pretrained=False, img_size=8, patch_size=2, in_chans=1, embed_dim=32, depth=2, num_heads=2)
+    model = timm.create_model(name, pretrained=False, img_size=8, patch_size=2, in_chans=1, embed_dim=32, depth=2, num_heads=2,
+                              **EVA.get(name, {}))
+    if name in EVA:
+        return vit_bert.load_pretrained(model).save_pretrained(directory / f"{name}_tiny")
     path = directory / f"{name}_tiny.safetensors"
     save_file(model.state_dict(), path)
     return path
@@ -50,7 +57,7 @@ def write_config(path: Path, task: str, weights: Path) -> Path:
 def test_fine_tune_predict_and_export(tmp_path, monkeypatch, capsys, name):
     monkeypatch.chdir(tmp_path)
     weights = family_file(tmp_path, name)
-    start = vit_bert.load_pretrained(weights, heads=2, act="gelu")
+    start = vit_bert.load_pretrained(weights, heads=2, act=ACT.get(name, "gelu"))
     cli = run(["--config", str(write_config(tmp_path / "fine_tune.yaml", "ClassificationTask", weights)), *QUIET])
     model = cli.model.model
     assert model.config.num_classes == 10 and model.head.fc.weight.shape == (10, 32)  # a fresh 10-class head
@@ -81,15 +88,16 @@ def test_fine_tune_predict_and_export(tmp_path, monkeypatch, capsys, name):
 def test_masked_image_pretraining_and_co_training_start_from_it(tmp_path, monkeypatch, name):
     monkeypatch.chdir(tmp_path)
     weights = family_file(tmp_path, name)
-    start = vit_bert.load_pretrained(weights, heads=2, act="gelu")
+    start = vit_bert.load_pretrained(weights, heads=2, act=ACT.get(name, "gelu"))
     mae = run(["--config", str(write_config(tmp_path / "mae.yaml", "MaskedTokenTask", weights)), *QUIET])
     assert mae.model.model.config.head == "pixels" and mae.model.model.head.num_prefix_tokens == start.config.num_prefix_tokens
     assert mae.trainer.global_step == 4
 
     write_splits(tmp_path / "text", "tsv", n_train=200, n_test=40)
-    image = {key: value for key, value in start.config.image_config.__dict__.items() if key not in ("in_chans", "dropout", "ln_eps")}
+    image = {key: value for key, value in start.config.image_config.__dict__.items()
+             if key not in ("in_chans", "dropout", "ln_eps") and value is not None}  # None: the default
     head = {key: getattr(start.config, key) for key in ("pool", "fc_norm")}
-    encoder = {"heads": 2, "act": "gelu"}
+    encoder = {"heads": 2, "act": ACT.get(name, "gelu")}
     cotrain = build_cli(["--config", str(ROOT / "configs/cotrain_cifar10_sst2.yaml"), "--data.tasks.cifar10.init_args.dataset", "digits",
                          "--data.tasks.sst2.init_args.root", "text", "--data.tasks.sst2.init_args.tokenizer_vocab_size", "120",
                          "--model.pretrained", str(weights), "--model.encoder", json.dumps(encoder),
@@ -97,4 +105,8 @@ def test_masked_image_pretraining_and_co_training_start_from_it(tmp_path, monkey
                          "--trainer.max_steps", "1", "--trainer.max_time", "null", *QUIET])
     shared = cotrain.model.model
     assert torch.equal(shared.encoder.blocks[1].mlp.fc2.weight, start.encoder.blocks[1].mlp.fc2.weight)
-    assert torch.equal(shared.frontends["cifar10"].pos_embed, start.frontend.pos_embed)  # the image front-end came along
+    if start.frontend.pos_embed is not None:
+        assert torch.equal(shared.frontends["cifar10"].pos_embed, start.frontend.pos_embed)  # the image front-end came along
+    else:
+        assert torch.equal(shared.frontends["cifar10"].reg_token, start.frontend.reg_token)  # DINOv3: no table, but registers
+    assert shared.encoder.config.rope_theta == start.config.rope_theta

@@ -1,4 +1,4 @@
-"""RoBERTa, ELECTRA and DistilBERT folders (transformers' save_pretrained, random weights) read by load_pretrained:
+"""RoBERTa, ELECTRA, DistilBERT and ModernBERT folders (transformers' save_pretrained, random weights) read by load_pretrained:
 the same last_hidden_state at real tokens of a padded batch, the same masked-token logits, and typed errors for the rest."""
 
 import pytest
@@ -6,8 +6,8 @@ import torch
 
 pytest.importorskip("transformers")
 from transformers import (  # noqa: E402
-    BertConfig, BertModel, DistilBertConfig, DistilBertForMaskedLM, DistilBertModel, ElectraConfig, ElectraModel, RobertaConfig,
-    RobertaForMaskedLM, RobertaModel,
+    BertConfig, BertModel, DistilBertConfig, DistilBertForMaskedLM, DistilBertModel, ElectraConfig, ElectraModel, ModernBertConfig,
+    ModernBertForMaskedLM, ModernBertModel, RobertaConfig, RobertaForMaskedLM, RobertaModel,
 )
 
 from vit_bert import load_pretrained  # noqa: E402
@@ -19,6 +19,9 @@ FAMILIES = {
     "roberta": (RobertaModel, RobertaConfig(**SMALL, pad_token_id=1, type_vocab_size=1)),
     "electra": (ElectraModel, ElectraConfig(**SMALL, embedding_size=32)),
     "distilbert": (DistilBertModel, DistilBertConfig(vocab_size=VOCAB, dim=64, n_layers=2, n_heads=4, hidden_dim=96, max_position_embeddings=40)),
+    # layer 1 attends locally: 4 tokens each side, less than the longest sequence
+    "modernbert": (ModernBertModel, ModernBertConfig(**SMALL, local_attention=8, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+                                                     cls_token_id=1, sep_token_id=2)),
 }
 
 
@@ -62,6 +65,7 @@ def test_a_folder_of_each_family_matches_transformers_at_real_tokens(tmp_path, f
 @pytest.mark.parametrize("cls, config", [
     (RobertaForMaskedLM, FAMILIES["roberta"][1]),
     (DistilBertForMaskedLM, FAMILIES["distilbert"][1]),
+    (ModernBertForMaskedLM, FAMILIES["modernbert"][1]),
 ])
 def test_the_masked_lm_heads_give_the_same_logits(tmp_path, cls, config):
     reference = cls(config)

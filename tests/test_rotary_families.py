@@ -14,7 +14,8 @@ from transformers import ModernBertConfig, ModernBertForMaskedLM, ModernBertForS
 from vit_bert import load_pretrained  # noqa: E402
 from vit_bert.config import ARCHITECTURE_FIELDS, ModelConfig  # noqa: E402
 from vit_bert.errors import AmbiguousWeightsError, WeightsError  # noqa: E402
-from vit_bert.viz import trace_layer  # noqa: E402
+from vit_bert.viz import attention_view, trace_layer  # noqa: E402
+from vit_bert.viz.rollout import cls_to_patches  # noqa: E402
 from vit_bert.weights.hf_modernbert import modernbert_config  # noqa: E402
 from vit_bert.weights.load import read_pretrained  # noqa: E402
 
@@ -162,3 +163,28 @@ def test_each_rotary_image_preset_is_its_timm_architecture(name, preset, native,
 def test_a_bare_eva_state_dict_asks_for_the_model_object():
     with pytest.raises(WeightsError, match="timm Eva .* rotary settings no tensor stores; load the timm model object or its timm name"):
         load_pretrained(small_eva("vit_small_patch16_dinov3").state_dict())
+
+
+@pytest.mark.parametrize("name", ["eva02_tiny_patch14_224", "vit_small_patch16_dinov3"], ids=["eva02", "dinov3"])
+def test_the_trace_and_the_attention_view_of_a_rotary_image_model(name):
+    """The trace recomputes a block with the rotated Q and K (prefix tokens unturned) and equals the forward; the view's
+    [CLS] maps lie over the patches only."""
+    model = load_pretrained(small_eva(name, img_size=56 if "patch14" in name else 64)).eval()
+    images = torch.randn(2, 3, model.config.img_size, model.config.img_size)
+    lines = []
+    traced = trace_layer(model, {"images": images}, layer=1, head=1, index=1, out=lines.append)
+    assert traced["difference"] <= 1e-5
+    prefix = model.config.num_prefix_tokens
+    assert f"the first {prefix} tokens unturned" in "\n".join(lines)
+    with torch.no_grad():
+        encoder_input = model.frontend(images)
+        x = model.encoder.forward_intermediates(encoder_input.tokens, None, encoder_input.positions)[1][1:2]
+        block = model.encoder.blocks[1]
+        plain_q = block.attn.project(block.attention_input(x))[0][0, 1]
+    assert torch.allclose(traced["Q"][:prefix], plain_q[:prefix], atol=1e-6)  # [CLS] (and registers) keep no position
+    assert (traced["Q"][prefix + 1:] - plain_q[prefix + 1:]).abs().max() > 1e-3  # the patches (past the first) are turned
+    view = attention_view(model, {"images": images}, index=1)
+    grid = (model.config.img_size // model.config.patch_size,) * 2
+    assert view.num_prefix_tokens == prefix and view.grid == grid
+    maps = cls_to_patches(view.layer(-1), view.grid, prefix)
+    assert maps.shape == (model.config.heads, *grid) and torch.allclose(maps.flatten(1), view.layer(-1)[:, 0, prefix:])
