@@ -48,6 +48,8 @@ ROWS = {
     "deit-ti/16-distilled": {"kind": "vit", "batch": 32, "timm": dict(model_name="deit_tiny_distilled_patch16_224")},
     "clip-b/16": {"kind": "vit", "batch": 16, "timm": dict(model_name="vit_base_patch16_clip_224")},
     "siglip-b/16": {"kind": "vit", "batch": 16, "timm": dict(model_name="vit_base_patch16_siglip_224", num_classes=10)},
+    "eva02-ti/14": {"kind": "vit", "batch": 32, "timm": dict(model_name="eva02_tiny_patch14_224", num_classes=10)},
+    "dinov3-s/16": {"kind": "vit", "batch": 32, "timm": dict(model_name="vit_small_patch16_dinov3", img_size=224, num_classes=10)},
     "bert-mini": {"kind": "bert", "batch": 32, "seq": 128, "hf": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024)},
     "bert-small": {"kind": "bert", "batch": 32, "seq": 128, "hf": dict(hidden_size=512, num_hidden_layers=4, num_attention_heads=8, intermediate_size=2048)},
     # the BERT-architecture text families, base models at bert-small's size: the pooled [CLS] vector (RoBERTa: its pooler)
@@ -57,10 +59,14 @@ ROWS = {
                 "hf": dict(hidden_size=512, num_hidden_layers=4, num_attention_heads=8, intermediate_size=2048, embedding_size=128)},
     "distilbert": {"kind": "hf_text", "batch": 32, "seq": 128, "model": "DistilBert",
                    "hf": dict(dim=512, n_layers=4, n_heads=8, hidden_dim=2048)},
+    # ModernBERT's layout at that size (GeGLU of 1.5 x width, layers 1 and 2 local with its window of 128)
+    "modernbert": {"kind": "hf_text", "batch": 32, "seq": 128, "model": "ModernBert",
+                   "hf": dict(hidden_size=512, num_hidden_layers=4, num_attention_heads=8, intermediate_size=768, pad_token_id=0,
+                              bos_token_id=1, eos_token_id=2, cls_token_id=1, sep_token_id=2)},
 }
 DEFAULT_ROWS = ["vit-cifar/4", "vit-ti/16", "vit-s/16", "bert-mini", "bert-small"]
 FAMILY_ROWS = ["dinov2-s/14-reg4", "dinov2-s/14", "deit3-s/16", "deit-ti/16-distilled", "clip-b/16", "siglip-b/16",
-               "roberta", "electra", "distilbert"]
+               "eva02-ti/14", "dinov3-s/16", "roberta", "electra", "distilbert", "modernbert"]
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 

@@ -4,7 +4,7 @@
 
 For each family: transformers' base model at its published base size (ELECTRA: small), random weights moved off
 their initial values, written with ``save_pretrained`` and read with ``vit_bert.load_pretrained(folder)``; a right-padded
-batch of 4 x 64 token ids with about 30 % padding. Reports the max absolute difference of ``last_hidden_state`` at the
+batch of 4 x 256 token ids with about 30 % padding (longer than ModernBERT's local window of 64 tokens each side). Reports the max absolute difference of ``last_hidden_state`` at the
 real tokens, and of the masked-LM logits where transformers has a masked-LM model whose head vit_bert reads.
 """
 
@@ -29,6 +29,7 @@ FAMILIES = [  # family, config class, its fields, base model class, masked-LM cl
     ("ELECTRA", "ElectraConfig", dict(embedding_size=128, hidden_size=256, num_attention_heads=4, intermediate_size=1024),
      "ElectraModel", None),
     ("DistilBERT", "DistilBertConfig", {}, "DistilBertModel", "DistilBertForMaskedLM"),
+    ("ModernBERT", "ModernBertConfig", {}, "ModernBertModel", "ModernBertForMaskedLM"),
 ]
 
 
@@ -42,9 +43,9 @@ def jitter(model: torch.nn.Module) -> torch.nn.Module:
 
 def padded_batch(vocab: int, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
-    lengths = torch.tensor([64, 50, 40, 26])  # 180 of 256 positions real: ~30 % padding
-    mask = (torch.arange(64)[None] < lengths[:, None]).long()
-    ids = torch.randint(3, vocab, (4, 64), generator=generator).masked_fill(mask == 0, pad_id)
+    lengths = torch.tensor([256, 200, 160, 104])  # 720 of 1024 positions real: ~30 % padding
+    mask = (torch.arange(256)[None] < lengths[:, None]).long()
+    ids = torch.randint(3, min(vocab, 50000), (4, 256), generator=generator).masked_fill(mask == 0, pad_id)
     return ids, mask
 
 
