@@ -134,6 +134,41 @@ def test_the_shared_encoder_starts_from_a_hugging_face_bert(tmp_path, caplog):
         MultiTaskClassification(encoder=SMALL, tasks={"imdb": {}}, data_contract=contracts)
 
 
+def test_the_shared_encoder_starts_from_a_modernbert_with_its_rotary_positions(tmp_path, caplog):
+    """The encoder brings its rotary bases, window and GeGLU; the text task whose front-end fields match (no position
+    table, no token types, no norm bias) starts from the folder's embeddings; the image task reads the same rotary
+    encoder with its patch grid."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.ModernBertConfig(vocab_size=80, hidden_size=32, intermediate_size=48, num_hidden_layers=3, num_attention_heads=4,
+                                           max_position_embeddings=32, local_attention=8, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+                                           cls_token_id=1, sep_token_id=2)
+    torch.manual_seed(0)
+    transformers.ModernBertModel(config).save_pretrained(tmp_path / "modernbert")
+    from vit_bert.training.multitask import MultiTaskClassification
+
+    tokenizer = train_wordpiece([t for t, _ in sentences(100)], 80)
+    contracts = {
+        "digits": DataContract("image", [str(i) for i in range(10)], in_chans=1, img_size=8, mean=[0.3], std=[0.4]),
+        "sst2": DataContract("text", ["neg", "pos"], vocab_size=80, pad_token_id=0, max_length=32, tokenizer=tokenizer.to_str()),
+    }
+    text = {"max_len": 32, "type_vocab_size": 0, "learned_positions": False}
+    with caplog.at_level("INFO"):
+        task = MultiTaskClassification(tasks={"digits": {"patch_size": 2}, "sst2": text}, data_contract=contracts,
+                                       pretrained=str(tmp_path / "modernbert"))
+    source = vit_bert.load_pretrained(tmp_path / "modernbert")
+    shared = task.model
+    assert (shared.encoder.config.rope_theta, shared.encoder.config.local_window) == (160_000.0, 8)
+    assert torch.equal(shared.encoder.blocks[2].mlp.fc1.weight, source.encoder.blocks[2].mlp.fc1.weight)
+    assert torch.equal(shared.frontends["sst2"].word_embeddings.weight, source.frontend.word_embeddings.weight)
+    assert "task 'sst2': its front-end starts from" in caplog.text
+    ids, mask = torch.randint(3, 80, (2, 12)), torch.ones(2, 12, dtype=torch.long)
+    with torch.no_grad():
+        shared.eval(), source.eval()
+        assert torch.allclose(shared.task_model("sst2").forward_features(ids, attention_mask=mask),
+                              source.forward_features(ids, attention_mask=mask), atol=1e-6)
+        assert shared(torch.randn(2, 1, 8, 8), task="digits").shape == (2, 10)
+
+
 @pytest.mark.slow
 def test_co_training_through_train_py_then_predict_export_and_viz(tmp_path, monkeypatch, capsys):
     from vit_bert.cli import run
