@@ -108,6 +108,15 @@ def test_a_task_name_given_twice_in_a_config_stops_train_py(tmp_path, capsys):
     assert "twice.yaml line 7: 'sst2' appears twice in one mapping" in capsys.readouterr().err
 
 
+def digits_and_sst2_contracts() -> dict[str, DataContract]:
+    """What the digits and a small SST-2 (a WordPiece of 80 ids) decide, for a co-trained task built without data."""
+    tokenizer = train_wordpiece([t for t, _ in sentences(100)], 80)
+    return {
+        "digits": DataContract("image", [str(i) for i in range(10)], in_chans=1, img_size=8, mean=[0.3], std=[0.4]),
+        "sst2": DataContract("text", ["neg", "pos"], vocab_size=80, pad_token_id=0, max_length=32, tokenizer=tokenizer.to_str()),
+    }
+
+
 def test_the_shared_encoder_starts_from_a_hugging_face_bert(tmp_path, caplog):
     transformers = pytest.importorskip("transformers")
     config = transformers.BertConfig(vocab_size=80, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
@@ -116,11 +125,7 @@ def test_the_shared_encoder_starts_from_a_hugging_face_bert(tmp_path, caplog):
     transformers.BertModel(config).save_pretrained(tmp_path / "bert")
     from vit_bert.training.multitask import MultiTaskClassification
 
-    tokenizer = train_wordpiece([t for t, _ in sentences(100)], 80)
-    contracts = {
-        "digits": DataContract("image", [str(i) for i in range(10)], in_chans=1, img_size=8, mean=[0.3], std=[0.4]),
-        "sst2": DataContract("text", ["neg", "pos"], vocab_size=80, pad_token_id=0, max_length=32, tokenizer=tokenizer.to_str()),
-    }
+    contracts = digits_and_sst2_contracts()
     with caplog.at_level("INFO"):
         task = MultiTaskClassification(tasks={"digits": {"patch_size": 2}, "sst2": {"max_len": 32, "type_vocab_size": 2}},
                                        data_contract=contracts, pretrained=str(tmp_path / "bert"))
@@ -146,11 +151,7 @@ def test_the_shared_encoder_starts_from_a_modernbert_with_its_rotary_positions(t
     transformers.ModernBertModel(config).save_pretrained(tmp_path / "modernbert")
     from vit_bert.training.multitask import MultiTaskClassification
 
-    tokenizer = train_wordpiece([t for t, _ in sentences(100)], 80)
-    contracts = {
-        "digits": DataContract("image", [str(i) for i in range(10)], in_chans=1, img_size=8, mean=[0.3], std=[0.4]),
-        "sst2": DataContract("text", ["neg", "pos"], vocab_size=80, pad_token_id=0, max_length=32, tokenizer=tokenizer.to_str()),
-    }
+    contracts = digits_and_sst2_contracts()
     text = {"max_len": 32, "type_vocab_size": 0, "learned_positions": False}
     with caplog.at_level("INFO"):
         task = MultiTaskClassification(tasks={"digits": {"patch_size": 2}, "sst2": text}, data_contract=contracts,

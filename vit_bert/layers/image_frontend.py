@@ -65,6 +65,7 @@ class ImageFrontEnd(nn.Module):
             self.pos_embed = None
         self.pos_drop = nn.Dropout(config.dropout)
         self.norm_pre = nn.LayerNorm(dim, eps=config.ln_eps) if config.norm_pre else nn.Identity()
+        self._coordinates: dict[tuple, torch.Tensor] = {}  # (grid, device) -> patch_coordinates
         self.init_weights()
 
     @property
@@ -88,10 +89,16 @@ class ImageFrontEnd(nn.Module):
         prefix = table.new_zeros(self.positioned_prefix, table.shape[-1])  # prefix tokens get no position signal
         return torch.cat([prefix, table])[None]
 
-    def patch_coordinates(self, grid: tuple[int, int]) -> torch.Tensor:
+    def patch_coordinates(self, grid: tuple[int, int], device: torch.device) -> torch.Tensor:
         """(h*w, 2) (row, column) coordinates of the patches, row by row, for rotary positions: indices (rescaled to span
         ``rope_ref_grid`` patches, as EVA-02's ref_feat_shape) or, with ``rope_grid="centered"``, patch centres in [-1, 1]
         times 2 pi (DINOv3's angle 2 pi * coordinate / period)."""
+        key = (grid, device)
+        if key not in self._coordinates:  # made once per grid and device, not at every step
+            self._coordinates[key] = self._make_coordinates(grid).to(device)
+        return self._coordinates[key]
+
+    def _make_coordinates(self, grid: tuple[int, int]) -> torch.Tensor:
         ref = self.config.rope_ref_grid
         if self.config.rope_grid == "index":
             axes = [torch.arange(n, dtype=torch.float32) / n * ref if ref else torch.arange(n, dtype=torch.float32) for n in grid]
@@ -136,7 +143,7 @@ class ImageFrontEnd(nn.Module):
             tokens = torch.cat([*prefix, patches + positions], dim=1)
         else:
             tokens = torch.cat([*prefix, patches], dim=1) + positions
-        coordinates = TokenPositions(self.patch_coordinates(grid).to(images.device), self.num_prefix_tokens)
+        coordinates = TokenPositions(self.patch_coordinates(grid, images.device), self.num_prefix_tokens)
         return EncoderInput(self.norm_pre(self.pos_drop(tokens)), None, self.num_prefix_tokens, grid, coordinates)
 
     def forward_visible(self, images: torch.Tensor, kept: torch.Tensor) -> EncoderInput:

@@ -162,7 +162,7 @@ def _grid(state_dict: dict, prefix: int, no_embed_class: bool | None) -> tuple[i
     return candidates[0]
 
 
-def check_representable(state_dict: dict, rotary: bool = False) -> None:
+def check_representable(state_dict: dict, *, rotary: bool = False) -> None:
     """Stop with one line naming what vit_bert cannot compute, before anything else is asked of the user.
     ``rotary``: the weights come with rotary settings (an Eva object), so they need no position table."""
     unknown = sorted({k.split(".")[0] for k in state_dict} - {"cls_token", "dist_token", "reg_token", "pos_embed", "patch_embed", "norm_pre",
@@ -180,7 +180,7 @@ def check_representable(state_dict: dict, rotary: bool = False) -> None:
 def timm_vit_config(state_dict: dict[str, torch.Tensor], facts: dict, no_embed_class: bool | None = None, rotary: dict | None = None) -> dict:
     """ModelConfig fields: read off the tensors, with ``facts`` (``FACTS``) from the model object or ``infer_facts``,
     and an Eva's ``rotary`` fields (``timm_eva.eva_fields``: they decide the image size when there is no position table)."""
-    check_representable(state_dict, rotary is not None)
+    check_representable(state_dict, rotary=rotary is not None)
     dim, in_chans, patch_size, _ = state_dict["patch_embed.proj.weight"].shape
     fc1, fc2 = state_dict["blocks.0.mlp.fc1.weight"], state_dict["blocks.0.mlp.fc2.weight"]
     if fc1.shape[0] not in (fc2.shape[1], 2 * fc2.shape[1]):
