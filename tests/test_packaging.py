@@ -41,6 +41,7 @@ def test_the_wheel_installed_elsewhere_fits_the_quickstart_from_an_empty_directo
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
                    check=True, capture_output=True, timeout=300)
     assert (target / "vit_bert/configs/quickstart.yaml").is_file()
+    assert all((target / "vit_bert/viz/assets" / name).is_file() for name in ("explorer.js", "explorer.css", "serve.js"))
     env = {**os.environ, "PYTHONPATH": str(target)}
     script = "import sys, vit_bert; from vit_bert.commands import main as vit_bert_main; print('imported', vit_bert.__file__); vit_bert_main(sys.argv[1:])"
     result = subprocess.run([sys.executable, "-c", script, "fit", "--config", "quickstart", "--trainer.max_steps", "5",

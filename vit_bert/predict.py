@@ -46,13 +46,11 @@ class Predictor:
         self, source: str | Path, device: str = "cpu", tokenizer: str | Path | None = None,
         mean: list[float] | None = None, std: list[float] | None = None, *, model: TransformerClassifier | None = None,
     ):
-        if model is not None:
-            self.model = model
-        elif isinstance(source, str) and source in PRESETS:
-            self.model = build_model(source)
+        self.source = str(source)
+        preset = isinstance(source, str) and source in PRESETS
+        self.model = model if model is not None else build_model(source) if preset else build_from_pretrained(read_pretrained(source))
+        if preset:
             mean, std = mean or [0.5] * self.model.config.in_chans, std or [0.5] * self.model.config.in_chans
-        else:
-            self.model = build_from_pretrained(read_pretrained(source))
         config, contract = self.model.config, self.model.data_contract
         if config.head != "classifier":
             raise ConfigError(
@@ -156,18 +154,27 @@ def predict(
                 print(f"{item}\t{label}\t{prob:.4f}")
 
 
-def predictors(source: str, inputs: list[str], task: str | None, *options) -> list[tuple[Predictor, list[str]]]:
+def load_source(source: str) -> TransformerClassifier | MultiTaskModel:
+    """A source name -> its model: a preset (random weights), a co-trained checkpoint, or anything ``load_pretrained`` reads."""
+    if source in PRESETS:
+        return build_model(source)
+    pretrained = read_pretrained(source)
+    return build_multitask_from_pretrained(pretrained) if pretrained.tasks else build_from_pretrained(pretrained)
+
+
+def predictors(
+    source: str, inputs: list[str], task: str | None, *options, model: TransformerClassifier | MultiTaskModel | None = None,
+) -> list[tuple[Predictor, list[str]]]:
     """(Predictor, its inputs) pairs: one for a single-task model; for a co-trained model one per task the
-    inputs go to (``route_inputs``). ``options``: Predictor's device, tokenizer, mean, std."""
-    pretrained = None if source in PRESETS else read_pretrained(source)
-    if pretrained is None or pretrained.tasks is None:
+    inputs go to (``route_inputs``). ``model``: ``source``'s model when it is already loaded.
+    ``options``: Predictor's device, tokenizer, mean, std."""
+    model = load_source(source) if model is None else model
+    if not isinstance(model, MultiTaskModel):
         if task:
             raise ConfigError(f"--task {task}: {source} is a single-task model; --task is for co-trained models")
-        model = build_from_pretrained(pretrained) if pretrained is not None else None
         return [(Predictor(source, *options, model=model), inputs)]
-    multitask = build_multitask_from_pretrained(pretrained)
-    return [(Predictor(f"{source} (task {name})", *options, model=multitask.task_model(name)), items)
-            for name, items in route_inputs(multitask, inputs, task).items()]
+    return [(Predictor(f"{source} (task {name})", *options, model=model.task_model(name)), items)
+            for name, items in route_inputs(model, inputs, task).items()]
 
 
 def looks_like_image(item: str) -> bool:

@@ -1,6 +1,8 @@
 """Trace one layer's self-attention with the model's real tensors, step by step, and check it.
 
     trace_layer(model, batch, layer, head, index, tokens, out=print) -> dict of the traced tensors
+        X (L, D), Q/K/V (L, d), scores/weights (L, L), out (L, d) of ``head``; "heads": the same of every head,
+        Q/K/V/out (heads, L, d) and weights (heads, L, L); cls (D,): token 0 of the encoder's normed output
 
 Prints the textbook walkthrough for one head (X, W_Q/W_K/W_V, Q/K/V, scores, softmax(scores/sqrt(d)),
 weights @ V) and recomputes the whole layer with the attention written out by hand for all heads and
@@ -79,7 +81,8 @@ def _walkthrough(model, block, block_in, block_out, mask, rotation, final, layer
             scaled = scaled.masked_fill(~allowed, float("-inf"))
         weights = scaled.softmax(dim=-1)
         heads_out = weights @ v
-        seen.update(Q=q[0, head], K=k[0, head], V=v[0, head], scores=scores[0, head], weights=weights[0, head], out=heads_out[0, head])
+        seen.update(Q=q[0, head], K=k[0, head], V=v[0, head], scores=scores[0, head], weights=weights[0, head], out=heads_out[0, head],
+                    heads=dict(Q=q[0], K=k[0], V=v[0], weights=weights[0], out=heads_out[0]))
         seen["concat"] = rearrange(heads_out, "b h l d -> b l (h d)")
         return attn.output(seen["concat"])
 
@@ -118,4 +121,4 @@ def _walkthrough(model, block, block_in, block_out, mask, rotation, final, layer
     out(f"  [CLS] vector (token 0 of the encoder's output, what the head classifies): shape {tuple(cls.shape)}, "
         f"first values {', '.join(f'{float(v):.3f}' for v in cls[:6])} ...")
     return {"X": X, "W_Q": W_Q, "W_K": W_K, "W_V": W_V, "Q": Q, "K": K, "V": V, "scores": scores, "weights": weights,
-            "out": head_out, "layer_output": traced[real], "model_layer_output": block_out[index][real], "cls": cls, "difference": difference}
+            "out": head_out, "heads": seen["heads"], "layer_output": traced[real], "model_layer_output": block_out[index][real], "cls": cls, "difference": difference}

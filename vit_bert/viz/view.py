@@ -38,8 +38,11 @@ class AttentionView:
             raise ConfigError(f"layer {layer} does not exist; the model has {depth} layers (0..{depth - 1}, or -1 for the last)")
         return self.attentions[layer]
 
-    def rollout(self) -> torch.Tensor:
-        return attention_rollout([a[None] for a in self.attentions])[0]
+    def rollout(self, through: int = -1) -> torch.Tensor:
+        """(L, L): the attention rollout of layers 0..``through`` (default: all of them)."""
+        self.layer(through)  # an unknown layer stops here
+        last = through % len(self.attentions)
+        return attention_rollout([a[None] for a in self.attentions[: last + 1]])[0]
 
 
 @torch.no_grad()

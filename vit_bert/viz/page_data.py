@@ -1,0 +1,139 @@
+"""What the attention explorer page shows for one input, as JSON-ready data with compact binary blobs.
+
+    panel_data(model, batch, title, tokens=None, image=None, class_names=None, steps_layers=None) -> dict
+        batch: the model's keyword inputs for ONE sample ({"images": (1, C, H, W)} or {"input_ids", "attention_mask"})
+        image: (H, W, C) uint8, the picture the model read (images); tokens: its L token strings (text)
+    blob(array, dtype) -> {"dtype", "shape", "data"}: little-endian byte planes, deflated (zlib), base85 (RFC 1924's
+        alphabet, which needs no escaping in JSON or HTML)
+
+Stored per input:
+    attention  (depth, heads, L, L) uint8, each row scaled by its own maximum (``scales``, float32 (depth, heads, L)):
+               a weight w is stored as round(255 w / row max), so it reads back within row max / 510
+    rollout    (depth, L) float32: the [CLS] row of the attention rollout through each layer
+    steps      float32 X (L, D), Q/K/V (heads, L, d) of the layers in ``steps_layers``, for the arithmetic panel:
+               recomputed through the model's own modules (``trace_layer``), which asserts they equal its forward;
+               the explicit attention path's weights are checked against the same recomputation before anything is written
+    cls        (D,) float32: token 0 of the encoder's normed output, the vector a [CLS] head classifies
+"""
+
+from __future__ import annotations
+
+import base64
+import zlib
+
+import numpy as np
+import torch
+from einops import rearrange
+from torchvision.io import encode_png
+
+from ..errors import ConfigError
+from .trace import trace_layer
+from .view import attention_view
+
+STEPS_BUDGET = 4_000_000  # bytes of float32 arithmetic data before only the shown layer's is kept (steps_layers=None)
+TOP_CLASSES = 5
+
+
+def blob(array: torch.Tensor | np.ndarray, dtype: str) -> dict:
+    """float32 values are stored byte plane by byte plane (all first bytes, then all second, ...): the planes of
+    the exponents repeat, so deflate packs them about 8 % smaller than the values as they lie in memory."""
+    values = np.ascontiguousarray(np.asarray(array, dtype=np.dtype(dtype).newbyteorder("<")))
+    planes = rearrange(values.reshape(-1).view(np.uint8), "(n b) -> (b n)", b=values.itemsize)
+    packed = base85(zlib.compress(planes.tobytes(), 9))
+    return {"dtype": dtype, "shape": list(values.shape), "data": packed}
+
+
+B85 = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~", dtype=np.uint8)
+
+
+def base85(data: bytes) -> str:
+    """``base64.b85encode(data)``, vectorised (the standard library's is pure Python: seconds for a ViT-B page):
+    each 4 bytes, big-endian, become 5 digits in base 85; a short last group is padded with zeros and cut back."""
+    pad = -len(data) % 4
+    words = np.frombuffer(data + b"\0" * pad, dtype=">u4").astype(np.uint64)
+    digits = np.empty((len(words), 5), dtype=np.uint8)
+    for place in range(4, -1, -1):
+        words, digits[:, place] = np.divmod(words, 85)
+    return B85[digits.reshape(-1)].tobytes()[: len(digits) * 5 - pad].decode("ascii")
+
+
+def quantised_rows(weights: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """(..., L) rows of attention weights -> (uint8 codes, float32 row maxima); code = round(255 w / max)."""
+    scales = weights.amax(dim=-1).clamp_min(1e-30)
+    codes = (weights / scales[..., None] * 255).round().clamp(0, 255).to(torch.uint8)
+    return codes.numpy(), scales.float().numpy()
+
+
+def dequantised_rows(codes: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """The weights the page shows, as the page decodes them."""
+    return codes.astype(np.float32) * (scales[..., None] / np.float32(255))
+
+
+def chosen_steps_layers(depth: int, length: int, dim: int, shown: int, steps_layers: list[int] | None) -> list[int]:
+    if steps_layers is not None:
+        for layer in steps_layers:
+            if not -depth <= layer < depth:
+                raise ConfigError(f"steps layer {layer} does not exist; the model has {depth} layers (0..{depth - 1}, or -1 for the last)")
+        return sorted({layer % depth for layer in steps_layers})
+    per_layer = 4 * length * dim * 4  # X, Q, K, V in float32
+    return list(range(depth)) if depth * per_layer <= STEPS_BUDGET else [shown % depth]
+
+
+def _layer_note(block) -> str:
+    attn, notes = block.attn, []
+    if not isinstance(attn.q_norm, torch.nn.Identity):
+        notes.append("Q and K each normalised (QK-norm)")
+    if block.rope_theta:
+        notes.append(f"Q and K turned by rotary positions (base {block.rope_theta:g}): the q and k shown are turned")
+    if attn.window is not None:
+        notes.append(f"a local layer: each token reads the tokens at most {attn.window // 2} positions away")
+    return "; ".join(notes)
+
+
+@torch.no_grad()
+def panel_data(
+    model, batch: dict[str, torch.Tensor], title: str, tokens: list[str] | None = None, image: np.ndarray | None = None,
+    class_names: list[str] | None = None, steps_layers: list[int] | None = None, shown_layer: int = -1,
+) -> dict:
+    first = next(iter(batch.values()))
+    if first.shape[0] != 1:
+        raise ConfigError(f"the explorer shows one input at a time; the batch holds {first.shape[0]}")
+    view = attention_view(model, batch)
+    attentions = torch.stack(view.attentions)  # (depth, heads, L, L)
+    depth, heads, length = attentions.shape[:3]
+    dim = model.config.dim
+    view.layer(shown_layer)  # an unknown layer stops here, with the ones there are
+    steps = chosen_steps_layers(depth, length, dim, shown_layer, steps_layers)
+    traced = {layer: trace_layer(model, batch, layer, 0, tokens=tokens, out=lambda *_: None) for layer in steps}
+    for layer, trace in traced.items():
+        difference = float((trace["heads"]["weights"] - attentions[layer]).abs().max())
+        if difference > 1e-4:
+            raise AssertionError(f"layer {layer}: the recomputed attention differs from the model's by {difference:.2e} (> 1e-4)")
+    codes, scales = quantised_rows(attentions)
+    rollout = torch.stack([view.rollout(layer)[0] for layer in range(depth)])  # [CLS] row, (depth, L)
+    data = {
+        "modality": view.modality, "title": title, "layers": depth, "heads": heads, "length": length, "dim": dim,
+        "head_dim": model.encoder.blocks[0].attn.head_dim, "shown_layer": shown_layer % depth,
+        "attention": blob(codes, "uint8"), "scales": blob(scales, "float32"), "rollout": blob(rollout, "float32"),
+        "steps_layers": steps, "layer_notes": [_layer_note(block) for block in model.encoder.blocks],
+        "windows": [block.attn.window for block in model.encoder.blocks],
+        "X": blob(torch.stack([traced[layer]["X"] for layer in steps]), "float32"),
+        **{name: blob(torch.stack([traced[layer]["heads"][name] for layer in steps]), "float32") for name in ("Q", "K", "V")},
+        "cls": blob(next(iter(traced.values()))["cls"], "float32"),
+        "prediction": None,
+    }
+    if view.probabilities is not None:
+        names = class_names or [str(i) for i in range(len(view.probabilities))]
+        top = view.probabilities.topk(min(TOP_CLASSES, len(names)))
+        data["prediction"] = [{"label": names[i], "probability": float(p)} for i, p in zip(top.indices.tolist(), top.values.tolist())]
+    if view.modality == "image":
+        if image is None:
+            raise ConfigError("an image panel needs the picture the model read: (H, W, C) uint8")
+        png = encode_png(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).contiguous())
+        data.update(grid=list(view.grid), prefix=view.num_prefix_tokens, tokens=view.prefix_labels,
+                    image="data:image/png;base64," + base64.b64encode(png.numpy().tobytes()).decode("ascii"))
+    else:
+        if tokens is None or len(tokens) != length:
+            raise ConfigError(f"a text panel needs the {length} token strings the model read; got {None if tokens is None else len(tokens)}")
+        data.update(grid=None, prefix=0, tokens=tokens)
+    return data
