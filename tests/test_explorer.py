@@ -8,6 +8,9 @@ import base64
 import json
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -304,12 +307,14 @@ def test_cotrained_model_shows_an_image_and_a_sentence_through_one_encoder(brows
 
 
 @pytest.mark.slow
-def test_served_page_recomputes_a_submitted_sentence(browser, text_source):
-    server = ExplorerServer(text_source, 0, 100_000, task=None, options=("cpu", None, None, None), layer=-1, steps_layers=None)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+def test_served_page_recomputes_a_submitted_sentence_and_stops_on_ctrl_c(browser, text_source):
+    server = subprocess.Popen([sys.executable, "-c", "from vit_bert.commands import main; main()", "explore", text_source, "--port", "0"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        session = Page(browser, server.url, offline=False)
+        first = server.stdout.readline()
+        url = re.search(r"on (http://127\.0\.0\.1:\d+/) \(Ctrl-C stops it\)", first)
+        assert url, first + server.stderr.read()
+        session = Page(browser, url.group(1), offline=False)
         session.page.fill("[name=sentence]", "a bad film")
         session.page.click("button[data-kind=text]")
         panel = session.ready("#vb-root").locator(".vb-panel")
@@ -318,7 +323,6 @@ def test_served_page_recomputes_a_submitted_sentence(browser, text_source):
         assert "'a bad film'" in panel.locator("h3").inner_text()
         session.close()
     finally:
-        server.shutdown()
-        server.server_close()
-    thread.join(timeout=10)
-    assert not thread.is_alive()
+        server.send_signal(signal.SIGINT)
+        out, _ = server.communicate(timeout=30)
+    assert server.returncode == 0 and out.strip().endswith("stopped")

@@ -104,7 +104,7 @@ class Panel {
     this.views = el("div", { class: "vb-views" });
     this.rowBox = el("div", { class: "vb-row" });
     this.steps = el("div", { class: "vb-steps" });
-    node.append(this.views, this.rowBox, this.steps);
+    node.append(el("div", { class: "vb-body" }, this.views, el("div", { class: "vb-side" }, this.rowBox, this.steps)));
     if (this.modality === "text") this.buildText(); else this.buildImage();
     this.refresh();
     return node;
@@ -221,11 +221,12 @@ class Panel {
   drawImage() {
     if (!this.picture.complete) return;
     const ctx = this.canvas.getContext("2d"), [gh, gw] = this.grid, s = this.cell;
+    ctx.imageSmoothingEnabled = false; // the pixels the model read, not a blur of them
     ctx.drawImage(this.picture, 0, 0, gw * s, gh * s);
     const [row, q] = this.shownRow(), patches = row.slice(this.prefix), top = Math.max(...patches) || 1;
     ctx.fillStyle = "#000";
-    for (let p = 0; p < gh * gw; p++) {
-      ctx.globalAlpha = 0.75 * (1 - patches[p] / top);
+    for (let p = 0; p < gh * gw; p++) { // the less attention, the darker; sqrt keeps the middle weights visible
+      ctx.globalAlpha = 0.8 * (1 - Math.sqrt(patches[p] / top));
       ctx.fillRect((p % gw) * s, Math.floor(p / gw) * s, s, s);
     }
     ctx.globalAlpha = 0.35; ctx.strokeStyle = "#fff"; ctx.lineWidth = 1;
@@ -296,7 +297,7 @@ class Panel {
     const note = this.layer_notes[this.layer];
     const table = el("table", { class: "vb-scores" }, el("tr", {}, ...["key j", "k_j", "score q·k_j", `÷ √${d}`, "softmax"].map((h) => el("th", {}, h))),
       ...[...Array(L).keys()].map((j) => el("tr", { "data-j": j }, el("td", {}, this.label(j)),
-        el("td", { class: "vb-k" }, `[${Array.from(vec("K", at, head, j).slice(0, 3), fmt).join(", ")}, …]`),
+        el("td", { class: "vb-k" }, `[${Array.from(vec("K", at, head, j).slice(0, 2), fmt).join(", ")}, …]`),
         el("td", { class: "vb-score" }, fmt(scores[j])), el("td", { class: "vb-scaled" }, fmt(scaled[j])),
         el("td", { class: "vb-softmax" }, fmt(weights[j])))));
     this.steps.replaceChildren(
