@@ -37,10 +37,11 @@ SENTENCE = ("the film opens with a long and quiet shot of the city at night , an
 
 
 def cpu_model() -> str:
-    for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
-        if line.startswith("Model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
+    fields = dict(line.split(":", 1) for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines() if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    if "Model name" not in fields:
+        return platform.processor()
+    return f"{fields['Model name']} (family {fields.get('CPU family', '?')} model {fields.get('Model', '?')})"
 
 
 def smooth_image(path: Path) -> str:

@@ -53,6 +53,8 @@ def function_level_imports(path: Path) -> list[str]:
 
 
 def test_no_function_level_import_of_vit_bert_modules():
-    # The one exception: viz.__getattr__ defers the Lightning callback, for a fast `import vit_bert.viz`.
-    found = [hit for path in PACKAGE.rglob("*.py") for hit in function_level_imports(path)]
-    assert found == ["vit_bert/viz/__init__.py:21"], found
+    # The exceptions defer Lightning, for commands that never train: viz.__getattr__ (the callback, for a fast
+    # `import vit_bert.viz`) and data.__getattr__ (the data modules: predict, viz and export use augment alone).
+    found = sorted(hit for path in PACKAGE.rglob("*.py") for hit in function_level_imports(path))
+    assert found == ["vit_bert/data/__init__.py:14", "vit_bert/data/__init__.py:18", "vit_bert/data/__init__.py:22",
+                     "vit_bert/viz/__init__.py:26"], found

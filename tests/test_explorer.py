@@ -24,14 +24,14 @@ from torchvision.io import write_png
 import vit_bert
 from vit_bert.commands import main as vit_bert_main
 from vit_bert.config import DataContract
-from vit_bert.errors import ConfigError
+from vit_bert.errors import ConfigError, SourceNotFoundError
 from vit_bert.multitask import MultiTaskModel, task_configs
 from vit_bert.tokenizer import train_wordpiece
 from vit_bert.viz import explore, trace_layer
 from vit_bert.viz.explorer import read_input
 from vit_bert.viz.page_data import base85, chosen_steps_layers, dequantised_rows, quantised_rows
 from vit_bert.viz.server import ExplorerServer
-from vit_bert.predict import Predictor
+from vit_bert.predict import Predictor, expand_inputs
 
 TEXTS = ["a good film", "a bad film", "the plot was dull", "the acting was fine"]
 SENTENCE = "the film was good"
@@ -121,6 +121,14 @@ def test_a_page_is_one_file_with_no_address_to_fetch(text_source, tmp_path):
     assert "</script>" not in json.dumps(page.panels) and document.count("<script") == 2
     first, second = page._repr_html_(), page._repr_html_()
     assert re.search(r'id="(vb-\w+)"', first).group(1) != re.search(r'id="(vb-\w+)"', second).group(1)
+
+
+def test_a_sentence_too_long_to_be_a_file_name_is_read_as_a_sentence(text_source):
+    sentence = " ".join(["a good film"] * 40)  # 439 characters: stat() of it as a path raises "File name too long"
+    [panel] = explore(text_source, sentence).panels
+    assert panel["tokens"][:2] == ["[CLS]", "a"] and panel["title"].startswith("'a good film a good film")
+    with pytest.raises(SourceNotFoundError, match="does not exist"):
+        expand_inputs([sentence], "image")
 
 
 def test_served_inputs_over_the_limit_or_of_the_wrong_kind_get_one_line(text_source, photo):

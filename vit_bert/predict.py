@@ -111,16 +111,16 @@ def expand_inputs(raw: list[str], modality: str) -> list:
     for item in raw:
         path = Path(item)
         if modality == "image":
-            if path.is_dir():
+            if on_disk(path.is_dir):
                 out += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-            elif path.is_file():
+            elif on_disk(path.is_file):
                 out.append(path)
             else:
                 raise SourceNotFoundError(f"image {item} does not exist")
-        elif path.suffix == ".txt" and path.is_file():
+        elif path.suffix == ".txt" and on_disk(path.is_file):
             out += [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         elif looks_like_image(item):  # never classify a file name as if it were a sentence
-            raise DataError(f"{item!r} is {'a folder' if path.is_dir() else 'an image file name'}, but this model reads text; "
+            raise DataError(f"{item!r} is {'a folder' if on_disk(path.is_dir) else 'an image file name'}, but this model reads text; "
                             "give it sentences or .txt files (one sentence per line), or use an image model")
         else:
             out.append(item)
@@ -179,7 +179,15 @@ def predictors(
 
 def looks_like_image(item: str) -> bool:
     path = Path(item)
-    return path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES
+    return path.suffix.lower() in IMAGE_SUFFIXES or on_disk(path.is_dir)
+
+
+def on_disk(test) -> bool:
+    """``path.is_dir`` or ``path.is_file`` called; False for a sentence too long to be a file name (``stat`` raises)."""
+    try:
+        return test()
+    except OSError:
+        return False
 
 
 def route_inputs(model: MultiTaskModel, inputs: list[str], task: str | None) -> dict[str, list[str]]:

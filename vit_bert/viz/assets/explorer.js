@@ -175,15 +175,22 @@ class Panel {
     const ctx = this.lines.getContext("2d"), L = this.length, lineHeight = 20, width = this.lines.width;
     ctx.clearRect(0, 0, width, this.lines.height);
     const queries = this.hover !== null ? [this.hover] : [...Array(L).keys()];
+    const levels = 8, gain = (this.hover !== null ? 1.5 : 1) / Math.sqrt(this.visibleHeads.size);
     for (const h of this.visibleHeads) {
-      ctx.strokeStyle = HEAD_COLOURS[h % 16];
+      // One path per head and weight level: a stroke per line would take most of a second for bert-base.
+      const paths = Array.from({ length: levels }, () => new Path2D());
       for (const i of queries) for (let j = 0; j < L; j++) {
         const w = this.weight(this.layer, h, i, j);
         if (w < 0.01) continue;
-        ctx.globalAlpha = Math.min(1, w * (this.hover !== null ? 1.5 : 1) / Math.sqrt(this.visibleHeads.size));
-        ctx.lineWidth = 1 + 2 * w;
-        ctx.beginPath(); ctx.moveTo(2, (i + 0.5) * lineHeight); ctx.lineTo(width - 2, (j + 0.5) * lineHeight); ctx.stroke();
+        const path = paths[Math.min(levels - 1, Math.floor(w * levels))];
+        path.moveTo(2, (i + 0.5) * lineHeight); path.lineTo(width - 2, (j + 0.5) * lineHeight);
       }
+      ctx.strokeStyle = HEAD_COLOURS[h % 16];
+      paths.forEach((path, level) => {
+        const w = (level + 0.5) / levels;
+        ctx.globalAlpha = Math.min(1, Math.max(0.05, w * gain)); ctx.lineWidth = 1 + 2 * w;
+        ctx.stroke(path);
+      });
     }
     ctx.globalAlpha = 1;
   }
