@@ -29,7 +29,8 @@ from vit_bert.multitask import MultiTaskModel, task_configs
 from vit_bert.tokenizer import train_wordpiece
 from vit_bert.viz import explore, trace_layer
 from vit_bert.viz.explorer import read_input
-from vit_bert.viz.page_data import base85, chosen_steps_layers, dequantised_rows, quantised_rows
+from vit_bert.viz.page_data import chosen_steps_layers
+from vit_bert.viz.page_encoding import base85, dequantised_rows, quantised_rows
 from vit_bert.viz.server import ExplorerServer
 from vit_bert.predict import Predictor, expand_inputs
 

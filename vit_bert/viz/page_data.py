@@ -3,8 +3,6 @@
     panel_data(model, batch, title, tokens=None, image=None, class_names=None, steps_layers=None) -> dict
         batch: the model's keyword inputs for ONE sample ({"images": (1, C, H, W)} or {"input_ids", "attention_mask"})
         image: (H, W, C) uint8, the picture the model read (images); tokens: its L token strings (text)
-    blob(array, dtype) -> {"dtype", "shape", "data"}: little-endian byte planes, deflated (zlib), base85 (RFC 1924's
-        alphabet, which needs no escaping in JSON or HTML)
 
 Stored per input:
     attention  (depth, heads, L, L) uint8, each row scaled by its own maximum (``scales``, float32 (depth, heads, L)):
@@ -19,54 +17,18 @@ Stored per input:
 from __future__ import annotations
 
 import base64
-import zlib
 
 import numpy as np
 import torch
-from einops import rearrange
 from torchvision.io import encode_png
 
 from ..errors import ConfigError
-from .trace import trace_layer
+from .page_encoding import blob, quantised_rows
+from .trace import projection_notes, trace_layer
 from .view import attention_view
 
 STEPS_BUDGET = 4_000_000  # bytes of float32 arithmetic data before only the shown layer's is kept (steps_layers=None)
 TOP_CLASSES = 5
-
-
-def blob(array: torch.Tensor | np.ndarray, dtype: str) -> dict:
-    """float32 values are stored byte plane by byte plane (all first bytes, then all second, ...): the planes of
-    the exponents repeat, so deflate packs them about 8 % smaller than the values as they lie in memory."""
-    values = np.ascontiguousarray(np.asarray(array, dtype=np.dtype(dtype).newbyteorder("<")))
-    planes = rearrange(values.reshape(-1).view(np.uint8), "(n b) -> (b n)", b=values.itemsize)
-    packed = base85(zlib.compress(planes.tobytes(), 9))
-    return {"dtype": dtype, "shape": list(values.shape), "data": packed}
-
-
-B85 = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~", dtype=np.uint8)
-
-
-def base85(data: bytes) -> str:
-    """``base64.b85encode(data)``, vectorised (the standard library's is pure Python: seconds for a ViT-B page):
-    each 4 bytes, big-endian, become 5 digits in base 85; a short last group is padded with zeros and cut back."""
-    pad = -len(data) % 4
-    words = np.frombuffer(data + b"\0" * pad, dtype=">u4").astype(np.uint64)
-    digits = np.empty((len(words), 5), dtype=np.uint8)
-    for place in range(4, -1, -1):
-        words, digits[:, place] = np.divmod(words, 85)
-    return B85[digits.reshape(-1)].tobytes()[: len(digits) * 5 - pad].decode("ascii")
-
-
-def quantised_rows(weights: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """(..., L) rows of attention weights -> (uint8 codes, float32 row maxima); code = round(255 w / max)."""
-    scales = weights.amax(dim=-1).clamp_min(1e-30)
-    codes = (weights / scales[..., None] * 255).round().clamp(0, 255).to(torch.uint8)
-    return codes.numpy(), scales.float().numpy()
-
-
-def dequantised_rows(codes: np.ndarray, scales: np.ndarray) -> np.ndarray:
-    """The weights the page shows, as the page decodes them."""
-    return codes.astype(np.float32) * (scales[..., None] / np.float32(255))
 
 
 def chosen_steps_layers(depth: int, length: int, dim: int, shown: int, steps_layers: list[int] | None) -> list[int]:
@@ -77,17 +39,6 @@ def chosen_steps_layers(depth: int, length: int, dim: int, shown: int, steps_lay
         return sorted({layer % depth for layer in steps_layers})
     per_layer = 4 * length * dim * 4  # X, Q, K, V in float32
     return list(range(depth)) if depth * per_layer <= STEPS_BUDGET else [shown % depth]
-
-
-def _layer_note(block) -> str:
-    attn, notes = block.attn, []
-    if not isinstance(attn.q_norm, torch.nn.Identity):
-        notes.append("Q and K each normalised (QK-norm)")
-    if block.rope_theta:
-        notes.append(f"Q and K turned by rotary positions (base {block.rope_theta:g}): the q and k shown are turned")
-    if attn.window is not None:
-        notes.append(f"a local layer: each token reads the tokens at most {attn.window // 2} positions away")
-    return "; ".join(notes)
 
 
 @torch.no_grad()
@@ -115,7 +66,7 @@ def panel_data(
         "modality": view.modality, "title": title, "layers": depth, "heads": heads, "length": length, "dim": dim,
         "head_dim": model.encoder.blocks[0].attn.head_dim, "shown_layer": shown_layer % depth,
         "attention": blob(codes, "uint8"), "scales": blob(scales, "float32"), "rollout": blob(rollout, "float32"),
-        "steps_layers": steps, "layer_notes": [_layer_note(block) for block in model.encoder.blocks],
+        "steps_layers": steps, "layer_notes": ["; ".join(projection_notes(block, view.num_prefix_tokens)) for block in model.encoder.blocks],
         "windows": [block.attn.window for block in model.encoder.blocks],
         "X": blob(torch.stack([traced[layer]["X"] for layer in steps]), "float32"),
         **{name: blob(torch.stack([traced[layer]["heads"][name] for layer in steps]), "float32") for name in ("Q", "K", "V")},

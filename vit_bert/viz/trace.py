@@ -36,6 +36,20 @@ def _matrix(m: torch.Tensor, labels: list[str]) -> str:
     return "\n".join("    " + line for line in lines)
 
 
+def projection_notes(block, unturned: int = 0) -> list[str]:
+    """What the block does to Q and K beyond X W + b, in words: QK-norm, rotary positions (``unturned``: the prefix
+    tokens they leave alone), a local layer's window."""
+    attn, notes = block.attn, []
+    if not isinstance(attn.q_norm, torch.nn.Identity):
+        notes.append("Q and K each normalised (QK-norm)")
+    if block.rope_theta:
+        notes.append(f"Q and K turned by rotary positions (base {block.rope_theta:g}{f', the first {unturned} tokens unturned' if unturned else ''}): "
+                     "the Q and K shown are turned")
+    if attn.window is not None:
+        notes.append(f"a local layer: each token reads the tokens at most {attn.window // 2} positions away")
+    return notes
+
+
 @torch.no_grad()
 def trace_layer(model, batch: dict, layer: int = 0, head: int = 0, index: int = 0, tokens: list[str] | None = None, out=print) -> dict:
     blocks = model.encoder.blocks
@@ -99,13 +113,9 @@ def _walkthrough(model, block, block_in, block_out, mask, rotation, final, layer
     out(f"  X        {tuple(X.shape)}  the layer's input, {where}")
     for name in ("W_Q", "W_K", "W_V"):
         out(f"  {name}      {(dim, d)}  D -> d = {dim} / {attn.heads} heads: this head's rows of the fused qkv weight, transposed")
-    qk_note = "" if isinstance(attn.q_norm, torch.nn.Identity) else ", then each normalised (QK-norm)"
-    if rotation is not None:
-        qk_note += (f", then Q and K turned by rotary positions (base {block.rope_theta:g}"
-                    f"{f', the first {rotation.prefix} tokens unturned' if rotation.prefix else ''}): the Q and K shown")
-    if attn.window is not None:
-        qk_note += f"; a local layer: each token reads the tokens at most {attn.window // 2} positions away"
-    out(f"  Q = X W_Q + b_Q {tuple(Q.shape)};  K = X W_K + b_K {tuple(K.shape)};  V = X W_V + b_V {tuple(V.shape)}{qk_note}")
+    notes = projection_notes(block, rotation.prefix if rotation is not None else 0)
+    out(f"  Q = X W_Q + b_Q {tuple(Q.shape)};  K = X W_K + b_K {tuple(K.shape)};  V = X W_V + b_V {tuple(V.shape)}"
+        + "".join(f"; {note}" for note in notes))
     out(f"  scores = Q K^T  {tuple(scores.shape)}  (row i: how well query i matches each key)")
     out(_matrix(scores, labels))
     masked = "" if mask is None or bool(mask.all()) else f"; {int((~mask).sum())} padded keys get weight 0"
