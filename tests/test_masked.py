@@ -225,7 +225,9 @@ def test_masked_image_pretraining_then_fine_tuning_as_the_config_says(tmp_path, 
     from vit_bert.commands import train_py as main
 
     monkeypatch.chdir(tmp_path)
+    # Validated after every epoch here (the config: every 5th), so that the callback draws after the first.
     pretrain = run(["--config", str(ROOT / "configs/mim_pretrain.yaml"), "--data.dataset", "digits", "--trainer.max_steps", "30",
+                    "--trainer.check_val_every_n_epoch", "1",
                     "--trainer.enable_progress_bar", "false", "--trainer.callbacks+=vit_bert.viz.AttentionFigureCallback"])
     out = capsys.readouterr().out
     assert "test pixel loss (L1 on masked patches): " in out
