@@ -253,6 +253,29 @@ def test_text_page_in_chromium_clicks_match_the_model(browser, text_source, tmp_
 
 
 @pytest.mark.slow
+def test_a_local_rotary_layer_keeps_its_window_in_the_pages_arithmetic(browser, tmp_path):
+    """ModernBERT's layout at a tiny size: layer 1 reads only keys at most 2 positions away; the page's softmax must too."""
+    tokenizer = train_wordpiece(TEXTS, vocab_size=60)
+    model = vit_bert.build_model("modern-mini", vocab_size=tokenizer.get_vocab_size(), dim=64, depth=2, heads=2,
+                                 local_window=4, global_every=2, num_classes=2)
+    model.save_pretrained(tmp_path / "modern", tokenizer=tokenizer, class_names=["neg", "pos"])
+    sentence = "the acting was fine and the plot was dull"
+    path = explore(str(tmp_path / "modern"), sentence, layer=1).save(tmp_path / "modern.html")
+    session = Page(browser, path.as_uri())
+    panel = session.ready().locator(".vb-panel").first
+    panel.locator(".vb-head").select_option("1")
+    panel.locator(".vb-token-left[data-index='6']").click()
+    predictor = Predictor(str(tmp_path / "modern"))
+    batch, _, _ = read_input(predictor, sentence)
+    trace = trace_layer(predictor.model, batch, 1, 1, out=lambda *_: None)
+    check_arithmetic(session, panel, trace, query=6)
+    softmax = [float(t) for t in panel.locator(".vb-scores .vb-softmax").all_inner_texts()]
+    assert all(w == 0 for j, w in enumerate(softmax) if abs(j - 6) > 2) and sum(w > 0 for w in softmax) == 5
+    assert "rotary positions" in panel.locator("[data-step='q']").inner_text()
+    session.close()
+
+
+@pytest.mark.slow
 def test_image_page_in_chromium_points_at_patches_and_prefix_tokens(browser, photo, tmp_path):
     model = image_model()
     path = explore(model, photo, layer=0).save(tmp_path / "image.html")
