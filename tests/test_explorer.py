@@ -159,6 +159,26 @@ def test_served_inputs_over_the_limit_or_of_the_wrong_kind_get_one_line(text_sou
         server.server_close()
 
 
+def test_served_image_upload_is_recomputed_through_the_image_model(photo, tmp_path):
+    image_model().save_pretrained(tmp_path / "vit")
+    server = ExplorerServer(str(tmp_path / "vit"), 0, 1_000_000, task=None, options=("cpu", None, None, None), layer=-1, steps_layers=None)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert server.modalities == {"image"}
+        with urllib.request.urlopen(server.url) as response:
+            page = response.read().decode()
+        assert 'name="image" type="file"' in page and 'name="sentence"' not in page
+        request = urllib.request.Request(server.url + "explore", data=open(photo, "rb").read(), headers={"Content-Type": "image/png"})
+        with urllib.request.urlopen(request) as response:
+            [panel] = json.load(response)["panels"]
+        assert panel["modality"] == "image" and panel["grid"] == [4, 4] and panel["tokens"] == ["[CLS]", "reg0", "reg1"]
+        assert panel["prediction"] == explore(str(tmp_path / "vit"), photo).panels[0]["prediction"]  # the same weights, read from disk
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 # ---- the page in headless Chromium
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
