@@ -359,6 +359,27 @@ def test_cotrained_model_shows_an_image_and_a_sentence_through_one_encoder(brows
 
 
 @pytest.mark.slow
+def test_served_page_takes_an_uploaded_image(browser, photo, tmp_path):
+    image_model().save_pretrained(tmp_path / "vit")
+    server = ExplorerServer(str(tmp_path / "vit"), 0, 1_000_000, task=None, options=("cpu", None, None, None), layer=-1, steps_layers=None)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        session = Page(browser, server.url, offline=False)
+        session.page.set_input_files("[name=image]", photo)
+        session.page.click("button[data-kind=image]")
+        panel = session.ready("#vb-root").locator(".vb-panel")
+        assert panel.get_attribute("data-modality") == "image" and panel.locator(".vb-prefix").count() == 3
+        [expected] = explore(str(tmp_path / "vit"), photo).panels
+        best = expected["prediction"][0]
+        assert panel.locator(".vb-best").inner_text() == f"{best['label']} {100 * best['probability']:.1f}%"
+        session.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.slow
 def test_served_page_recomputes_a_submitted_sentence_and_stops_on_ctrl_c(browser, text_source):
     server = subprocess.Popen([sys.executable, "-c", "from vit_bert.commands import main; main()", "explore", text_source, "--port", "0"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
