@@ -27,7 +27,7 @@ from vit_bert.config import DataContract
 from vit_bert.errors import ConfigError, SourceNotFoundError
 from vit_bert.multitask import MultiTaskModel, task_configs
 from vit_bert.tokenizer import train_wordpiece
-from vit_bert.viz import explore, trace_layer
+from vit_bert.viz import attention_rollout, explore, trace_layer
 from vit_bert.viz.explorer import read_input
 from vit_bert.viz.page_data import chosen_steps_layers
 from vit_bert.viz.page_encoding import base85, dequantised_rows, quantised_rows
@@ -39,7 +39,7 @@ SENTENCE = "the film was good"
 
 
 def image_model(**overrides):
-    model = vit_bert.build_model("vit-ti/16", img_size=64, depth=3, num_classes=3, reg_tokens=2, **overrides)
+    model = vit_bert.build_model("vit-ti/16", **{"img_size": 64, "depth": 3, "num_classes": 3, "reg_tokens": 2, **overrides})
     model.set_data_contract(DataContract("image", ["cat", "dog", "owl"], in_chans=3, img_size=64, mean=[0.5] * 3, std=[0.5] * 3))
     return model
 
@@ -112,6 +112,17 @@ def test_image_panel_holds_every_layer_and_head_and_the_traced_arithmetic(photo)
     assert np.allclose(unpack(panel["X"])[1], trace["X"].numpy(), atol=1e-6)
     assert np.allclose(unpack(panel["cls"]), trace["cls"].numpy(), atol=1e-6)
     assert panel["image"].startswith("data:image/png;base64,")
+
+
+def test_a_model_without_a_class_token_gets_the_mean_row_not_a_patch_called_cls(photo):
+    model = image_model(class_token=False, reg_tokens=0, pool="mean")
+    [panel] = explore(model, photo).panels
+    assert panel["class_token"] is False and panel["pool"] == "mean" and panel["tokens"] == [] and panel["prefix"] == 0
+    batch, _, _ = read_input(Predictor("m", model=model), photo)
+    with torch.no_grad():
+        _, attentions = model.eval()(**batch, return_attention=True)
+    rollout = attention_rollout([a[:1] for a in attentions])[0]
+    assert np.allclose(unpack(panel["rollout"])[-1], rollout.mean(dim=0).numpy(), atol=1e-6)
 
 
 def test_a_page_is_one_file_with_no_address_to_fetch(text_source, tmp_path):

@@ -7,7 +7,7 @@
 Stored per input:
     attention  (depth, heads, L, L) uint8, each row scaled by its own maximum (``scales``, float32 (depth, heads, L)):
                a weight w is stored as round(255 w / row max), so it reads back within row max / 510
-    rollout    (depth, L) float32: the [CLS] row of the attention rollout through each layer
+    rollout    (depth, L) float32: the [CLS] row of the attention rollout through each layer (no [CLS]: the rows' mean)
     steps      float32 X (L, D), Q/K/V (heads, L, d) of the layers in ``steps_layers``, for the arithmetic panel:
                recomputed through the model's own modules (``trace_layer``), which asserts they equal its forward;
                the explicit attention path's weights are checked against the same recomputation before anything is written
@@ -61,7 +61,9 @@ def panel_data(
         if difference > 1e-4:
             raise AssertionError(f"layer {layer}: the recomputed attention differs from the model's by {difference:.2e} (> 1e-4)")
     codes, scales = quantised_rows(attentions)
-    rollout = torch.stack([view.rollout(layer)[0] for layer in range(depth)])  # [CLS] row, (depth, L)
+    class_token = view.modality == "text" or "[CLS]" in view.prefix_labels
+    # The [CLS] row of the rollout (depth, L); without a [CLS] token, its rows averaged (as cls_to_patches does)
+    rollout = torch.stack([view.rollout(layer)[0] if class_token else view.rollout(layer).mean(dim=0) for layer in range(depth)])
     data = {
         "modality": view.modality, "title": title, "layers": depth, "heads": heads, "length": length, "dim": dim,
         "head_dim": model.encoder.blocks[0].attn.head_dim, "shown_layer": shown_layer % depth,
@@ -71,7 +73,7 @@ def panel_data(
         "X": blob(torch.stack([traced[layer]["X"] for layer in steps]), "float32"),
         **{name: blob(torch.stack([traced[layer]["heads"][name] for layer in steps]), "float32") for name in ("Q", "K", "V")},
         "cls": blob(next(iter(traced.values()))["cls"], "float32"),
-        "prediction": None,
+        "class_token": class_token, "pool": model.config.pool, "prediction": None,
     }
     if view.probabilities is not None:
         names = class_names or [str(i) for i in range(len(view.probabilities))]

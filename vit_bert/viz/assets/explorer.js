@@ -212,15 +212,21 @@ class Panel {
     this.canvas.addEventListener("mouseleave", () => { this.hover = null; this.drawImage(); });
     this.canvas.addEventListener("click", (e) => { this.query = patch(e); this.imageMode = "query"; this.modeSelect.value = "query"; this.refresh(); });
     this.modeSelect = el("select", { class: "vb-mode", onchange: (e) => { this.imageMode = e.target.value; this.drawImage(); } },
-      el("option", { value: "cls" }, "[CLS] → patches"), el("option", { value: "rollout" }, "rollout through this layer"),
+      el("option", { value: "cls" }, this.class_token ? "[CLS] → patches" : "every token, averaged → patches (no [CLS])"),
+      el("option", { value: "rollout" }, "rollout through this layer"),
       el("option", { value: "pointer" }, "the patch under the pointer"), el("option", { value: "query" }, "the chosen token (click a patch)"));
-    this.prefixBox = el("div", { class: "vb-prefix-box" }, "prefix tokens: ", ...this.tokens.map((t, i) =>
+    this.prefixBox = el("div", { class: "vb-prefix-box" }, this.tokens.length ? "prefix tokens:" : "no prefix tokens", ...this.tokens.map((t, i) =>
       el("button", { class: "vb-prefix", "data-index": i, onclick: () => { this.query = i; this.imageMode = "query"; this.modeSelect.value = "query"; this.refresh(); } }, t)));
     this.views.append(el("div", { class: "vb-controls" }, "map: ", this.modeSelect), el("div", { class: "vb-image-view" }, this.canvas, this.prefixBox));
   }
 
   shownRow() { // the attention row drawn over the image, and its query (-1: the rollout)
     if (this.imageMode === "rollout") return [this.rollout.slice(this.layer * this.length, (this.layer + 1) * this.length), -1];
+    if (this.imageMode === "cls" && !this.class_token) { // no [CLS]: every query's row, averaged
+      const mean = new Float64Array(this.length);
+      for (let i = 0; i < this.length; i++) this.row(this.layer, this.head, i).forEach((w, j) => { mean[j] += w / this.length; });
+      return [mean, -1];
+    }
     const q = this.imageMode === "cls" ? 0 : this.imageMode === "pointer" ? (this.hover ?? this.query) : this.query;
     return [this.row(this.layer, this.head, q), q];
   }
@@ -315,7 +321,9 @@ class Panel {
         el("li", { "data-step": "scores" }, `every key k_j = x_j W_K + b_K, its score q·k_j, ÷ √${d} = ${Math.sqrt(d).toFixed(3)}, then a softmax over the row` +
           `${window !== null ? ` (keys beyond ${Math.floor(window / 2)} positions get weight 0)` : ""}:`, el("div", { class: "vb-scroll" }, table)),
         el("li", { "data-step": "out" }, vectorView("head output = Σ_j softmax_j v_j", out, `v_j = x_j W_V + b_V`)),
-        el("li", { "data-step": "cls" }, vectorView("[CLS] vector", this.cls, "token 0 of the encoder's normed output: what the classifier reads"))),
+        el("li", { "data-step": "cls" }, this.pool === "cls" && this.class_token
+          ? vectorView("[CLS] vector", this.cls, "token 0 of the encoder's normed output: what the classifier reads")
+          : vectorView("token 0's output", this.cls, `token 0 of the encoder's normed output; this model's head reads the ${this.pool} pooling of the tokens instead`))),
       el("p", { class: "vb-check", "data-drift": drift }, `softmax recomputed here from q and the k's vs the stored attention row (8-bit, within row max / 510): max |difference| = ${drift.toExponential(1)}`));
   }
 }
