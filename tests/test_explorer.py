@@ -180,6 +180,10 @@ def test_served_image_upload_is_recomputed_through_the_image_model(photo, tmp_pa
         with urllib.request.urlopen(server.url) as response:
             page = response.read().decode()
         assert 'name="image" type="file"' in page and 'name="sentence"' not in page
+        request = urllib.request.Request(server.url + "explore", data=b"a good film", headers={"Content-Type": "text/plain"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request)
+        assert refused.value.code == 400 and "reads images, not text" in json.load(refused.value)["error"]
         request = urllib.request.Request(server.url + "explore", data=open(photo, "rb").read(), headers={"Content-Type": "image/png"})
         with urllib.request.urlopen(request) as response:
             [panel] = json.load(response)["panels"]

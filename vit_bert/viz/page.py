@@ -46,9 +46,7 @@ class Explorer:
         )
 
     def document(self) -> str:
-        return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">'  # no favicon request
-                f"<title>{html.escape(self.title)}</title></head>\n"
-                f"<body>\n<h2>{html.escape(self.title)}</h2>\n{self.fragment()}\n</body></html>\n")
+        return html_page(self.title, "", self.fragment())
 
     def _repr_html_(self) -> str:
         return self.fragment()
@@ -66,9 +64,12 @@ def served_document(title: str, modalities: set[str], max_bytes: int) -> str:
         inputs.append('<input name="sentence" size="60" placeholder="a sentence"> <button data-kind="text">explore the sentence</button>')
     if "image" in modalities:
         inputs.append('<input name="image" type="file" accept="image/*"> <button data-kind="image">explore the image</button>')
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
-            f"<title>{html.escape(title)}</title>\n"
-            f"<style>{asset('explorer.css')} .vb-error {{ color: #b00; }}</style></head>\n<body>\n<h2>{html.escape(title)}</h2>\n"
-            f'<form id="vb-form">{" <br> ".join(inputs)} <small>(at most {max_bytes / 1e6:g} MB)</small></form>\n'
+    body = (f'<form id="vb-form">{" <br> ".join(inputs)} <small>(at most {max_bytes / 1e6:g} MB)</small></form>\n'
             '<p id="vb-status"></p>\n<div id="vb-root" class="vb-explorer"></div>\n'
-            f"<script>(function () {{\n{asset('explorer.js')}\n{asset('serve.js')}\n}})();</script>\n</body></html>\n")
+            f"<script>(function () {{\n{asset('explorer.js')}\n{asset('serve.js')}\n}})();</script>")
+    return html_page(title, f"<style>{asset('explorer.css')} .vb-error {{ color: #b00; }}</style>", body)
+
+
+def html_page(title: str, head: str, body: str) -> str:
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">'  # no favicon request
+            f"<title>{html.escape(title)}</title>{head}</head>\n<body>\n<h2>{html.escape(title)}</h2>\n{body}\n</body></html>\n")

@@ -45,6 +45,8 @@ class ExplorerServer(ThreadingHTTPServer):
         kind = content_type.split(";")[0].strip().lower()
         with self.lock:
             if kind == "text/plain":
+                if "text" not in self.modalities:
+                    raise DataError(f"{self.source} reads images, not text: upload an image")
                 try:
                     sentence = body.decode("utf-8")
                 except UnicodeDecodeError:
