@@ -157,6 +157,8 @@ def test_served_inputs_over_the_limit_or_of_the_wrong_kind_get_one_line(text_sou
                 return err.code, json.load(err)
 
         assert server.server_address[0] == "127.0.0.1"
+        with pytest.raises(ConfigError, match=r"cannot listen on 127\.0\.0\.1:\d+ .*pass another --port"):
+            ExplorerServer(text_source, server.server_address[1], 1000, task=None, options=("cpu", None, None, None), layer=-1, steps_layers=None)
         status, answer = post(SENTENCE.encode(), "text/plain; charset=utf-8")
         assert status == 200 and answer["panels"][0]["tokens"][0] == "[CLS]"
         status, answer = post(b"x" * 1001, "text/plain")

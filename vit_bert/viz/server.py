@@ -16,7 +16,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from ..errors import DataError, VitBertError
+from ..errors import ConfigError, DataError, VitBertError
 from ..multitask import MultiTaskModel
 from ..predict import load_source
 from .explorer import input_panels
@@ -35,7 +35,10 @@ class ExplorerServer(ThreadingHTTPServer):
         tasks = self.model.tasks if isinstance(self.model, MultiTaskModel) else None
         self.modalities = {self.model.modality(t) for t in tasks} if tasks else {self.model.config.modality}
         self.lock = threading.Lock()  # one forward at a time: the model is shared
-        super().__init__((HOST, port), ExplorerHandler)
+        try:
+            super().__init__((HOST, port), ExplorerHandler)
+        except OSError as err:
+            raise ConfigError(f"cannot listen on {HOST}:{port} ({err.strerror}); pass another --port, or --port 0 for any free one") from None
 
     @property
     def url(self) -> str:
