@@ -24,7 +24,7 @@ from torchvision.io import encode_png
 
 from ..errors import ConfigError
 from .page_encoding import blob, quantised_rows
-from .trace import projection_notes, trace_layer
+from .trace import projection_notes, trace_layers
 from .view import attention_view
 
 STEPS_BUDGET = 4_000_000  # bytes of float32 arithmetic data before only the shown layer's is kept (steps_layers=None)
@@ -55,7 +55,7 @@ def panel_data(
     dim = model.config.dim
     view.layer(shown_layer)  # an unknown layer stops here, with the ones there are
     steps = chosen_steps_layers(depth, length, dim, shown_layer, steps_layers)
-    traced = {layer: trace_layer(model, batch, layer, 0, tokens=tokens, out=lambda *_: None) for layer in steps}
+    traced = dict(zip(steps, trace_layers(model, batch, steps, tokens=tokens, out=lambda *_: None)))
     for layer, trace in traced.items():
         difference = float((trace["heads"]["weights"] - attentions[layer]).abs().max())
         if difference > 1e-4:
@@ -63,7 +63,7 @@ def panel_data(
     codes, scales = quantised_rows(attentions)
     class_token = view.modality == "text" or "[CLS]" in view.prefix_labels
     # The [CLS] row of the rollout (depth, L); without a [CLS] token, its rows averaged (as cls_to_patches does)
-    rollout = torch.stack([view.rollout(layer)[0] if class_token else view.rollout(layer).mean(dim=0) for layer in range(depth)])
+    rollout = torch.stack([through[0] if class_token else through.mean(dim=0) for through in view.rollouts()])
     data = {
         "modality": view.modality, "title": title, "layers": depth, "heads": heads, "length": length, "dim": dim,
         "head_dim": model.encoder.blocks[0].attn.head_dim, "shown_layer": shown_layer % depth,

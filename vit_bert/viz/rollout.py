@@ -2,6 +2,7 @@
 
     attentions: list of depth tensors (B, heads, L, L), rows = queries, each row a softmax over keys
     attention_rollout(attentions)            -> (B, L, L), rows sum to 1
+    rollouts(attentions)                     -> [(B, L, L) through layer 0, through layers 0-1, ...]
     token_map(rollout or layer, grid, prefix) -> (B, gh, gw) attention of [CLS] over the patch grid
 
 Rollout (Abnar & Zuidema 2020): average the heads of each layer, add the identity for the
@@ -19,15 +20,20 @@ from ..errors import InputError
 
 def attention_rollout(attentions: list[torch.Tensor]) -> torch.Tensor:
     """list of (B, h, L, L) -> (B, L, L)."""
+    return rollouts(attentions)[-1]
+
+
+def rollouts(attentions: list[torch.Tensor]) -> list[torch.Tensor]:
+    """list of (B, h, L, L) -> the rollout through each layer, (B, L, L) each, in one pass."""
     if not attentions:
         raise InputError("attention_rollout needs at least one layer of attention weights")
-    rollout = None
+    through = []
     for weights in attentions:
         mixed = weights.float().mean(dim=1)
         mixed = mixed + torch.eye(mixed.shape[-1], device=mixed.device)
         mixed = mixed / mixed.sum(dim=-1, keepdim=True)
-        rollout = mixed if rollout is None else mixed @ rollout
-    return rollout
+        through.append(mixed if not through else mixed @ through[-1])
+    return through
 
 
 def cls_to_patches(weights: torch.Tensor, grid: tuple[int, int], num_prefix_tokens: int = 1) -> torch.Tensor:

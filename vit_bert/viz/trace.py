@@ -1,6 +1,7 @@
 """Trace one layer's self-attention with the model's real tensors, step by step, and check it.
 
     trace_layer(model, batch, layer, head, index, tokens, out=print) -> dict of the traced tensors
+    trace_layers(model, batch, layers, head, ...) -> [that dict per layer], from one forward
         X (L, D), Q/K/V (L, d), scores/weights (L, L), out (L, d) of ``head``; "heads": the same of every head,
         Q/K/V/out (heads, L, d) and weights (heads, L, L); cls (D,): token 0 of the encoder's normed output
 
@@ -52,20 +53,28 @@ def projection_notes(block, unturned: int = 0) -> list[str]:
 
 @torch.no_grad()
 def trace_layer(model, batch: dict, layer: int = 0, head: int = 0, index: int = 0, tokens: list[str] | None = None, out=print) -> dict:
+    return trace_layers(model, batch, [layer], head, index, tokens, out)[0]
+
+
+@torch.no_grad()
+def trace_layers(model, batch: dict, layers: list[int], head: int = 0, index: int = 0, tokens: list[str] | None = None, out=print) -> list[dict]:
+    """``trace_layer`` for several layers, from one forward of the model."""
     blocks = model.encoder.blocks
-    if not -len(blocks) <= layer < len(blocks):
-        raise ConfigError(f"layer {layer} does not exist; the model has {len(blocks)} layers")
-    layer = layer % len(blocks)
-    if not 0 <= head < blocks[layer].attn.heads:
-        raise ConfigError(f"head {head} does not exist; layer {layer} has {blocks[layer].attn.heads} heads (0..{blocks[layer].attn.heads - 1})")
+    for layer in layers:
+        if not -len(blocks) <= layer < len(blocks):
+            raise ConfigError(f"layer {layer} does not exist; the model has {len(blocks)} layers")
+        if not 0 <= head < blocks[layer].attn.heads:
+            raise ConfigError(f"head {head} does not exist; layer {layer % len(blocks)} has {blocks[layer].attn.heads} heads "
+                              f"(0..{blocks[layer].attn.heads - 1})")
     with eval_mode(model):  # no dropout, in the model's forward and in the recomputation
         encoder_input = model.frontend(**batch)
         tokens_in, mask, positions = encoder_input.tokens, encoder_input.mask, encoder_input.positions
         # The model's own fast path (packed when padded), every block's input and output.
         states = model.encoder.forward_intermediates(tokens_in, mask, positions)
         final = model.encoder.norm(states[-1])
-        rotation = model.encoder.rotations(tokens_in, positions)[layer]
-        return _walkthrough(model, blocks[layer], states[layer], states[layer + 1], mask, rotation, final, layer, head, index, tokens, out)
+        rotations = model.encoder.rotations(tokens_in, positions)
+        chosen = [layer % len(blocks) for layer in layers]
+        return [_walkthrough(model, blocks[i], states[i], states[i + 1], mask, rotations[i], final, i, head, index, tokens, out) for i in chosen]
 
 
 def _walkthrough(model, block, block_in, block_out, mask, rotation, final, layer: int, head: int, index: int, tokens, out) -> dict:

@@ -17,7 +17,7 @@ import torch
 from ..errors import ConfigError
 from ..model import eval_mode
 from .figures import image_figure, text_figure
-from .rollout import attention_rollout, cls_to_patches
+from .rollout import attention_rollout, cls_to_patches, rollouts
 
 
 @dataclass
@@ -38,11 +38,13 @@ class AttentionView:
             raise ConfigError(f"layer {layer} does not exist; the model has {depth} layers (0..{depth - 1}, or -1 for the last)")
         return self.attentions[layer]
 
-    def rollout(self, through: int = -1) -> torch.Tensor:
-        """(L, L): the attention rollout of layers 0..``through`` (default: all of them)."""
-        self.layer(through)  # an unknown layer stops here
-        last = through % len(self.attentions)
-        return attention_rollout([a[None] for a in self.attentions[: last + 1]])[0]
+    def rollout(self) -> torch.Tensor:
+        """(L, L): the attention rollout through every layer."""
+        return attention_rollout([a[None] for a in self.attentions])[0]
+
+    def rollouts(self) -> list[torch.Tensor]:
+        """(L, L) per layer: the rollout through layers 0..l."""
+        return [r[0] for r in rollouts([a[None] for a in self.attentions])]
 
 
 @torch.no_grad()
