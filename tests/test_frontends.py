@@ -60,7 +60,7 @@ def test_text_front_end_shapes_and_mask():
     assert out_mask.dtype == torch.bool and out_mask.tolist() == mask.bool().tolist()
 
 
-@pytest.mark.parametrize("pool", ["cls", "mean"])
+@pytest.mark.parametrize("pool", ["cls", "mean", "max"])
 def test_padding_does_not_change_real_token_outputs(pool):
     model = build_model("bert-tiny", vocab_size=100, pool=pool).eval()
     ids, mask = padded_batch(100, [7])

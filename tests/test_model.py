@@ -57,7 +57,7 @@ def test_image_and_text_models_share_the_encoder_class():
     assert vit.config.pre_norm and not bert.config.pre_norm
 
 
-@pytest.mark.parametrize("pool", ["mean", "cls"])  # cls: forward computes token 0 alone in the last block
+@pytest.mark.parametrize("pool", ["mean", "max", "cls"])  # cls: forward computes token 0 alone in the last block
 def test_forward_is_forward_head_of_forward_features(pool):
     model = build_model("bert-tiny", vocab_size=50, pool=pool).eval()
     ids, mask = padded_batch(50, [5, 3])

@@ -269,8 +269,8 @@ class HeadConfig(_Section):
     BERT's masked-token head, tied to the word embeddings -> (B, T, vocab_size)) or 'pixels' (images only:
     MAE's decoder: one Block over the visible tokens and mask tokens -> (B, N, P * P * C) pixels per patch)."""
     pool: str = fixed_by_weights("cls")
-    """How the sequence becomes one vector: 'cls' (token 0), 'mean' (over the non-prefix tokens; masked for text) or
-    'map' (attention pooling: a learned query attends over the tokens, then an MLP; SigLIP)."""
+    """How the sequence becomes one vector: 'cls' (token 0), 'mean' or 'max' (over the non-prefix tokens; masked for
+    text) or 'map' (attention pooling: a learned query attends over the tokens, then an MLP; SigLIP)."""
     fc_norm: bool = fixed_by_weights(False)
     """Normalise the pooled vector (timm's fc_norm, for mean pooling; needs final_norm=False)."""
     head_bias: bool = fixed_by_weights(True)
@@ -284,6 +284,6 @@ class HeadConfig(_Section):
 
     def check(self) -> None:
         check_choice("head", self.head, ("classifier", "mlm", "pixels"))
-        check_choice("pool", self.pool, ("cls", "mean", "map"))
+        check_choice("pool", self.pool, ("cls", "mean", "max", "map"))
         if self.num_classes < 0:
             raise ConfigError(f"num_classes must be >= 0; got {self.num_classes}")

@@ -4,7 +4,8 @@ Shapes: tokens (B, L, D) [+ attention_mask (B, L)] -> pooled (B, D) -> logits (B
 
 ``pool="cls"`` reads token 0 (the [CLS] vector, BERT's sentence representation);
 ``pool="mean"`` averages the real tokens: padding is excluded for text, and the prefix tokens
-([CLS], registers) are excluded for images (as timm's 'avg' pool does);
+([CLS], registers) are excluded for images (as timm's 'avg' pool does); ``pool="max"`` takes each feature's
+maximum over the same tokens (timm's 'max' pool; max-over-time, as in Kim's sentence CNN);
 ``pool="map"`` is attention pooling (timm's ``AttentionPoolLatent``, SigLIP): a learned query attends
 over the non-prefix tokens, then an MLP. ``fc_norm`` normalises the pooled vector (timm's fc_norm).
 With DeiT's distillation token (token 1) a second classifier reads it and the logits are the mean
@@ -25,13 +26,16 @@ from .registry import ACTIVATIONS
 def pool_tokens(
     x: torch.Tensor, mode: str, attention_mask: torch.Tensor | None = None, num_prefix_tokens: int = 0
 ) -> torch.Tensor:
-    """(B, L, D) -> (B, D) for mode 'cls' or 'mean'."""
+    """(B, L, D) -> (B, D) for mode 'cls', 'mean' or 'max'; ``attention_mask`` (B, L) True at real tokens."""
     if mode == "cls":
         return x[:, 0]
     x = x[:, num_prefix_tokens:]
-    if attention_mask is None:
+    real = None if attention_mask is None else attention_mask[:, num_prefix_tokens:, None]
+    if mode == "max":
+        return x.amax(dim=1) if real is None else x.masked_fill(~real.bool(), torch.finfo(x.dtype).min).amax(dim=1)
+    if real is None:
         return x.mean(dim=1)
-    weights = attention_mask[:, num_prefix_tokens:, None].to(x.dtype)
+    weights = real.to(x.dtype)
     return (x * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
