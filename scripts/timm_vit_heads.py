@@ -1,9 +1,10 @@
-"""Regenerate vit_bert/weights/timm_vit_heads.json: what a state dict does not store, for every registered timm ViT.
+"""Regenerate vit_bert/weights/timm_vit_heads.json: what a state dict does not store, for every registered timm ViT and Eva.
 
-A state dict does not store the head count, the MLP activation, the norm kind and epsilon, or the pooling.
-``load_pretrained`` reads a bare timm ViT state dict's signature (width, MLP widths, depth, prefix tokens and
-optional parts: ``weights_signature``) and looks these facts up here, built by instantiating every registered
-architecture of ``timm.models.vision_transformer`` and ``timm.models.deit`` on the meta device (no weights, ~40 s):
+A state dict does not store the head count, the MLP activation, the norm kind and epsilon, the pooling, or an Eva's
+rotary settings. ``load_pretrained`` reads a bare timm ViT state dict's signature (width, MLP widths, depth, prefix
+tokens and optional parts: ``weights_signature``; an Eva's adds its patch grid: ``rotary_signature``) and looks these
+facts up here, built by instantiating every registered architecture of ``timm.models.vision_transformer``,
+``timm.models.deit`` and ``timm.models.eva`` on the meta device (no weights, ~1 min):
 
     python scripts/timm_vit_heads.py
 """
@@ -18,7 +19,8 @@ import timm
 import torch
 
 from vit_bert.errors import WeightsError
-from vit_bert.weights.timm_vit import FACTS, facts_of_model, weights_signature
+from vit_bert.weights.timm_eva import eva_state_dict, is_timm_eva
+from vit_bert.weights.timm_vit import FACTS, facts_of_model, rotary_signature, weights_signature
 
 OUT = Path(__file__).resolve().parent.parent / "vit_bert" / "weights" / "timm_vit_heads.json"
 
@@ -27,17 +29,20 @@ def main() -> None:
     table: dict[str, dict[tuple, list[str]]] = defaultdict(lambda: defaultdict(list))
     skipped = []
     with torch.device("meta"):
-        for name in timm.list_models(module=["vision_transformer", "deit"]):
+        for name in timm.list_models(module=["vision_transformer", "deit", "eva"]):
             model = timm.create_model(name)
             try:
                 facts = facts_of_model(model)
-                signature = weights_signature(model.state_dict())
+                state_dict = eva_state_dict(model.state_dict())
+                signature = rotary_signature(state_dict) if is_timm_eva(model) else weights_signature(state_dict)
             except (WeightsError, KeyError, AttributeError, ValueError):  # parallel blocks, other pools, no pos_embed ...: not loadable
                 skipped.append(name)
                 continue
-            table[signature][tuple(facts[k] for k in FACTS)].append(name)
+            rotary = json.dumps(facts["rotary"], sort_keys=True) if facts["rotary"] else None
+            table[signature][(*(facts[k] for k in FACTS), rotary)].append(name)
     data = {"timm_version": timm.__version__, "signatures": {
-        signature: [{**dict(zip(FACTS, facts)), "names": names} for facts, names in sorted(by.items(), key=str)]
+        signature: [{**dict(zip(FACTS, facts)), **({"rotary": json.loads(facts[-1])} if facts[-1] else {}), "names": names}
+                    for facts, names in sorted(by.items(), key=str)]
         for signature, by in sorted(table.items())}}
     OUT.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {OUT}: {len(table)} signatures; skipped {len(skipped)} architectures vit_bert does not read")

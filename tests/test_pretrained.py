@@ -211,6 +211,15 @@ def test_timm_avg_pool_with_fc_norm_loads_exactly():
         assert torch.allclose(model(images), reference(images), atol=1e-5)
 
 
+def test_timm_max_pool_loads_exactly_from_the_model_object():
+    reference = timm.create_model("vit_tiny_patch16_224", pretrained=False, depth=1, img_size=32, global_pool="max", class_token=False).eval()
+    model = load_pretrained(reference).eval()
+    assert model.config.pool == "max"
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model(images), reference(images), atol=1e-5)
+
+
 def test_unknown_state_dict_is_refused(tmp_path):
     with pytest.raises(WeightsMismatchError, match="neither a timm VisionTransformer nor a BERT"):
         load_pretrained({"conv1.weight": torch.zeros(3)})

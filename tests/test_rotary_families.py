@@ -13,7 +13,7 @@ from transformers import ModernBertConfig, ModernBertForMaskedLM, ModernBertForS
 
 from vit_bert import load_pretrained  # noqa: E402
 from vit_bert.config import ARCHITECTURE_FIELDS, ModelConfig  # noqa: E402
-from vit_bert.errors import AmbiguousWeightsError, WeightsError  # noqa: E402
+from vit_bert.errors import AmbiguousWeightsError, WeightsError, WeightsMismatchError  # noqa: E402
 from vit_bert.viz import attention_view, trace_layer  # noqa: E402
 from vit_bert.viz.rollout import cls_to_patches  # noqa: E402
 from vit_bert.weights.hf_modernbert import modernbert_config  # noqa: E402
@@ -160,9 +160,48 @@ def test_each_rotary_image_preset_is_its_timm_architecture(name, preset, native,
             assert read.get(key, getattr(ModelConfig(), key)) == getattr(ours, key), key
 
 
-def test_a_bare_eva_state_dict_asks_for_the_model_object():
-    with pytest.raises(WeightsError, match="timm Eva .* rotary settings no tensor stores; load the timm model object or its timm name"):
+def test_a_bare_eva_state_dict_of_no_registered_architecture_asks_for_the_model_object():
+    with pytest.raises(WeightsError, match=r"timm Eva .* rotary settings no tensor stores; load the timm model object or its timm name "
+                                           r"instead \(no architecture registered in timm has exactly these weights\)"):
         load_pretrained(small_eva("vit_small_patch16_dinov3").state_dict())
+
+
+def test_a_bare_eva02_file_of_a_registered_architecture_loads_its_rotary_settings_from_the_table(tmp_path):
+    """A weights file as timm's hub gives it (eva02_tiny_patch14_224, random weights): the facts table gives the head count,
+    the activation and the rotary settings, and the 336 px architecture of the same tensors its own reference grid."""
+    save_file = pytest.importorskip("safetensors.torch").save_file
+    for name, size in (("eva02_tiny_patch14_224", 224), ("eva02_tiny_patch14_336", 336)):
+        torch.manual_seed(0)
+        reference = jittered(timm.create_model(name, pretrained=False), 0.02)
+        save_file(reference.state_dict(), tmp_path / "model.safetensors")
+        model = load_pretrained(tmp_path / "model.safetensors").eval()
+        assert (model.config.rope_grid, model.config.rope_ref_grid, model.config.heads, model.config.img_size) == ("index", 16, 3, size)
+        images = torch.randn(1, 3, size, size)
+        with torch.no_grad():
+            assert gap(model.forward_features(images), reference.forward_features(images)) <= 1e-5, name
+
+
+def test_a_bare_dinov3_state_dict_asks_for_what_its_registered_twins_disagree_on_and_its_hub_folder_needs_nothing(tmp_path):
+    save_file = pytest.importorskip("safetensors.torch").save_file
+    torch.manual_seed(0)
+    reference = jittered(timm.create_model("vit_small_patch16_dinov3", pretrained=False), 0.02)
+    with pytest.raises(AmbiguousWeightsError, match=r"differ in their rotary settings \(img_size=512: vit_small_patch16_lingbot; "
+                                                   r"img_size=256: vit_small_patch16_dinov3\); pass img_size="):
+        load_pretrained(reference.state_dict())
+    images = torch.randn(1, 3, 256, 256)
+    model = load_pretrained(reference.state_dict(), img_size=256, pool="mean").eval()
+    assert (model.config.rope_grid, model.config.rope_theta, model.config.pos_embed) == ("centered", 100.0, "none")
+    save_file(reference.state_dict(), tmp_path / "model.safetensors")  # a timm Hub folder: its config.json names the architecture
+    (tmp_path / "config.json").write_text(json.dumps({"architecture": "vit_small_patch16_dinov3", "num_classes": 0}))
+    from_folder = load_pretrained(tmp_path).eval()
+    assert from_folder.data_contract.mean == list(reference.pretrained_cfg["mean"])
+    with torch.no_grad():
+        assert gap(model(images), reference(images)) <= 1e-5
+        assert gap(from_folder(images), reference(images)) <= 1e-5
+    (tmp_path / "config.json").write_text(json.dumps({"architecture": "eva02_tiny_patch14_224", "num_classes": 0}))
+    with pytest.raises(WeightsMismatchError, match="model.safetensors is not timm's eva02_tiny_patch14_224, which its config.json names: "
+                                                   "the weights do not fit the model; nothing was loaded. missing keys"):
+        load_pretrained(tmp_path)
 
 
 @pytest.mark.parametrize("name", ["eva02_tiny_patch14_224", "vit_small_patch16_dinov3"], ids=["eva02", "dinov3"])

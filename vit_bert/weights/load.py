@@ -5,8 +5,9 @@ Sources, detected from the object, the files and the keys:
     - a checkpoint written by ``train.py`` (.ckpt, with its data contract);
     - a Hugging Face BERT, RoBERTa, ELECTRA, DistilBERT or ModernBERT folder (config.json + model.safetensors /
       pytorch_model.bin, with tokenizer.json / vocab.txt) or a BERT state dict (then ``heads=`` is needed);
-    - a timm VisionTransformer: the model object, its timm name (weights downloaded by timm), or its
-      state dict / file (.pth/.pt/.bin/.safetensors), whose head count is looked up (see ``timm_vit``);
+    - a timm VisionTransformer or Eva (EVA-02, DINOv3): the model object, its timm name (weights downloaded by timm), a
+      timm Hub folder (config.json naming the architecture), or its state dict / file (.pth/.pt/.bin/.safetensors), whose
+      head count (and an Eva's rotary settings) are looked up (see ``timm_vit``);
     - a Hugging Face Hub id ("org/name"), downloaded when online.
 Overrides are ModelConfig fields: ``num_classes`` re-initialises the classifier, ``img_size``
 resamples learned position embeddings, others (dropout, drop_path, grad_checkpointing, ...)
@@ -35,7 +36,7 @@ from ..multitask import MultiTaskModel
 from ..tokenizer import load_tokenizer, tokenizer_file_in
 from .files import load_pickle_safely, read_state_dict
 from .hf_bert import FAMILIES as BERT_FAMILIES, hf_bert_config, hf_bert_to_vit_bert, is_hf_bert
-from .timm_eva import eva_fields, eva_state_dict, is_timm_eva
+from .timm_eva import eva_state_dict
 from .hf_modernbert import is_modernbert, modernbert_config, modernbert_to_vit_bert
 from .timm_vit import check_representable, facts_of_model, infer_facts, is_timm_vit, timm_vit_config, timm_vit_to_vit_bert
 
@@ -65,7 +66,8 @@ def _from_state_dict(state_dict: dict[str, torch.Tensor], hf_config: dict | None
     """``known``: what the user states of the architecture (``heads=``, ``act=`` ...), for what the tensors do not say."""
     if is_timm_vit(state_dict):
         check_representable(state_dict)  # before asking for what the tensors do not say
-        return Pretrained(timm_vit_config(state_dict, infer_facts(state_dict, known)), timm_vit_to_vit_bert(state_dict))
+        vit_keys = eva_state_dict(state_dict)  # an Eva's tensors in a ViT's keys; a ViT's as they are
+        return Pretrained(timm_vit_config(vit_keys, infer_facts(vit_keys, known)), timm_vit_to_vit_bert(vit_keys))
     model_type = (hf_config or {}).get("model_type", "bert")
     if model_type not in HF_TYPES:
         raise WeightsError(f"config.json describes a {model_type!r} model; vit_bert reads the model types {', '.join(map(repr, HF_TYPES))}")
@@ -83,9 +85,8 @@ def _from_state_dict(state_dict: dict[str, torch.Tensor], hf_config: dict | None
 def _from_timm_model(model: torch.nn.Module) -> Pretrained:
     """A timm VisionTransformer object: the facts its weights do not store and, from its pretrained_cfg, the normalisation it expects."""
     facts = facts_of_model(model)
-    rotary = eva_fields(model) if is_timm_eva(model) else None
-    state_dict = eva_state_dict(model.state_dict()) if rotary is not None else model.state_dict()
-    config = timm_vit_config(state_dict, facts, bool(getattr(model, "no_embed_class", False)), rotary)
+    state_dict = eva_state_dict(model.state_dict())
+    config = timm_vit_config(state_dict, facts, bool(getattr(model, "no_embed_class", False)))
     pretrained = Pretrained(config, timm_vit_to_vit_bert(state_dict))
     cfg = getattr(model, "pretrained_cfg", None) or {}
     if cfg.get("mean") and cfg.get("std") and len(cfg["mean"]) == config["in_chans"]:
@@ -107,6 +108,18 @@ def _from_timm_name(name: str) -> Pretrained:
     return _from_timm_model(model)
 
 
+def _from_timm_folder(timm_config: dict, state_dict: dict[str, torch.Tensor], where: str) -> Pretrained:
+    """A timm Hub folder (config.json names the architecture): the weights loaded into that timm model, so that the object
+    says everything the tensors do not (heads, rotary settings, normalisation)."""
+    model = timm.create_model(timm_config["architecture"], pretrained=False, num_classes=timm_config.get("num_classes", 1000),
+                              **timm_config.get("model_args", {}))
+    try:
+        load_weights_strict(model, state_dict)
+    except WeightsMismatchError as err:
+        raise WeightsMismatchError(f"{where} is not timm's {timm_config['architecture']}, which its config.json names: {err}") from None
+    return _from_timm_model(model)
+
+
 def _from_directory(directory: Path, known: dict) -> Pretrained:
     if is_multitask_dir(directory):
         return Pretrained({}, read_state_dict(directory / WEIGHTS_FILE), tasks=read_multitask_folder(directory))
@@ -118,6 +131,8 @@ def _from_directory(directory: Path, known: dict) -> Pretrained:
         raise SourceNotFoundError(f"no weights in {directory}: expected one of {', '.join(WEIGHT_FILES)}")
     config_file = directory / "config.json"
     hf_config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else None
+    if isinstance((hf_config or {}).get("architecture"), str) and timm.is_model(hf_config["architecture"]):
+        return _from_timm_folder(hf_config, read_state_dict(weights), str(weights))
     pretrained = _from_state_dict(read_state_dict(weights), hf_config, known, str(weights))
     if pretrained.config["modality"] == "text":
         found = tokenizer_file_in(directory)

@@ -7,8 +7,9 @@ An Eva is a pre-norm ViT whose queries and keys are turned by 2-D axial rotary p
     DINOv3   RotaryEmbeddingDinoV3: patch centres in [-1, 1], base (period) 100, channels in halves; no learned positions,
              4 registers, LayerScale (``gamma_1`` / ``gamma_2``)
 ``eva_state_dict`` renames and fuses these tensors into timm VisionTransformer's keys (``ls1.gamma``, ``attn.qkv``,
-``mlp.fc1``, ...); ``eva_fields`` gives the ModelConfig fields no tensor stores. Only the model object says them, so an
-Eva loads from the object or its timm name; its bare state dict stops, asking for that.
+``mlp.fc1``, ...); ``eva_fields`` gives the ModelConfig fields no tensor stores. The model object says them; a bare
+state dict loads when timm registers an architecture of exactly its weights (``timm_vit``'s facts table), else it stops,
+asking for the object.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ from ..errors import WeightsError
 
 def is_timm_eva(model: nn.Module) -> bool:
     return type(model).__name__ == "Eva"
+
+
+def has_eva_keys(state_dict: dict) -> bool:
+    """Tensors only an Eva has (LayerScale ``gamma_i``, q and v biases, separate projections, SwiGLU's halves)."""
+    return any(k.endswith(("gamma_1", "attn.q_bias", "attn.q_proj.weight", "mlp.fc1_g.weight")) for k in state_dict)
 
 
 def check_eva_blocks(model: nn.Module) -> None:

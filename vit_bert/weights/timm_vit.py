@@ -5,10 +5,12 @@ timm keys: ``cls_token`` (1, 1, D), ``dist_token`` (1, 1, D), ``reg_token`` (1, 
 attn.proj, ls1.gamma, norm2, mlp.fc1, mlp.fc2, ls2.gamma}``, ``norm``, ``fc_norm``, ``attn_pool.*``, ``head``, ``head_dist``.
 
 Most of the architecture is in the keys and shapes (``weights_signature``). Five facts are not: the head count, the
-MLP activation, the norm kind and epsilon, and the pooling. A timm model object says them (``facts_of_model``); for a
-bare state dict they come from ``timm_vit_heads.json``, the facts of every registered timm ViT keyed by its weights'
-signature (made by ``scripts/timm_vit_heads.py``), and only when an architecture of exactly that signature is
-registered and all such agree; otherwise loading stops and asks for what is missing (``heads=``, ``act=`` ...).
+MLP activation, the norm kind and epsilon, and the pooling; nor, for a timm Eva (EVA-02, DINOv3; its tensors in these
+keys by ``timm_eva.eva_state_dict``), the rotary settings. A timm model object says them (``facts_of_model``); for a
+bare state dict they come from ``timm_vit_heads.json``, the facts of every registered timm ViT and Eva keyed by its
+weights' signature (made by ``scripts/timm_vit_heads.py``; an Eva's signature adds its patch grid, which its rotary
+settings follow), and only when an architecture of exactly that signature is registered and all such agree; otherwise
+loading stops and asks for what is missing (``heads=``, ``act=`` ..., or the timm model object for rotary settings).
 """
 
 from __future__ import annotations
@@ -26,13 +28,13 @@ from torch import nn
 
 from ..errors import AmbiguousWeightsError, WeightsError
 from ..layers.checks import head_counts
-from .timm_eva import check_eva_blocks, is_timm_eva
+from .timm_eva import check_eva_blocks, eva_fields, eva_state_dict, has_eva_keys, is_timm_eva
 
 log = logging.getLogger(__name__)
 
 HEADS_TABLE = Path(__file__).with_name("timm_vit_heads.json")
-FACTS = ("heads", "act", "ln_eps", "norm", "pool")  # what a state dict does not store
-TIMM_POOLS = {"token": "cls", "avg": "mean", "map": "map"}
+FACTS = ("heads", "act", "ln_eps", "norm", "pool")  # what a state dict does not store (and an Eva's "rotary" fields)
+TIMM_POOLS = {"token": "cls", "avg": "mean", "max": "max", "map": "map"}
 TIMM_DEFAULTS = {"act": "gelu", "ln_eps": 1e-6, "norm": "layernorm", "pool": "cls"}  # timm VisionTransformer's constructor
 
 
@@ -62,6 +64,16 @@ def weights_signature(state_dict: dict) -> str:
     return "/".join(parts)
 
 
+def rotary_signature(state_dict: dict) -> str:
+    """An Eva's key in the facts table, its tensors in ViT keys: the signature and the patch grid (or 'none' without a
+    position table), since an EVA-02's rotary reference grid is its pretraining grid."""
+    grid = "none"
+    if "pos_embed" in state_dict:
+        prefix = sum(f"{name}_token" in state_dict for name in ("cls", "dist")) + (state_dict["reg_token"].shape[1] if "reg_token" in state_dict else 0)
+        grid = str(math.isqrt(state_dict["pos_embed"].shape[1] - prefix))
+    return f"{weights_signature(state_dict)}/rope/grid{grid}"
+
+
 def _depth(state_dict: dict) -> int:
     return 1 + max(int(m.group(1)) for k in state_dict if (m := re.match(r"blocks\.(\d+)\.", k)))
 
@@ -80,11 +92,13 @@ def norm_name(module: nn.Module) -> str | None:
 
 
 def facts_of_model(model: nn.Module) -> dict:
-    """The ``FACTS`` of a timm VisionTransformer object (or an Eva, whose blocks ``timm_eva`` checks). Blocks, attention or
-    MLPs of a kind vit_bert does not compute stop here, naming what differs (a state dict could not tell)."""
+    """The ``FACTS`` of a timm VisionTransformer object, and ``rotary``: an Eva's rotary fields (``timm_eva.eva_fields``) or
+    None. Blocks, attention or MLPs of a kind vit_bert does not compute stop here, naming what differs (a state dict could not tell)."""
     block = model.blocks[0]
+    rotary = None
     if is_timm_eva(model):
         check_eva_blocks(model)
+        rotary = eva_fields(model)
     else:
         kinds = {"block": type(block).__name__, "attention": type(block.attn).__name__}
         expected = {"block": ("Block",), "attention": ("Attention",)}
@@ -104,32 +118,57 @@ def facts_of_model(model: nn.Module) -> dict:
         raise WeightsError(f"the norm layer {type(block.norm1).__name__} is not one of vit_bert's norm settings (layernorm, rmsnorm)")
     pool = getattr(model, "global_pool", "token") if getattr(model, "attn_pool", None) is None else "map"
     if pool not in TIMM_POOLS:
-        raise WeightsError(f"timm global_pool={pool!r} has no vit_bert pool setting; vit_bert pools by 'token' (cls), 'avg' (mean) or 'map'")
-    return {"heads": block.attn.num_heads, "act": act, "ln_eps": float(block.norm1.eps), "norm": norm, "pool": TIMM_POOLS[pool]}
+        raise WeightsError(f"timm global_pool={pool!r} has no vit_bert pool setting; vit_bert pools by 'token' (cls), 'avg' (mean), 'max' or 'map'")
+    return {"heads": block.attn.num_heads, "act": act, "ln_eps": float(block.norm1.eps), "norm": norm, "pool": TIMM_POOLS[pool],
+            "rotary": rotary}
 
 
 def registered_facts(state_dict: dict) -> list[dict]:
-    """The facts of timm's registered architectures whose weights have this signature (each with its names)."""
-    return _facts_table().get(weights_signature(state_dict), [])
+    """The facts of timm's registered ViTs and Evas whose weights (in ViT keys) have this signature (each with its names;
+    an Eva's with its ``rotary`` fields)."""
+    table = _facts_table()
+    return table.get(weights_signature(state_dict), []) + table.get(rotary_signature(state_dict), [])
+
+
+def _rotary_of(entry: dict, given: dict) -> str:
+    """An entry's rotary fields but those the user gives, hashable; 'null' for learned positions."""
+    rotary = entry.get("rotary")
+    return json.dumps(rotary if rotary is None else {k: v for k, v in rotary.items() if given.get(k) is None}, sort_keys=True)
+
+
+def _check_positions_agree(found: list[dict], given: dict) -> None:
+    """Registered architectures of one signature may differ in their rotary settings (or have none): say which to pass."""
+    if len({_rotary_of(entry, given) for entry in found}) < 2:
+        return
+    if not all(entry.get("rotary") for entry in found):
+        names = "; ".join(f"{entry['names'][0]} ({'rotary' if entry.get('rotary') else 'learned'} positions)" for entry in found)
+        raise AmbiguousWeightsError(f"timm's architectures with these weights differ in their positions ({names}); load the timm model "
+                                    "object or its timm name instead")
+    fields = sorted({k for entry in found for k, v in entry["rotary"].items() if given.get(k) is None and v != found[0]["rotary"].get(k)})
+    listed = "; ".join(", ".join(f"{k}={entry['rotary'].get(k)!r}" for k in fields) + f": {entry['names'][0]}" for entry in found)
+    raise AmbiguousWeightsError(f"timm's architectures with these weights differ in their rotary settings ({listed}); pass "
+                                f"{', '.join(f'{k}=' for k in fields)}, or load the timm model object or its timm name instead")
 
 
 def infer_facts(state_dict: dict, given: dict) -> dict:
-    """The ``FACTS`` of a bare state dict: ``given`` (the user's overrides) first, then timm's registered architectures of
-    exactly this signature, when they agree on everything not given. Weights of no registered signature need ``heads=``;
-    their other facts are timm VisionTransformer's defaults, said in a warning."""
+    """The ``FACTS`` and ``rotary`` fields of a bare state dict in ViT keys: ``given`` (the user's overrides) first, then timm's
+    registered architectures of exactly this signature, when they agree on everything not given. Weights of no registered
+    signature need ``heads=``; their other facts are timm VisionTransformer's defaults, said in a warning."""
     missing = [name for name in FACTS if given.get(name) is None]
     stated = {name: given[name] for name in FACTS if given.get(name) is not None}
     found = registered_facts(state_dict)
+    _check_positions_agree(found, given)
+    rotary = found[0].get("rotary") if found else None  # the fields the user gives override it later
     options = {tuple(entry[name] for name in missing) for entry in found}
     if not missing or len(options) == 1:
-        return {**(dict(zip(missing, next(iter(options)))) if missing else {}), **stated}
+        return {**(dict(zip(missing, next(iter(options)))) if missing else {}), **stated, "rotary": rotary}
     dim = state_dict["patch_embed.proj.weight"].shape[0]
     signature = weights_signature(state_dict)
     if not found and "heads" in stated:
         assumed = {name: TIMM_DEFAULTS[name] for name in missing}
         log.warning("no timm architecture has exactly these weights (%s): assuming timm VisionTransformer's defaults %s; "
                     "pass them to load_pretrained if the model was built otherwise", signature, assumed)
-        return {**assumed, **stated}
+        return {**assumed, **stated, "rotary": None}
     if found:
         asked = [name for i, name in enumerate(missing) if len({option[i] for option in options}) > 1]
         listed = "; ".join(", ".join(f"{name}={entry[name]!r}" for name in asked) + f": {entry['names'][0]}" for entry in found)
@@ -162,25 +201,31 @@ def _grid(state_dict: dict, prefix: int, no_embed_class: bool | None) -> tuple[i
     return candidates[0]
 
 
-def check_representable(state_dict: dict, *, rotary: bool = False) -> None:
-    """Stop with one line naming what vit_bert cannot compute, before anything else is asked of the user.
-    ``rotary``: the weights come with rotary settings (an Eva object), so they need no position table."""
+def _check_parts(state_dict: dict) -> None:
     unknown = sorted({k.split(".")[0] for k in state_dict} - {"cls_token", "dist_token", "reg_token", "pos_embed", "patch_embed", "norm_pre",
                                                                "blocks", "norm", "fc_norm", "attn_pool", "head", "head_dist"})
     if unknown:
         raise WeightsError(f"the weights hold parts vit_bert has no setting for: {', '.join(unknown)}")
-    if any(k.endswith(("gamma_1", "attn.q_bias", "attn.q_proj.weight", "mlp.fc1_g.weight")) for k in state_dict):
-        raise WeightsError("these are the tensors of a timm Eva (EVA-02, DINOv3), whose rotary settings no tensor stores; load the "
-                           "timm model object or its timm name instead")
-    if "pos_embed" not in state_dict and not rotary:
-        raise WeightsError("the weights have no pos_embed (rotary positions, whose settings no tensor stores); load the timm "
-                           "model object or its timm name instead")
 
 
-def timm_vit_config(state_dict: dict[str, torch.Tensor], facts: dict, no_embed_class: bool | None = None, rotary: dict | None = None) -> dict:
-    """ModelConfig fields: read off the tensors, with ``facts`` (``FACTS``) from the model object or ``infer_facts``,
-    and an Eva's ``rotary`` fields (``timm_eva.eva_fields``: they decide the image size when there is no position table)."""
-    check_representable(state_dict, rotary=rotary is not None)
+def check_representable(state_dict: dict) -> None:
+    """Stop with one line naming what vit_bert cannot compute, before anything else is asked of the user. The tensors of
+    a timm ViT, or of an Eva (in its own keys), whose rotary settings only a registered architecture's entry can give."""
+    _check_parts(state_dict)
+    rotary = has_eva_keys(state_dict) or "pos_embed" not in state_dict
+    if rotary and not any(entry.get("rotary") for entry in registered_facts(eva_state_dict(state_dict))):
+        what = "the tensors of a timm Eva (EVA-02, DINOv3)" if has_eva_keys(state_dict) else "weights with no pos_embed (rotary positions)"
+        raise WeightsError(f"these are {what}, whose rotary settings no tensor stores; load the timm model object or its timm name "
+                           "instead (no architecture registered in timm has exactly these weights)")
+
+
+def timm_vit_config(state_dict: dict[str, torch.Tensor], facts: dict, no_embed_class: bool | None = None) -> dict:
+    """ModelConfig fields: read off the tensors (in ViT keys), with ``facts`` (``FACTS`` and ``rotary``) from the model object
+    or ``infer_facts``. An Eva's ``rotary`` fields (``timm_eva.eva_fields``) decide the image size when there is no position table."""
+    _check_parts(state_dict)
+    rotary = facts.get("rotary")
+    if "pos_embed" not in state_dict and rotary is None:
+        raise WeightsError("the weights have no pos_embed and no rotary settings; load the timm model object or its timm name instead")
     dim, in_chans, patch_size, _ = state_dict["patch_embed.proj.weight"].shape
     fc1, fc2 = state_dict["blocks.0.mlp.fc1.weight"], state_dict["blocks.0.mlp.fc2.weight"]
     if fc1.shape[0] not in (fc2.shape[1], 2 * fc2.shape[1]):
