@@ -38,10 +38,10 @@ def main() -> None:
             except (WeightsError, KeyError, AttributeError, ValueError):  # parallel blocks, other pools, no pos_embed ...: not loadable
                 skipped.append(name)
                 continue
-            rotary = json.dumps(facts["rotary"], sort_keys=True) if facts["rotary"] else None
-            table[signature][(*(facts[k] for k in FACTS), rotary)].append(name)
+            eva = json.dumps(facts["eva"], sort_keys=True) if facts["eva"] else None
+            table[signature][(*(facts[k] for k in FACTS), eva)].append(name)
     data = {"timm_version": timm.__version__, "signatures": {
-        signature: [{**dict(zip(FACTS, facts)), **({"rotary": json.loads(facts[-1])} if facts[-1] else {}), "names": names}
+        signature: [{**dict(zip(FACTS, facts)), **({"eva": json.loads(facts[-1])} if facts[-1] else {}), "names": names}
                     for facts, names in sorted(by.items(), key=str)]
         for signature, by in sorted(table.items())}}
     OUT.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")

@@ -11,9 +11,10 @@ import torch
 pytest.importorskip("transformers")
 from transformers import ModernBertConfig, ModernBertForMaskedLM, ModernBertForSequenceClassification, ModernBertModel  # noqa: E402
 
+import vit_bert  # noqa: E402
 from vit_bert import load_pretrained  # noqa: E402
 from vit_bert.config import ARCHITECTURE_FIELDS, ModelConfig  # noqa: E402
-from vit_bert.errors import AmbiguousWeightsError, WeightsError, WeightsMismatchError  # noqa: E402
+from vit_bert.errors import AmbiguousWeightsError, ConfigError, WeightsError, WeightsMismatchError  # noqa: E402
 from vit_bert.viz import attention_view, trace_layer  # noqa: E402
 from vit_bert.viz.rollout import cls_to_patches  # noqa: E402
 from vit_bert.weights.hf_modernbert import modernbert_config  # noqa: E402
@@ -160,6 +161,28 @@ def test_each_rotary_image_preset_is_its_timm_architecture(name, preset, native,
             assert read.get(key, getattr(ModelConfig(), key)) == getattr(ours, key), key
 
 
+def test_an_eva02_key_bias_stays_zero_through_fine_tuning_where_a_vit_one_would_train():
+    """EVA-02 biases queries and values only; under rotary positions a key bias would change the scores, so its rows
+    of the fused bias must neither receive a gradient nor move under AdamW's weight decay."""
+    model = load_pretrained(small_eva("eva02_tiny_patch14_224"), num_classes=3).train()
+    assert model.config.k_bias is False
+    free = vit_bert.build_model("eva02-ti/14", depth=2, img_size=56, num_classes=3, k_bias=True).train()  # the same model with a key bias
+    dim = model.config.dim
+    for candidate, trains in ((model, False), (free, True)):
+        optimizer = torch.optim.AdamW(candidate.parameters(), lr=1e-2, weight_decay=0.1)
+        before = candidate.encoder.blocks[0].attn.qkv.bias.detach().clone()
+        for _ in range(2):
+            torch.nn.functional.cross_entropy(candidate(torch.randn(2, 3, 56, 56)), torch.tensor([0, 2])).backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        bias = candidate.encoder.blocks[0].attn.qkv.bias.detach()
+        assert bool((bias[dim:2 * dim] != before[dim:2 * dim]).any()) is trains
+        assert bool((bias[:dim] != before[:dim]).any())  # the query bias trains in both
+    assert not model.encoder.blocks[0].attn.qkv.bias[dim:2 * dim].any()
+    with pytest.raises(ConfigError, match="k_bias=False leaves the keys out of the Q, K, V bias; it needs qkv_bias=True"):
+        vit_bert.build_model("eva02-ti/14", qkv_bias=False)
+
+
 def test_a_bare_eva_state_dict_of_no_registered_architecture_asks_for_the_model_object():
     with pytest.raises(WeightsError, match=r"timm Eva .* rotary settings no tensor stores; load the timm model object or its timm name "
                                            r"instead \(no architecture registered in timm has exactly these weights\)"):
@@ -181,23 +204,29 @@ def test_a_bare_eva02_file_of_a_registered_architecture_loads_its_rotary_setting
             assert gap(model.forward_features(images), reference.forward_features(images)) <= 1e-5, name
 
 
-def test_a_bare_dinov3_state_dict_asks_for_what_its_registered_twins_disagree_on_and_its_hub_folder_needs_nothing(tmp_path):
+def test_bare_dinov3_weights_load_from_the_table_a_twin_asks_for_what_it_disagrees_on_and_a_hub_folder_needs_nothing(tmp_path):
     save_file = pytest.importorskip("safetensors.torch").save_file
     torch.manual_seed(0)
     reference = jittered(timm.create_model("vit_small_patch16_dinov3", pretrained=False), 0.02)
-    with pytest.raises(AmbiguousWeightsError, match=r"differ in their rotary settings \(img_size=512: vit_small_patch16_lingbot; "
-                                                   r"img_size=256: vit_small_patch16_dinov3\); pass img_size="):
-        load_pretrained(reference.state_dict())
     images = torch.randn(1, 3, 256, 256)
-    model = load_pretrained(reference.state_dict(), img_size=256, pool="mean").eval()
-    assert (model.config.rope_grid, model.config.rope_theta, model.config.pos_embed) == ("centered", 100.0, "none")
-    save_file(reference.state_dict(), tmp_path / "model.safetensors")  # a timm Hub folder: its config.json names the architecture
-    (tmp_path / "config.json").write_text(json.dumps({"architecture": "vit_small_patch16_dinov3", "num_classes": 0}))
+    model = load_pretrained(reference.state_dict()).eval()
+    assert (model.config.rope_grid, model.config.rope_theta, model.config.pos_embed, model.config.img_size) == ("centered", 100.0, "none", 256)
+    # DINOv3 with a Q, K, V bias has the tensors of LingBot's ViT, which is registered at 512 px with [CLS] pooling
+    torch.manual_seed(0)
+    biased = jittered(timm.create_model("vit_small_patch16_dinov3_qkvb", pretrained=False), 0.02)
+    with pytest.raises(AmbiguousWeightsError, match=r"differ in their rotary settings \(img_size=512: vit_small_patch16_lingbot; "
+                                                   r"img_size=256: vit_small_patch16_dinov3_qkvb\); pass img_size="):
+        load_pretrained(biased.state_dict())
+    biased_model = load_pretrained(biased.state_dict(), img_size=256, pool="mean").eval()
+    assert biased_model.config.k_bias is False
+    save_file(biased.state_dict(), tmp_path / "model.safetensors")  # a timm Hub folder: its config.json names the architecture
+    (tmp_path / "config.json").write_text(json.dumps({"architecture": "vit_small_patch16_dinov3_qkvb", "num_classes": 0}))
     from_folder = load_pretrained(tmp_path).eval()
-    assert from_folder.data_contract.mean == list(reference.pretrained_cfg["mean"])
+    assert from_folder.data_contract.mean == list(biased.pretrained_cfg["mean"])
     with torch.no_grad():
         assert gap(model(images), reference(images)) <= 1e-5
-        assert gap(from_folder(images), reference(images)) <= 1e-5
+        assert gap(biased_model(images), biased(images)) <= 1e-5
+        assert gap(from_folder(images), biased(images)) <= 1e-5
     (tmp_path / "config.json").write_text(json.dumps({"architecture": "eva02_tiny_patch14_224", "num_classes": 0}))
     with pytest.raises(WeightsMismatchError, match="model.safetensors is not timm's eva02_tiny_patch14_224, which its config.json names: "
                                                    "the weights do not fit the model; nothing was loaded. missing keys"):

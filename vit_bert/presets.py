@@ -72,7 +72,7 @@ PRESETS: dict[str, dict] = {
     "modern-mini": {**_MODERN, "dim": 256, "depth": 4, "heads": 4, "mlp_ratio": 8 / 3, "vocab_size": 30522, "max_len": 512,
                     "rope_theta": 10000.0, "pool": "mean"},
     # timm: eva02_tiny_patch14_224 (its MIM-pretrained weights have no classifier), vit_small_patch16_dinov3 (256 px by default)
-    "eva02-ti/14": {**_VIT, "patch_size": 14, "dim": 192, "depth": 12, "heads": 3, "mlp": "glu", "mlp_ratio": 512 / 192, "act": "silu",
+    "eva02-ti/14": {**_VIT, "patch_size": 14, "dim": 192, "depth": 12, "heads": 3, "mlp": "glu", "mlp_ratio": 512 / 192, "act": "silu", "k_bias": False,
                     "pool": "mean", "fc_norm": True, "final_norm": False, "rope_theta": 10000.0, "rope_layout": "interleaved",
                     "rope_grid": "index", "rope_ref_grid": 16, "num_classes": 0},
     "dinov3-s/16": {**_VIT, "img_size": 256, "dim": 384, "depth": 12, "heads": 6, "qkv_bias": False, "layer_scale": 1e-5, "reg_tokens": 4, "ln_eps": 1e-5,

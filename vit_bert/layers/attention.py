@@ -41,11 +41,13 @@ class SelfAttention(nn.Module):
     """Multi-head self-attention with a fused ``qkv`` projection (rows stacked q; k; v, as in timm).
 
     ``qk_norm`` is a norm factory ``(width) -> module`` for each head's queries and keys (timm's ``q_norm``/``k_norm``), or None.
-    ``window``: a local layer's query reads only the keys at most ``window // 2`` positions away (ModernBERT); None: all."""
+    ``window``: a local layer's query reads only the keys at most ``window // 2`` positions away (ModernBERT); None: all.
+    ``k_bias=False`` (with ``qkv_bias``): queries and values have a bias, keys none (EVA-02, BEiT). The key rows of
+    ``qkv.bias`` are then read as zero, so they never train: under rotary positions a key bias would change the scores."""
 
     def __init__(
         self, dim: int, heads: int, qkv_bias: bool = True, attn_dropout: float = 0.0, proj_dropout: float = 0.0,
-        proj_bias: bool = True, qk_norm: Callable[[int], nn.Module] | None = None, window: int | None = None,
+        proj_bias: bool = True, qk_norm: Callable[[int], nn.Module] | None = None, window: int | None = None, k_bias: bool = True,
     ):
         super().__init__()
         check_heads(dim, heads)
@@ -55,6 +57,7 @@ class SelfAttention(nn.Module):
         self.scale = 1.0 / math.sqrt(self.head_dim)
         self.attn_dropout = attn_dropout
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+        self.register_buffer("bias_rows", None if k_bias or not qkv_bias else torch.tensor([1.0, 0.0, 1.0]).repeat_interleave(dim), persistent=False)
         self.q_norm = qk_norm(self.head_dim) if qk_norm is not None else nn.Identity()
         self.k_norm = qk_norm(self.head_dim) if qk_norm is not None else nn.Identity()
         self.proj = nn.Linear(dim, dim, bias=proj_bias)
@@ -69,6 +72,15 @@ class SelfAttention(nn.Module):
             q, k = rotate(q, rotation), rotate(k, rotation)
         return q, k, v
 
+    def qkv_bias(self) -> torch.Tensor | None:
+        """The fused projection's bias (3D,), its key rows zero without a key bias."""
+        bias = self.qkv.bias
+        return bias if bias is None or self.bias_rows is None else bias * self.bias_rows
+
+    def qkv_projection(self, x: torch.Tensor) -> torch.Tensor:
+        """x (..., D) -> (..., 3D): queries, keys and values of every token."""
+        return F.linear(x, self.qkv.weight, self.qkv_bias())
+
     def split_heads(self, qkv: torch.Tensor, rotation: Rotation | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The (B, L, 3D) output of ``qkv`` -> q, k, v each (B, heads, L, d), finished (``_finish_heads``)."""
         q_k_v = rearrange(qkv, "b l (three h d) -> three b h l d", three=3, h=self.heads)
@@ -76,12 +88,12 @@ class SelfAttention(nn.Module):
 
     def project(self, x: torch.Tensor, rotation: Rotation | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x (B, L, D) -> q, k, v each (B, heads, L, d)."""
-        return self.split_heads(self.qkv(x), rotation)
+        return self.split_heads(self.qkv_projection(x), rotation)
 
     def project_first(self, x: torch.Tensor, n: int, rotation: Rotation | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x (B, L, D) -> q (B, heads, n, d) for the first n tokens, k and v (B, heads, L, d) for all."""
         dim = x.shape[-1]
-        weight, bias = self.qkv.weight, self.qkv.bias
+        weight, bias = self.qkv.weight, self.qkv_bias()
         q = F.linear(x[:, :n], weight[:dim], None if bias is None else bias[:dim])
         kv = F.linear(x, weight[dim:], None if bias is None else bias[dim:])
         k, v = rearrange(kv, "b l (two h d) -> two b h l d", two=2, h=self.heads).unbind(0)
@@ -136,7 +148,7 @@ class SelfAttention(nn.Module):
 
     def forward_packed(self, x: torch.Tensor, packing: Packing, rotation: Rotation | None = None) -> torch.Tensor:
         """(N, D) real tokens -> (N, D): Q/K/V and the output projection for real tokens only."""
-        q, k, v = self.split_heads(packing.unpack(self.qkv(x)), rotation)
+        q, k, v = self.split_heads(packing.unpack(self.qkv_projection(x)), rotation)
         return self.output(packing.pack(self._fused(q, k, v, packing.mask)))
 
     def forward_first(

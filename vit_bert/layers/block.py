@@ -52,7 +52,7 @@ class Block(nn.Module):
         self.attn = SelfAttention(
             config.dim, config.heads, qkv_bias=config.qkv_bias, attn_dropout=config.attn_dropout, proj_dropout=config.dropout,
             proj_bias=config.proj_bias, qk_norm=norm if config.qk_norm else None,
-            window=config.local_window if config.is_local(layer) else None,
+            window=config.local_window if config.is_local(layer) else None, k_bias=config.k_bias,
         )
         self.ls1 = LayerScale(config.dim, config.layer_scale) if config.layer_scale is not None else nn.Identity()
         self.drop_path1 = DropPath(drop_path) if drop_path > 0 else nn.Identity()

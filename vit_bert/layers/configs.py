@@ -78,6 +78,8 @@ class EncoderConfig(_Section):
     """Pre-norm encoders end with a norm; False when the head normalises after pooling instead (fc_norm)."""
     qkv_bias: bool = fixed_by_weights(True)
     """Bias in the fused Q, K, V projection."""
+    k_bias: bool = fixed_by_weights(True)
+    """With qkv_bias: keys have a bias too. False: queries and values only (EVA-02, BEiT), the key rows held at zero."""
     proj_bias: bool = fixed_by_weights(True)
     """Bias in the attention output projection."""
     mlp_bias: bool = fixed_by_weights(True)
@@ -129,6 +131,8 @@ class EncoderConfig(_Section):
             raise ConfigError(f"model config 'layer_scale' is the initial scale (e.g. 1e-5) or None for off; got {self.layer_scale}")
         if self.mlp_norm and self.mlp != "glu":
             raise ConfigError("mlp_norm=True puts a norm inside the gated MLP; it needs mlp='glu'")
+        if not self.k_bias and not self.qkv_bias:
+            raise ConfigError("k_bias=False leaves the keys out of the Q, K, V bias; it needs qkv_bias=True")
         if not self.first_norm and not self.pre_norm:
             raise ConfigError("first_norm=False leaves out block 0's attention norm of a pre-norm encoder; it needs pre_norm=True")
         check_choice("rope_layout", self.rope_layout, ROPE_LAYOUTS)

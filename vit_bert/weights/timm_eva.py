@@ -61,10 +61,14 @@ def _rope_fields(model: nn.Module) -> dict:
 
 
 def eva_fields(model: nn.Module) -> dict:
-    """The ModelConfig fields of an Eva that its tensors do not store (rotary settings, image size without a position table)."""
+    """The ModelConfig fields of an Eva that its tensors do not store (rotary settings, no key bias, image size without a
+    position table)."""
     if model.rope is None:
         raise WeightsError("this Eva has no rotary positions; load it as a timm VisionTransformer instead")
     fields = _rope_fields(model)
+    attn = model.blocks[0].attn
+    if getattr(attn, "q_bias", None) is not None or getattr(getattr(attn, "q_proj", None), "bias", None) is not None:
+        fields["k_bias"] = False  # timm's Eva biases queries and values only
     if model.pos_embed is None:
         fields.update(pos_embed="none", img_size=int(model.patch_embed.img_size[0]) if model.patch_embed.img_size else 224)
     return fields

@@ -33,7 +33,7 @@ from .timm_eva import check_eva_blocks, eva_fields, eva_state_dict, has_eva_keys
 log = logging.getLogger(__name__)
 
 HEADS_TABLE = Path(__file__).with_name("timm_vit_heads.json")
-FACTS = ("heads", "act", "ln_eps", "norm", "pool")  # what a state dict does not store (and an Eva's "rotary" fields)
+FACTS = ("heads", "act", "ln_eps", "norm", "pool")  # what a state dict does not store (and an Eva's fields, "eva": eva_fields)
 TIMM_POOLS = {"token": "cls", "avg": "mean", "max": "max", "map": "map"}
 TIMM_DEFAULTS = {"act": "gelu", "ln_eps": 1e-6, "norm": "layernorm", "pool": "cls"}  # timm VisionTransformer's constructor
 
@@ -65,13 +65,15 @@ def weights_signature(state_dict: dict) -> str:
 
 
 def rotary_signature(state_dict: dict) -> str:
-    """An Eva's key in the facts table, its tensors in ViT keys: the signature and the patch grid (or 'none' without a
-    position table), since an EVA-02's rotary reference grid is its pretraining grid."""
+    """An Eva's key in the facts table, its tensors in ViT keys: the signature, whether Q, K, V have a bias (an Eva's has
+    no key part: ``k_bias``) and the patch grid (or 'none' without a position table; an EVA-02's rotary reference grid is its
+    pretraining grid)."""
     grid = "none"
     if "pos_embed" in state_dict:
         prefix = sum(f"{name}_token" in state_dict for name in ("cls", "dist")) + (state_dict["reg_token"].shape[1] if "reg_token" in state_dict else 0)
         grid = str(math.isqrt(state_dict["pos_embed"].shape[1] - prefix))
-    return f"{weights_signature(state_dict)}/rope/grid{grid}"
+    bias = "/qkv_bias" if "blocks.0.attn.qkv.bias" in state_dict else ""
+    return f"{weights_signature(state_dict)}{bias}/rope/grid{grid}"
 
 
 def _depth(state_dict: dict) -> int:
@@ -92,13 +94,13 @@ def norm_name(module: nn.Module) -> str | None:
 
 
 def facts_of_model(model: nn.Module) -> dict:
-    """The ``FACTS`` of a timm VisionTransformer object, and ``rotary``: an Eva's rotary fields (``timm_eva.eva_fields``) or
+    """The ``FACTS`` of a timm VisionTransformer object, and ``eva``: an Eva's own fields (``timm_eva.eva_fields``) or
     None. Blocks, attention or MLPs of a kind vit_bert does not compute stop here, naming what differs (a state dict could not tell)."""
     block = model.blocks[0]
-    rotary = None
+    eva = None
     if is_timm_eva(model):
         check_eva_blocks(model)
-        rotary = eva_fields(model)
+        eva = eva_fields(model)
     else:
         kinds = {"block": type(block).__name__, "attention": type(block.attn).__name__}
         expected = {"block": ("Block",), "attention": ("Attention",)}
@@ -120,55 +122,55 @@ def facts_of_model(model: nn.Module) -> dict:
     if pool not in TIMM_POOLS:
         raise WeightsError(f"timm global_pool={pool!r} has no vit_bert pool setting; vit_bert pools by 'token' (cls), 'avg' (mean), 'max' or 'map'")
     return {"heads": block.attn.num_heads, "act": act, "ln_eps": float(block.norm1.eps), "norm": norm, "pool": TIMM_POOLS[pool],
-            "rotary": rotary}
+            "eva": eva}
 
 
 def registered_facts(state_dict: dict) -> list[dict]:
     """The facts of timm's registered ViTs and Evas whose weights (in ViT keys) have this signature (each with its names;
-    an Eva's with its ``rotary`` fields)."""
+    an Eva's with its ``eva`` fields)."""
     table = _facts_table()
     return table.get(weights_signature(state_dict), []) + table.get(rotary_signature(state_dict), [])
 
 
-def _rotary_of(entry: dict, given: dict) -> str:
-    """An entry's rotary fields but those the user gives, hashable; 'null' for learned positions."""
-    rotary = entry.get("rotary")
-    return json.dumps(rotary if rotary is None else {k: v for k, v in rotary.items() if given.get(k) is None}, sort_keys=True)
+def _eva_of(entry: dict, given: dict) -> str:
+    """An entry's Eva fields but those the user gives, hashable; 'null' for a ViT (learned positions)."""
+    eva = entry.get("eva")
+    return json.dumps(eva if eva is None else {k: v for k, v in eva.items() if given.get(k) is None}, sort_keys=True)
 
 
 def _check_positions_agree(found: list[dict], given: dict) -> None:
     """Registered architectures of one signature may differ in their rotary settings (or have none): say which to pass."""
-    if len({_rotary_of(entry, given) for entry in found}) < 2:
+    if len({_eva_of(entry, given) for entry in found}) < 2:
         return
-    if not all(entry.get("rotary") for entry in found):
-        names = "; ".join(f"{entry['names'][0]} ({'rotary' if entry.get('rotary') else 'learned'} positions)" for entry in found)
+    if not all(entry.get("eva") for entry in found):
+        names = "; ".join(f"{entry['names'][0]} ({'rotary' if entry.get('eva') else 'learned'} positions)" for entry in found)
         raise AmbiguousWeightsError(f"timm's architectures with these weights differ in their positions ({names}); load the timm model "
                                     "object or its timm name instead")
-    fields = sorted({k for entry in found for k, v in entry["rotary"].items() if given.get(k) is None and v != found[0]["rotary"].get(k)})
-    listed = "; ".join(", ".join(f"{k}={entry['rotary'].get(k)!r}" for k in fields) + f": {entry['names'][0]}" for entry in found)
+    fields = sorted({k for entry in found for k, v in entry["eva"].items() if given.get(k) is None and v != found[0]["eva"].get(k)})
+    listed = "; ".join(", ".join(f"{k}={entry['eva'].get(k)!r}" for k in fields) + f": {entry['names'][0]}" for entry in found)
     raise AmbiguousWeightsError(f"timm's architectures with these weights differ in their rotary settings ({listed}); pass "
                                 f"{', '.join(f'{k}=' for k in fields)}, or load the timm model object or its timm name instead")
 
 
 def infer_facts(state_dict: dict, given: dict) -> dict:
-    """The ``FACTS`` and ``rotary`` fields of a bare state dict in ViT keys: ``given`` (the user's overrides) first, then timm's
+    """The ``FACTS`` and ``eva`` fields of a bare state dict in ViT keys: ``given`` (the user's overrides) first, then timm's
     registered architectures of exactly this signature, when they agree on everything not given. Weights of no registered
     signature need ``heads=``; their other facts are timm VisionTransformer's defaults, said in a warning."""
     missing = [name for name in FACTS if given.get(name) is None]
     stated = {name: given[name] for name in FACTS if given.get(name) is not None}
     found = registered_facts(state_dict)
     _check_positions_agree(found, given)
-    rotary = found[0].get("rotary") if found else None  # the fields the user gives override it later
+    eva = found[0].get("eva") if found else None  # the fields the user gives override it later
     options = {tuple(entry[name] for name in missing) for entry in found}
     if not missing or len(options) == 1:
-        return {**(dict(zip(missing, next(iter(options)))) if missing else {}), **stated, "rotary": rotary}
+        return {**(dict(zip(missing, next(iter(options)))) if missing else {}), **stated, "eva": eva}
     dim = state_dict["patch_embed.proj.weight"].shape[0]
     signature = weights_signature(state_dict)
     if not found and "heads" in stated:
         assumed = {name: TIMM_DEFAULTS[name] for name in missing}
         log.warning("no timm architecture has exactly these weights (%s): assuming timm VisionTransformer's defaults %s; "
                     "pass them to load_pretrained if the model was built otherwise", signature, assumed)
-        return {**assumed, **stated, "rotary": None}
+        return {**assumed, **stated, "eva": None}
     if found:
         asked = [name for i, name in enumerate(missing) if len({option[i] for option in options}) > 1]
         listed = "; ".join(", ".join(f"{name}={entry[name]!r}" for name in asked) + f": {entry['names'][0]}" for entry in found)
@@ -213,18 +215,18 @@ def check_representable(state_dict: dict) -> None:
     a timm ViT, or of an Eva (in its own keys), whose rotary settings only a registered architecture's entry can give."""
     _check_parts(state_dict)
     rotary = has_eva_keys(state_dict) or "pos_embed" not in state_dict
-    if rotary and not any(entry.get("rotary") for entry in registered_facts(eva_state_dict(state_dict))):
+    if rotary and not any(entry.get("eva") for entry in registered_facts(eva_state_dict(state_dict))):
         what = "the tensors of a timm Eva (EVA-02, DINOv3)" if has_eva_keys(state_dict) else "weights with no pos_embed (rotary positions)"
         raise WeightsError(f"these are {what}, whose rotary settings no tensor stores; load the timm model object or its timm name "
                            "instead (no architecture registered in timm has exactly these weights)")
 
 
 def timm_vit_config(state_dict: dict[str, torch.Tensor], facts: dict, no_embed_class: bool | None = None) -> dict:
-    """ModelConfig fields: read off the tensors (in ViT keys), with ``facts`` (``FACTS`` and ``rotary``) from the model object
-    or ``infer_facts``. An Eva's ``rotary`` fields (``timm_eva.eva_fields``) decide the image size when there is no position table."""
+    """ModelConfig fields: read off the tensors (in ViT keys), with ``facts`` (``FACTS`` and ``eva``) from the model object
+    or ``infer_facts``. An Eva's ``eva`` fields (``timm_eva.eva_fields``) decide the image size when there is no position table."""
     _check_parts(state_dict)
-    rotary = facts.get("rotary")
-    if "pos_embed" not in state_dict and rotary is None:
+    eva = facts.get("eva")
+    if "pos_embed" not in state_dict and eva is None:
         raise WeightsError("the weights have no pos_embed and no rotary settings; load the timm model object or its timm name instead")
     dim, in_chans, patch_size, _ = state_dict["patch_embed.proj.weight"].shape
     fc1, fc2 = state_dict["blocks.0.mlp.fc1.weight"], state_dict["blocks.0.mlp.fc2.weight"]
@@ -238,7 +240,7 @@ def timm_vit_config(state_dict: dict[str, torch.Tensor], facts: dict, no_embed_c
     if "pos_embed" in state_dict:
         grid, no_embed_class = _grid(state_dict, int(class_token) + int(dist_token) + reg_tokens, no_embed_class)
     else:
-        grid, no_embed_class = rotary["img_size"] // patch_size, False
+        grid, no_embed_class = eva["img_size"] // patch_size, False
     hidden = fc2.shape[1]
     head = state_dict.get("head.weight")
     if latent is not None:
@@ -279,7 +281,7 @@ def timm_vit_config(state_dict: dict[str, torch.Tensor], facts: dict, no_embed_c
         norm_pre="norm_pre.weight" in state_dict,
         mlp_norm="blocks.0.mlp.norm.weight" in state_dict,
     )
-    return {**fields, **(rotary or {})}
+    return {**fields, **(eva or {})}
 
 
 _RENAMES = {"cls_token": "frontend.cls_token", "dist_token": "frontend.dist_token", "reg_token": "frontend.reg_token",
