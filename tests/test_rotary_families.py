@@ -231,6 +231,9 @@ def test_bare_dinov3_weights_load_from_the_table_a_twin_asks_for_what_it_disagre
     with pytest.raises(WeightsMismatchError, match="model.safetensors is not timm's eva02_tiny_patch14_224, which its config.json names: "
                                                    "the weights do not fit the model; nothing was loaded. missing keys"):
         load_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"architecture": "vit_small_patch16_dinov3", "model_args": {"no_such_arg": 1}}))
+    with pytest.raises(WeightsError, match="timm could not build vit_small_patch16_dinov3 from its config.json's model_args: .*no_such_arg"):
+        load_pretrained(tmp_path)
 
 
 @pytest.mark.parametrize("name", ["eva02_tiny_patch14_224", "vit_small_patch16_dinov3"], ids=["eva02", "dinov3"])

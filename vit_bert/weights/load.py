@@ -111,8 +111,11 @@ def _from_timm_name(name: str) -> Pretrained:
 def _from_timm_folder(timm_config: dict, state_dict: dict[str, torch.Tensor], where: str) -> Pretrained:
     """A timm Hub folder (config.json names the architecture): the weights loaded into that timm model, so that the object
     says everything the tensors do not (heads, rotary settings, normalisation)."""
-    model = timm.create_model(timm_config["architecture"], pretrained=False, num_classes=timm_config.get("num_classes", 1000),
-                              **timm_config.get("model_args", {}))
+    try:
+        model = timm.create_model(timm_config["architecture"], pretrained=False, num_classes=timm_config.get("num_classes", 1000),
+                                  **timm_config.get("model_args", {}))
+    except TypeError as err:  # an argument this timm does not take
+        raise WeightsError(f"timm could not build {timm_config['architecture']} from its config.json's model_args: {err}") from None
     try:
         load_weights_strict(model, state_dict)
     except WeightsMismatchError as err:
