@@ -65,8 +65,8 @@ class Pretrained:
 def _from_state_dict(state_dict: dict[str, torch.Tensor], hf_config: dict | None, known: dict, where: str) -> Pretrained:
     """``known``: what the user states of the architecture (``heads=``, ``act=`` ...), for what the tensors do not say."""
     if is_timm_vit(state_dict):
-        check_representable(state_dict)  # before asking for what the tensors do not say
         vit_keys = eva_state_dict(state_dict)  # an Eva's tensors in a ViT's keys; a ViT's as they are
+        check_representable(state_dict, vit_keys)  # before asking for what the tensors do not say
         return Pretrained(timm_vit_config(vit_keys, infer_facts(vit_keys, known)), timm_vit_to_vit_bert(vit_keys))
     model_type = (hf_config or {}).get("model_type", "bert")
     if model_type not in HF_TYPES:

@@ -28,7 +28,7 @@ from torch import nn
 
 from ..errors import AmbiguousWeightsError, WeightsError
 from ..layers.checks import head_counts
-from .timm_eva import check_eva_blocks, eva_fields, eva_state_dict, has_eva_keys, is_timm_eva
+from .timm_eva import check_eva_blocks, eva_fields, has_eva_keys, is_timm_eva
 
 log = logging.getLogger(__name__)
 
@@ -210,12 +210,13 @@ def _check_parts(state_dict: dict) -> None:
         raise WeightsError(f"the weights hold parts vit_bert has no setting for: {', '.join(unknown)}")
 
 
-def check_representable(state_dict: dict) -> None:
+def check_representable(state_dict: dict, vit_keys: dict) -> None:
     """Stop with one line naming what vit_bert cannot compute, before anything else is asked of the user. The tensors of
-    a timm ViT, or of an Eva (in its own keys), whose rotary settings only a registered architecture's entry can give."""
-    _check_parts(state_dict)
+    a timm ViT or Eva as given and in ViT keys (``timm_eva.eva_state_dict``): an Eva's rotary settings only a registered
+    architecture's entry can give."""
+    _check_parts(vit_keys)
     rotary = has_eva_keys(state_dict) or "pos_embed" not in state_dict
-    if rotary and not any(entry.get("eva") for entry in registered_facts(eva_state_dict(state_dict))):
+    if rotary and not any(entry.get("eva") for entry in registered_facts(vit_keys)):
         what = "the tensors of a timm Eva (EVA-02, DINOv3)" if has_eva_keys(state_dict) else "weights with no pos_embed (rotary positions)"
         raise WeightsError(f"these are {what}, whose rotary settings no tensor stores; load the timm model object or its timm name "
                            "instead (no architecture registered in timm has exactly these weights)")
