@@ -4,8 +4,8 @@
 
 For each family: the full-size timm architecture with random weights moved off their initial values (LayerScale,
 [CLS] and registers included), loaded through ``vit_bert.load_pretrained`` from the model object and from a bare
-safetensors file of its state dict (an Eva, whose rotary settings no tensor stores: from the vit_bert folder
-written from the object), run on the same 2 images at the native size and at another one (timm with
+safetensors file of its state dict (an Eva's rotary settings come from the registered architecture its tensors
+match), run on the same 2 images at the native size and at another one (timm with
 ``dynamic_img_size=True``, so both resample the position table per forward). Reports the max absolute difference
 of the encoder features and of the head's output.
 """
@@ -32,8 +32,8 @@ FAMILIES = [  # family, timm name, native size, another size, what a bare file n
     ("DeiT distilled", "deit_tiny_distilled_patch16_224", 224, 160, {}),
     ("CLIP", "vit_base_patch16_clip_224", 224, 160, {"act": "gelu"}),  # timm also registers quick-GELU CLIP with the same tensors
     ("SigLIP", "vit_base_patch16_siglip_224", 224, 160, {}),
-    ("EVA-02", "eva02_tiny_patch14_224", 224, 168, None),  # None: the file is the vit_bert folder of the object
-    ("DINOv3", "vit_small_patch16_dinov3", 256, 224, None),
+    ("EVA-02", "eva02_tiny_patch14_224", 224, 168, {}),
+    ("DINOv3", "vit_small_patch16_dinov3", 256, 224, {}),
 ]
 
 
@@ -49,12 +49,9 @@ def main(argv: list[str] | None = None) -> None:
             for parameter in reference.parameters():
                 parameter.add_(torch.randn_like(parameter) * 0.02)
         with tempfile.TemporaryDirectory() as tmp:
-            if known is None:
-                path = vit_bert.load_pretrained(reference).save_pretrained(Path(tmp) / "folder")
-            else:
-                path = Path(tmp) / "weights.safetensors"
-                save_file(reference.state_dict(), path)
-            loaded = {"object": vit_bert.load_pretrained(reference).eval(), "file": vit_bert.load_pretrained(path, **(known or {})).eval()}
+            path = Path(tmp) / "weights.safetensors"
+            save_file(reference.state_dict(), path)
+            loaded = {"object": vit_bert.load_pretrained(reference).eval(), "file": vit_bert.load_pretrained(path, **known).eval()}
         row = {"family": family, "timm": name, "file_needs": known}
         for size in (native, other):
             images = torch.randn(2, 3, size, size)
