@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,6 +34,8 @@ from vit_bert.cli import run as train_py  # noqa: E402
 from vit_bert.training.masked import MaskedTokenTask, normalised_patches  # noqa: E402
 from vit_bert.training.masking import mask_patches, mask_tokens  # noqa: E402
 from vit_bert.training.multitask import MultiTaskClassification  # noqa: E402
+
+from machine import cpu_model  # noqa: E402
 
 
 class StepClock(Callback):
@@ -155,15 +155,6 @@ def main(argv: list[str] | None = None) -> None:
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2))
     print(f"wrote {args.json}")
-
-
-def cpu_model() -> str:
-    """lscpu's model name, with family and model numbers (platform.processor() is empty on Linux)."""
-    try:
-        fields = dict(line.split(":", 1) for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines() if ":" in line)
-        return " ".join(fields.get(k, "").strip() for k in ("Model name", "CPU family", "Model")).strip()
-    except OSError:
-        return platform.machine()
 
 
 if __name__ == "__main__":

@@ -15,9 +15,7 @@ measures them. Prints one Markdown row per case.
 from __future__ import annotations
 
 import argparse
-import platform
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -31,17 +29,11 @@ from vit_bert.predict import Predictor
 from vit_bert.tokenizer import load_tokenizer
 from vit_bert.viz import explore
 
+from machine import cpu_model
+
 SENTENCE = ("the film opens with a long and quiet shot of the city at night , and for the next two hours it never once "
             "loses its nerve , its humour or its sense of place ; a rare thing , and one that earns every minute of its "
             "running time , even the slow ones in the middle of it all")
-
-
-def cpu_model() -> str:
-    fields = dict(line.split(":", 1) for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines() if ":" in line)
-    fields = {key.strip(): value.strip() for key, value in fields.items()}
-    if "Model name" not in fields:
-        return platform.processor()
-    return f"{fields['Model name']} (family {fields.get('CPU family', '?')} model {fields.get('Model', '?')})"
 
 
 def smooth_image(path: Path) -> str:

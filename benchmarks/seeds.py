@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from machine import cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--logs", default="runs/seeds", help="where the runs write their checkpoints and logs")
     parser.add_argument("--json", default="benchmarks/results/seeds.json")
     args = parser.parse_args(own)
-    print(f"{platform.processor() or platform.machine()}; {args.config} on {args.data}; extra: {' '.join(extra) or 'none'}", flush=True)
+    print(f"{cpu_model()}; {args.config} on {args.data}; extra: {' '.join(extra) or 'none'}", flush=True)
     runs = []
     for seed in args.seeds:  # seed-major: drift on a shared machine falls on every preset alike
         for preset in args.presets:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import platform
 import statistics
 import sys
 import time
@@ -35,6 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import vit_bert  # noqa: E402
+from machine import cpu_model  # noqa: E402
 
 ROWS = {
     "vit-cifar/4": {"kind": "vit", "batch": 128, "timm": dict(img_size=32, patch_size=4, embed_dim=192, depth=6, num_heads=3, mlp_ratio=2.0, num_classes=10)},
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     peaks = {p: matmul_peak(device, DTYPES[p]) for p in args.precisions}
-    machine = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    machine = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{cpu_model()}, {torch.get_num_threads()} threads"
     print(f"device: {machine}; torch {torch.__version__}; matmul peak: " + ", ".join(f"{p} {v / 1e9:.0f} GFLOP/s" for p, v in peaks.items()))
     if "bf16" in peaks and "fp32" in peaks and device.type == "cpu" and peaks["bf16"] < 0.5 * peaks["fp32"] and not args.force_bf16:
         print(f"bf16 rows skipped: this CPU has no bf16 matrix units (bf16 matmul {peaks['bf16'] / 1e9:.1f} vs fp32 "
