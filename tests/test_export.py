@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -21,7 +22,11 @@ MODELS = {
 @pytest.mark.parametrize("modality", MODELS)
 def test_onnxruntime_matches_pytorch_at_two_batch_sizes(tmp_path, modality):
     model = MODELS[modality]().eval()
-    path = export_onnx(model, tmp_path / "model.onnx")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = export_onnx(model, tmp_path / "model.onnx")
+    side_effects = [str(w.message) for w in caught if "assigned during export" in str(w.message) or "side effects" in str(w.message)]
+    assert not side_effects  # forward writes no module state (the image front-end's coordinate cache) while traced
     for batch_size, seq_len in ((1, 7), (4, 19)):
         inputs = example_inputs(model, batch_size, seq_len, seed=batch_size)
         if modality == "text" and batch_size > 1:

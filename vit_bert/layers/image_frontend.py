@@ -93,8 +93,10 @@ class ImageFrontEnd(nn.Module):
         """(h*w, 2) (row, column) coordinates of the patches, row by row, for rotary positions: indices (rescaled to span
         ``rope_ref_grid`` patches, as EVA-02's ref_feat_shape) or, with ``rope_grid="centered"``, patch centres in [-1, 1]
         times 2 pi (DINOv3's angle 2 pi * coordinate / period)."""
+        if torch.compiler.is_compiling() or torch.jit.is_tracing():  # a traced graph holds them as constants; no cache to write
+            return self._make_coordinates(grid).to(device)
         key = (grid, device)
-        if key not in self._coordinates:  # made once per grid and device, not at every step
+        if key not in self._coordinates:  # made once per grid and device, not at every step; float32 whatever the model's dtype
             self._coordinates[key] = self._make_coordinates(grid).to(device)
         return self._coordinates[key]
 
