@@ -11,6 +11,7 @@ it serves (it binds 127.0.0.1 only, never another interface). The model is loade
 from __future__ import annotations
 
 import json
+import signal
 import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -121,6 +122,8 @@ def serve(
     """
     server = ExplorerServer(source, port, max_bytes, task=task, options=("cpu", tokenizer, mean, std), layer=layer, steps_layers=steps_layers)
     print(f"serving the attention explorer of {source} on {server.url} (Ctrl-C stops it)", flush=True)
+    if threading.current_thread() is threading.main_thread():  # a shell's background job starts with SIGINT ignored
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
