@@ -122,11 +122,14 @@ def serve(
     """
     server = ExplorerServer(source, port, max_bytes, task=task, options=("cpu", tokenizer, mean, std), layer=layer, steps_layers=steps_layers)
     print(f"serving the attention explorer of {source} on {server.url} (Ctrl-C stops it)", flush=True)
-    if threading.current_thread() is threading.main_thread():  # a shell's background job starts with SIGINT ignored
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    in_main_thread = threading.current_thread() is threading.main_thread()  # only there can a handler be set
+    # a shell's background job starts with SIGINT ignored; the handler before is put back (a notebook kernel's own)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler) if in_main_thread else None
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         print("stopped")
     finally:
         server.server_close()
+        if previous is not None:  # None: no handler to put back (none was set, or one set outside Python)
+            signal.signal(signal.SIGINT, previous)
