@@ -31,7 +31,7 @@ from vit_bert.viz import attention_rollout, explore, trace_layer
 from vit_bert.viz.explorer import read_input
 from vit_bert.viz.page_data import chosen_steps_layers
 from vit_bert.viz.page_encoding import base85, dequantised_rows, quantised_rows
-from vit_bert.viz.server import ExplorerServer
+from vit_bert.viz.server import ExplorerServer, serve
 from vit_bert.predict import Predictor, expand_inputs
 
 TEXTS = ["a good film", "a bad film", "the plot was dull", "the acting was fine"]
@@ -171,6 +171,24 @@ def test_served_inputs_over_the_limit_or_of_the_wrong_kind_get_one_line(text_sou
         server.shutdown()
         server.server_close()
 
+
+
+def test_serve_stops_on_sigint_and_puts_back_the_handler_it_replaced(text_source, monkeypatch, capsys):
+    def interrupted(self, *args, **kwargs):  # SIGINT arriving while it serves: Python's handler raises in the main thread
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        raise KeyboardInterrupt
+
+    def notebook_kernels_own(signum, frame):
+        raise AssertionError("not called")
+
+    monkeypatch.setattr(ExplorerServer, "serve_forever", interrupted)
+    before = signal.signal(signal.SIGINT, notebook_kernels_own)
+    try:
+        serve(text_source, port=0)
+        assert signal.getsignal(signal.SIGINT) is notebook_kernels_own
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert capsys.readouterr().out.splitlines()[-1] == "stopped"
 
 def test_served_image_upload_is_recomputed_through_the_image_model(photo, tmp_path):
     image_model().save_pretrained(tmp_path / "vit")
