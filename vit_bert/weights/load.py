@@ -37,6 +37,7 @@ from ..tokenizer import load_tokenizer, tokenizer_file_in
 from .files import load_pickle_safely, read_state_dict
 from .hf_bert import FAMILIES as BERT_FAMILIES, hf_bert_config, hf_bert_to_vit_bert, is_hf_bert
 from .timm_eva import eva_state_dict
+from .timm_labels import head_class_names
 from .hf_modernbert import is_modernbert, modernbert_config, modernbert_to_vit_bert
 from .timm_vit import check_representable, facts_of_model, infer_facts, is_timm_vit, timm_vit_config, timm_vit_to_vit_bert
 
@@ -82,16 +83,21 @@ def _from_state_dict(state_dict: dict[str, torch.Tensor], hf_config: dict | None
     )
 
 
-def _from_timm_model(model: torch.nn.Module) -> Pretrained:
-    """A timm VisionTransformer object: the facts its weights do not store and, from its pretrained_cfg, the normalisation it expects."""
+def _from_timm_model(model: torch.nn.Module, hub_config: dict | None = None) -> Pretrained:
+    """A timm VisionTransformer object: the facts its weights do not store and, from its pretrained_cfg, the normalisation
+    it expects and its head's class names. ``hub_config``: a timm Hub folder's config.json, whose own pretrained_cfg and
+    label_names say what that folder's head learned (the architecture's defaults do not)."""
     facts = facts_of_model(model)
     state_dict = eva_state_dict(model.state_dict())
     config = timm_vit_config(state_dict, facts, bool(getattr(model, "no_embed_class", False)))
-    pretrained = Pretrained(config, timm_vit_to_vit_bert(state_dict))
-    cfg = getattr(model, "pretrained_cfg", None) or {}
+    cfg = dict(getattr(model, "pretrained_cfg", None) or {})
+    if hub_config is not None:
+        cfg = {**cfg, "tag": None, **(hub_config.get("pretrained_cfg") or {}), "label_names": hub_config.get("label_names")}
+    class_names = head_class_names(cfg, config["num_classes"])
+    pretrained = Pretrained(config, timm_vit_to_vit_bert(state_dict), class_names)
     if cfg.get("mean") and cfg.get("std") and len(cfg["mean"]) == config["in_chans"]:
         pretrained.data_contract = DataContract(
-            "image", [str(i) for i in range(config["num_classes"])], in_chans=config["in_chans"], img_size=config["img_size"],
+            "image", class_names or [str(i) for i in range(config["num_classes"])], in_chans=config["in_chans"], img_size=config["img_size"],
             mean=[float(m) for m in cfg["mean"]], std=[float(s) for s in cfg["std"]],
         )
     return pretrained
@@ -120,7 +126,7 @@ def _from_timm_folder(timm_config: dict, state_dict: dict[str, torch.Tensor], wh
         load_weights_strict(model, state_dict)
     except WeightsMismatchError as err:
         raise WeightsMismatchError(f"{where} is not timm's {timm_config['architecture']}, which its config.json names: {err}") from None
-    return _from_timm_model(model)
+    return _from_timm_model(model, timm_config)
 
 
 def _from_directory(directory: Path, known: dict) -> Pretrained:
