@@ -55,8 +55,10 @@ def test_a_hub_folder_speaks_for_its_own_head(tmp_path):
     # 1000 classes, but the folder states no dataset: the architecture's default tag does not speak for these weights
     hub_folder(tmp_path / "unstated", {"num_classes": 1000})
     assert load_pretrained(tmp_path / "unstated").class_names == [str(i) for i in range(1000)]
-    hub_folder(tmp_path / "in1k", {"num_classes": 1000, "pretrained_cfg": {"tag": "augreg2_in21k_ft_in1k"}})
-    assert load_pretrained(tmp_path / "in1k").class_names[0] == "tench, Tinca tinca"
+    hub_folder(tmp_path / "in1k", {"num_classes": 1000, "pretrained_cfg": {"tag": "augreg2_in21k_ft_in1k", "mean": [0.1, 0.2, 0.3], "std": [0.4, 0.5, 0.6]}})
+    from_folder = load_pretrained(tmp_path / "in1k")
+    assert from_folder.class_names[0] == "tench, Tinca tinca"
+    assert (from_folder.data_contract.mean, from_folder.data_contract.std) == ([0.1, 0.2, 0.3], [0.4, 0.5, 0.6])  # its own, too
     hub_folder(tmp_path / "wrong", {"num_classes": 3, "label_names": ["cat", "dog"]}, num_classes=3)
     with pytest.raises(WeightsError, match="label_names holds 2 names, but the head has 3 classes"):
         load_pretrained(tmp_path / "wrong")
