@@ -10,8 +10,11 @@ import torch
 from torchvision.io import decode_png, read_file, write_png
 
 import vit_bert
+from vit_bert.errors import ConfigError
+from vit_bert.predict import Predictor
 from vit_bert.tokenizer import TextTokenizer, train_wordpiece
-from vit_bert.viz import attention_rollout, attention_view, cls_to_patches, trace_layer, view_figure
+from vit_bert.viz import attention_rollout, attention_view, cls_to_patches, explore, trace_layer, view_figure
+from vit_bert.viz.__main__ import main as viz_main
 
 from conftest import padded_batch
 
@@ -87,6 +90,41 @@ def test_trace_detects_a_wrong_computation(monkeypatch):
     with pytest.raises(AssertionError, match="differs from the model's forward"):
         trace_layer(model, {"input_ids": ids, "attention_mask": mask}, layer=0, out=lambda _: None)
 
+
+
+@pytest.mark.parametrize("preset, kwargs, said", [
+    ("bert-tiny", {"vocab_size": 50}, "[CLS] vector (token 0 of the encoder's output, what the head classifies)"),
+    ("modern-mini", {"vocab_size": 50, "depth": 2}, "[CLS] vector (token 0 of the encoder's output, one of the tokens the head's 'mean' pooling reads)"),
+    ("bert-tiny", {"vocab_size": 50, "head": "mlm"}, "[CLS] vector (token 0 of the encoder's output; the 'mlm' head reads every token, not this one alone)"),
+    ("vit-ti/16", {"img_size": 32, "depth": 2, "class_token": False, "pool": "mean"},
+     "token 0's vector (this model has no [CLS]) (token 0 of the encoder's output, one of the tokens the head's 'mean' pooling reads)"),
+])
+def test_the_trace_says_what_the_head_reads_of_token_0(preset, kwargs, said):
+    model = vit_bert.build_model(preset, **kwargs)
+    batch = {"images": torch.randn(1, 3, 32, 32)} if model.modality == "image" else dict(zip(("input_ids", "attention_mask"), padded_batch(50, [6])))
+    lines = []
+    trace_layer(model, batch, layer=0, out=lines.append)
+    assert lines[-1].strip().startswith(said)
+
+
+def test_a_masked_token_model_is_drawn_and_explored_though_it_predicts_nothing(tmp_path, capsys):
+    tokenizer = train_wordpiece(["a good film", "a bad film", "the plot was dull"] * 5, vocab_size=60)
+    vit_bert.build_model("bert-tiny", head="mlm", vocab_size=tokenizer.get_vocab_size()).save_pretrained(tmp_path / "mlm", tokenizer=tokenizer)
+    source = str(tmp_path / "mlm")
+    viz_main([source, "a good film", "--out", str(tmp_path / "mlm.png"), "--trace"])
+    out = capsys.readouterr().out
+    assert "masked-token model (no class prediction); wrote" in out and "the 'mlm' head reads every token" in out
+    assert png_size(tmp_path / "mlm.png")[0] in (3, 4)
+    [panel] = explore(source, "a good film").panels
+    assert panel["prediction"] is None and panel["tokens"] == ["[CLS]", "a", "good", "film", "[SEP]"]
+    viz_main([source, "a good film", "a bad film", "--html", str(tmp_path / "mlm.html")])
+    assert (tmp_path / "mlm.html").stat().st_size > 10_000
+    with pytest.raises(ConfigError, match="is a masked-token model"):  # predicting still needs a classifier
+        Predictor(source)
+    write_png(torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8), str(tmp_path / "photo.png"))
+    masked_patches = vit_bert.build_model("vit-ti/16", head="pixels", img_size=32, patch_size=8, depth=2)
+    [panel] = explore(masked_patches, tmp_path / "photo.png", mean=[0.5] * 3, std=[0.5] * 3).panels
+    assert panel["prediction"] is None and panel["grid"] == [4, 4]
 
 def png_size(path):
     image = decode_png(read_file(str(path)))

@@ -32,15 +32,16 @@ from .tokenizer import TextTokenizer, load_tokenizer
 from .weights.load import build_from_pretrained, build_multitask_from_pretrained, read_pretrained
 
 
-class Predictor:
-    """A model source -> (inputs -> (label, probability)).
+class InputReader:
+    """A model source -> (image files or sentences -> the model's keyword inputs), read as its data says.
 
     ``source``: a train.py checkpoint or save_pretrained folder (which carry their data contract), anything
     else ``load_pretrained`` reads, or a preset name (random weights, normalised with mean = std = 0.5).
     ``model``: an already loaded model (a co-trained model's ``task_model(name)``); ``source`` then only names it.
     Files are read with safetensors or ``weights_only=True``: no code runs from them. ``tokenizer`` (a
     tokenizer.json / vocab.txt / folder) is for text models that carry none; ``mean``/``std`` for image
-    models whose source does not say how images were normalised."""
+    models whose source does not say how images were normalised. Any head: the attention views read
+    masked-token models too; ``Predictor`` is the one that needs a classifier."""
 
     def __init__(
         self, source: str | Path, device: str = "cpu", tokenizer: str | Path | None = None,
@@ -52,11 +53,7 @@ class Predictor:
         if preset:
             mean, std = mean or [0.5] * self.model.config.in_chans, std or [0.5] * self.model.config.in_chans
         config, contract = self.model.config, self.model.data_contract
-        if config.head != "classifier":
-            raise ConfigError(
-                f"{source} is a masked-token model (head={config.head!r}): it has no classifier to predict labels with; "
-                f"fine-tune it first (train.py --model.pretrained {source})"
-            )
+        self.check_head()
         self.model.eval().to(device)
         self.device = device
         self.modality = config.modality
@@ -78,6 +75,9 @@ class Predictor:
         DataContract("image", self.class_names, in_chans=self.in_chans, img_size=self.image_size, mean=mean, std=std)  # checks the lengths
         self.transform = BatchTransform(mean, std, self.image_size)
 
+    def check_head(self) -> None:
+        """Any head reads inputs."""
+
     def read_images(self, paths: list[Path]) -> torch.Tensor:
         """Image files -> (B, C, S, S) uint8 at the model's input size."""
         images = []
@@ -95,6 +95,18 @@ class Predictor:
             return {"images": self.transform(images.to(self.device), train=False)}
         ids, _ = self.text.encode(inputs)
         return {k: v.to(self.device) for k, v in self.text.collate(ids).items()}
+
+
+class Predictor(InputReader):
+    """A model source -> (inputs -> (label, probability)); the source as ``InputReader`` takes it, with a classifier head."""
+
+    def check_head(self) -> None:
+        head = self.model.config.head
+        if head != "classifier":
+            raise ConfigError(
+                f"{self.source} is a masked-token model (head={head!r}): it has no classifier to predict labels with; "
+                f"fine-tune it first (train.py --model.pretrained {self.source})"
+            )
 
     def label(self, logits: torch.Tensor) -> list[tuple[str, float]]:
         best = logits.float().softmax(dim=-1).max(dim=-1)
@@ -168,12 +180,24 @@ def predictors(
     """(Predictor, its inputs) pairs: one for a single-task model; for a co-trained model one per task the
     inputs go to (``route_inputs``). ``model``: ``source``'s model when it is already loaded.
     ``options``: Predictor's device, tokenizer, mean, std."""
+    return per_task(Predictor, source, inputs, task, options, model)
+
+
+def input_readers(
+    source: str, inputs: list[str], task: str | None, *options, model: TransformerClassifier | MultiTaskModel | None = None,
+) -> list[tuple[InputReader, list[str]]]:
+    """As ``predictors``, for what reads a model's inputs without predicting labels (the attention views): a
+    masked-token model is read too."""
+    return per_task(InputReader, source, inputs, task, options, model)
+
+
+def per_task(reader: type[InputReader], source: str, inputs: list[str], task: str | None, options: tuple, model) -> list:
     model = load_source(source) if model is None else model
     if not isinstance(model, MultiTaskModel):
         if task:
             raise ConfigError(f"--task {task}: {source} is a single-task model; --task is for co-trained models")
-        return [(Predictor(source, *options, model=model), inputs)]
-    return [(Predictor(f"{source} (task {name})", *options, model=model.task_model(name)), items)
+        return [(reader(source, *options, model=model), inputs)]
+    return [(reader(f"{source} (task {name})", *options, model=model.task_model(name)), items)
             for name, items in route_inputs(model, inputs, task).items()]
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from ..predict import expand_inputs, predictors
+from ..predict import expand_inputs, input_readers
 from ..typed_command import run_typed
 from .explorer import explore, read_input
 from .trace import trace_layer as print_trace
@@ -59,17 +59,17 @@ def viz(
         written = page.save(html)
         print(f"wrote {written}: {len(page.panels)} input(s), {written.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s")
         return
-    items = [(predictor, item) for predictor, routed in predictors(source, inputs, task, "cpu", tokenizer, mean, std)
-             for item in expand_inputs(routed, predictor.modality)]
+    items = [(reader, item) for reader, routed in input_readers(source, inputs, task, "cpu", tokenizer, mean, std)
+             for item in expand_inputs(routed, reader.modality)]
     if len(items) != 1:
         raise ConfigError(f"a PNG figure shows one input; got {len(items)}; pass --html page.html to see several side by side")
-    [(predictor, item)] = items
-    batch, image, tokens = read_input(predictor, item)
-    view = attention_view(predictor.model, batch)
-    title = prediction_title(view, predictor.class_names)
+    [(reader, item)] = items
+    batch, image, tokens = read_input(reader, item)
+    view = attention_view(reader.model, batch)
+    title = prediction_title(view, reader.class_names)
     figure = view_figure(view, layer, title, None if image is None else image.astype(np.float32) / 255, tokens)
     if trace:
-        print_trace(predictor.model, batch, trace_layer, head, tokens=tokens)
+        print_trace(reader.model, batch, trace_layer, head, tokens=tokens)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, dpi=dpi)
     print(f"{title}; wrote {out}")

@@ -4,7 +4,7 @@
         model_or_source: a model (TransformerClassifier or co-trained MultiTaskModel), or any source ``viz`` takes
         inputs: image files and/or sentences; a co-trained model sends each to the task of its modality
     input_panels(source, inputs, model=None, ...) -> [panel_data per input]   (the served page: its model loaded once)
-    read_input(predictor, item) -> (batch, image (H, W, C) uint8 or None, tokens or None)
+    read_input(reader, item) -> (batch, image (H, W, C) uint8 or None, tokens or None)
 
     from vit_bert.viz import explore
     explore("runs/quickstart/version_0/checkpoints/best.ckpt", "digit.png").save("digit.html")
@@ -18,19 +18,19 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from ..predict import Predictor, expand_inputs, predictors
+from ..predict import InputReader, expand_inputs, input_readers
 from .page import Explorer
 from .page_data import panel_data
 
 
-def read_input(predictor: Predictor, item: str | Path) -> tuple[dict[str, torch.Tensor], np.ndarray | None, list[str] | None]:
+def read_input(reader: InputReader, item: str | Path) -> tuple[dict[str, torch.Tensor], np.ndarray | None, list[str] | None]:
     """One image file or sentence (as ``expand_inputs`` gives them) -> the model's batch of one, with the picture
     or the tokens it read."""
-    if predictor.modality == "image":
-        pixels = predictor.read_images([Path(item)])  # read once: shown as is, and fed to the model
-        return predictor.batch(pixels), pixels[0].permute(1, 2, 0).numpy(), None
-    batch = predictor.batch([str(item)])
-    return batch, None, predictor.text.tokens(batch["input_ids"][0].tolist())
+    if reader.modality == "image":
+        pixels = reader.read_images([Path(item)])  # read once: shown as is, and fed to the model
+        return reader.batch(pixels), pixels[0].permute(1, 2, 0).numpy(), None
+    batch = reader.batch([str(item)])
+    return batch, None, reader.text.tokens(batch["input_ids"][0].tolist())
 
 
 def explore(
@@ -46,14 +46,14 @@ def explore(
 
 
 def input_panels(source: str, inputs, *, model=None, task=None, options=(), layer: int = -1, steps_layers=None) -> list[dict]:
-    """One ``panel_data`` per input; ``model``: ``source``'s model when it is already loaded; ``options``: Predictor's."""
+    """One ``panel_data`` per input; ``model``: ``source``'s model when it is already loaded; ``options``: InputReader's."""
     if not inputs:
         raise ConfigError("explore needs at least one input: an image file or a sentence")
     panels = []
-    for predictor, items in predictors(source, [str(i) for i in inputs], task, *options, model=model):
-        for item in expand_inputs(items, predictor.modality):  # folders and .txt files opened; an image path never read as text
-            batch, image, tokens = read_input(predictor, item)
-            title = f"{Path(item).name if image is not None else repr(item)} through {predictor.source}"
-            panels.append(panel_data(predictor.model, batch, title, tokens=tokens, image=image, class_names=predictor.class_names,
+    for reader, items in input_readers(source, [str(i) for i in inputs], task, *options, model=model):
+        for item in expand_inputs(items, reader.modality):  # folders and .txt files opened; an image path never read as text
+            batch, image, tokens = read_input(reader, item)
+            title = f"{Path(item).name if image is not None else repr(item)} through {reader.source}"
+            panels.append(panel_data(reader.model, batch, title, tokens=tokens, image=image, class_names=reader.class_names,
                                      steps_layers=steps_layers, shown_layer=layer))
     return panels

@@ -137,7 +137,19 @@ def _walkthrough(model, block, block_in, block_out, mask, rotation, final, layer
     if difference > 1e-4:
         raise AssertionError(f"the traced computation differs from the model's forward by {difference:.2e} (> 1e-4)")
     cls = final[index, 0].float()
-    out(f"  [CLS] vector (token 0 of the encoder's output, what the head classifies): shape {tuple(cls.shape)}, "
+    out(f"  {_token_0(model.config)} (token 0 of the encoder's output{_what_the_head_reads(model.config)}): shape {tuple(cls.shape)}, "
         f"first values {', '.join(f'{float(v):.3f}' for v in cls[:6])} ...")
     return {"X": X, "W_Q": W_Q, "W_K": W_K, "W_V": W_V, "Q": Q, "K": K, "V": V, "scores": scores, "weights": weights,
             "out": head_out, "heads": seen["heads"], "layer_output": traced[real], "model_layer_output": block_out[index][real], "cls": cls, "difference": difference}
+
+
+def _token_0(config) -> str:
+    return "[CLS] vector" if config.modality == "text" or config.class_token else "token 0's vector (this model has no [CLS])"
+
+
+def _what_the_head_reads(config) -> str:
+    if config.head != "classifier":
+        return f"; the {config.head!r} head reads every token, not this one alone"
+    if config.pool != "cls":
+        return f", one of the tokens the head's {config.pool!r} pooling reads"
+    return ", what the head classifies"
