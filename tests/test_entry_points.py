@@ -48,7 +48,7 @@ def test_a_bug_inside_vit_bert_keeps_its_traceback(monkeypatch):
     monkeypatch.setattr(cli, "VitBertCLI", broken)
     with pytest.raises(KeyError, match="a bug"):
         commands.train_py(["--trainer.max_epochs", "1"])
-    monkeypatch.setattr(viz_main, "predictors", broken)
+    monkeypatch.setattr(viz_main, "input_readers", broken)
     with pytest.raises(KeyError, match="a bug"):
         viz_main.main(["vit-ti/16", "photo.png"])
 
