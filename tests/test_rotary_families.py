@@ -236,6 +236,41 @@ def test_bare_dinov3_weights_load_from_the_table_a_twin_asks_for_what_it_disagre
         load_pretrained(tmp_path)
 
 
+
+@pytest.mark.parametrize("name, size", [("vit_small_patch16_dinov3", 64), ("eva02_tiny_patch14_224", 56)], ids=["dinov3", "eva02"])
+def test_training_time_coordinate_augmentation_draws_as_timm_does(name, size):
+    """DINOv3's shift / jitter / rescale of the rotary coordinates (timm's rope_*_coords, on either grid): read from the
+    object, drawn in timm's order from the same generator, so a training forward equals timm's at the same seed; a new
+    draw moves it; eval mode has none."""
+    augments = dict(rope_shift_coords=0.3, rope_jitter_coords=1.5, rope_rescale_coords=2.0)
+    reference = jittered(timm.create_model(name, pretrained=False, depth=2, img_size=size, **augments), 0.1)  # sharp attention
+    model = load_pretrained(reference)
+    assert (model.config.rope_shift, model.config.rope_jitter, model.config.rope_rescale) == (0.3, 1.5, 2.0)
+    images = torch.randn(2, 3, size, size)
+    reference.train(), model.train()
+    outputs = []
+    for seed in (0, 0, 1):
+        torch.manual_seed(seed)
+        theirs = reference(images)
+        torch.manual_seed(seed)
+        outputs.append(model(images))
+        assert gap(outputs[-1], theirs) <= 1e-5
+    assert gap(outputs[0], outputs[1]) == 0.0 and gap(outputs[0], outputs[2]) > 1e-3  # each step its own draw
+    reference.eval(), model.eval()
+    with torch.no_grad():
+        assert gap(model(images), reference(images)) <= 1e-5
+        plain = load_pretrained(reference, rope_shift=None, rope_jitter=None, rope_rescale=None).eval()
+        assert gap(model(images), plain(images)) == 0.0  # in eval mode the augmentation settings change nothing
+
+
+def test_coordinate_augmentation_settings_are_checked():
+    with pytest.raises(ConfigError, match="'rope_jitter' must be a finite number >= 1 \\(a scale factor\\), or None for off; got 0.5"):
+        vit_bert.build_model("dinov3-s/16", rope_jitter=0.5)
+    with pytest.raises(ConfigError, match="'rope_shift' must be a finite number >= 0, or None for off; got -1"):
+        vit_bert.build_model("dinov3-s/16", rope_shift=-1.0)
+    with pytest.raises(ConfigError, match="rope_rescale augment the rotary patch coordinates: set rope_theta"):
+        vit_bert.build_model("vit-ti/16", rope_rescale=2.0)
+
 @pytest.mark.parametrize("name", ["eva02_tiny_patch14_224", "vit_small_patch16_dinov3"], ids=["eva02", "dinov3"])
 def test_the_trace_and_the_attention_view_of_a_rotary_image_model(name):
     """The trace recomputes a block with the rotated Q and K (prefix tokens unturned) and equals the forward; the view's

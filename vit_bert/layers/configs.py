@@ -14,6 +14,7 @@ Fields whose value pretrained weights fix are marked with ``fixed_by_weights``.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 from .checks import check_choice, check_heads, check_patch_grid, check_positive, check_power_of_two_patch, check_types
@@ -194,6 +195,13 @@ class ImageConfig(_Section):
     rope_ref_grid: int | None = fixed_by_weights(None)
     """With rope_grid='index': coordinates are rescaled so that any grid spans this many patches per side (EVA-02's
     ref_feat_shape, its pretraining grid: 16 for 224 / 14). None: plain indices."""
+    rope_shift: float | None = None
+    """Training only: every step, one random shift of the rotary patch coordinates per axis, uniform in [-s, s], in
+    the grid's units (the [-1, 1] grid for rope_grid='centered'; DINOv3's shift_coords). None: off."""
+    rope_jitter: float | None = None
+    """Training only: one random scale per axis, log-uniform in [1/J, J], J >= 1 (DINOv3's jitter_coords). None: off."""
+    rope_rescale: float | None = None
+    """Training only: one random scale for both axes, log-uniform in [1/R, R], R >= 1 (DINOv3's rescale_coords). None: off."""
     no_embed_class: bool = fixed_by_weights(False)
     """Position embeddings on the patches only, none for the prefix tokens (timm's no_embed_class: DeiT III, DINOv2 with registers)."""
     norm_pre: bool = fixed_by_weights(False)
@@ -213,6 +221,11 @@ class ImageConfig(_Section):
         check_choice("rope_grid", self.rope_grid, ("index", "centered"))
         if self.rope_ref_grid is not None:
             check_positive("rope_ref_grid", self.rope_ref_grid)
+        for name, least in (("rope_shift", 0.0), ("rope_jitter", 1.0), ("rope_rescale", 1.0)):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= least):
+                raise ConfigError(f"model config {name!r} must be a finite number >= {least:g}"
+                                  f"{' (a scale factor)' if least else ''}, or None for off; got {value}")
         check_patch_grid(self.img_size, self.patch_size)
         if self.stem == "conv":
             check_power_of_two_patch(self.patch_size)

@@ -7,7 +7,8 @@ Pixels become patch tokens through ``stem``: "patch" flattens each P x P x C pat
 with one Linear layer (``patch_embed.py``), "conv" runs a small convolutional stem down to the
 same grid (``conv_stem.py``). Then the prefix tokens are prepended and position embeddings are added
 (unless ``pos_embed="none"``). The patches' (row, column) coordinates go to the encoder too, for rotary
-positions (``rope_grid``: indices, or centres in [-1, 1] times 2 pi); the prefix tokens have none.
+positions (``rope_grid``: indices, or centres in [-1, 1] times 2 pi), moved at random in training where
+``rope_shift`` / ``rope_jitter`` / ``rope_rescale`` say so (DINOv3's augmentation); the prefix tokens have none.
 """
 
 from __future__ import annotations
@@ -92,21 +93,32 @@ class ImageFrontEnd(nn.Module):
     def patch_coordinates(self, grid: tuple[int, int], device: torch.device) -> torch.Tensor:
         """(h*w, 2) (row, column) coordinates of the patches, row by row, for rotary positions: indices (rescaled to span
         ``rope_ref_grid`` patches, as EVA-02's ref_feat_shape) or, with ``rope_grid="centered"``, patch centres in [-1, 1]
-        times 2 pi (DINOv3's angle 2 pi * coordinate / period)."""
+        times 2 pi (DINOv3's angle 2 pi * coordinate / period). In training, ``rope_shift`` / ``rope_jitter`` /
+        ``rope_rescale`` move them by fresh random draws each call, in timm's order (shift, per-axis scale, shared scale)."""
+        if self.training and self.augments_coordinates:
+            return self._in_angle_units(augmented_coordinates(self._grid_coordinates(grid), self.config)).to(device)
         if torch.compiler.is_compiling() or torch.jit.is_tracing():  # a traced graph holds them as constants; no cache to write
-            return self._make_coordinates(grid).to(device)
+            return self._in_angle_units(self._grid_coordinates(grid)).to(device)
         key = (grid, device)
         if key not in self._coordinates:  # made once per grid and device, not at every step; float32 whatever the model's dtype
-            self._coordinates[key] = self._make_coordinates(grid).to(device)
+            self._coordinates[key] = self._in_angle_units(self._grid_coordinates(grid)).to(device)
         return self._coordinates[key]
 
-    def _make_coordinates(self, grid: tuple[int, int]) -> torch.Tensor:
+    @property
+    def augments_coordinates(self) -> bool:
+        return any(getattr(self.config, name) is not None for name in ("rope_shift", "rope_jitter", "rope_rescale"))
+
+    def _grid_coordinates(self, grid: tuple[int, int]) -> torch.Tensor:
+        """(h*w, 2) on the CPU, in the grid's own units: indices (or rescaled indices), or centres in [-1, 1]."""
         ref = self.config.rope_ref_grid
         if self.config.rope_grid == "index":
             axes = [torch.arange(n, dtype=torch.float32) / n * ref if ref else torch.arange(n, dtype=torch.float32) for n in grid]
         else:
-            axes = [(2.0 * (torch.arange(0.5, n, dtype=torch.float32) / n) - 1.0) * (2 * math.pi) for n in grid]
+            axes = [2.0 * (torch.arange(0.5, n, dtype=torch.float32) / n) - 1.0 for n in grid]
         return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).flatten(0, 1)
+
+    def _in_angle_units(self, coordinates: torch.Tensor) -> torch.Tensor:
+        return coordinates * (2 * math.pi) if self.config.rope_grid == "centered" else coordinates
 
     def position_embeddings(self, grid: tuple[int, int]) -> torch.Tensor | None:
         """(1, positioned prefix + h*w, D) for a patch grid (h, w); resampled when it differs from the configured grid.
@@ -159,3 +171,18 @@ class ImageFrontEnd(nn.Module):
         coords = full.positions.coords
         visible_coords = coords[kept]  # (B, K, 2): each sample's own visible patches
         return EncoderInput(torch.cat([tokens[:, :prefix], visible], dim=1), None, prefix, full.grid, TokenPositions(visible_coords, prefix))
+
+
+def augmented_coordinates(coordinates: torch.Tensor, config: ImageConfig) -> torch.Tensor:
+    """(N, 2) -> (N, 2) moved by one random transform: + a per-axis shift, * a per-axis scale, * one shared scale (each
+    only when configured), drawn from torch's default generator in that order, as timm's and DINOv3's RoPE draw them."""
+    axes = coordinates.shape[-1]
+    if config.rope_shift is not None:
+        coordinates = coordinates + torch.empty(axes, dtype=coordinates.dtype).uniform_(-config.rope_shift, config.rope_shift)
+    if config.rope_jitter is not None:
+        bound = math.log(config.rope_jitter)
+        coordinates = coordinates * torch.empty(axes, dtype=coordinates.dtype).uniform_(-bound, bound).exp()
+    if config.rope_rescale is not None:
+        bound = math.log(config.rope_rescale)
+        coordinates = coordinates * torch.empty(1, dtype=coordinates.dtype).uniform_(-bound, bound).exp()
+    return coordinates

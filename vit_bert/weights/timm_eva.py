@@ -57,7 +57,10 @@ def _rope_fields(model: nn.Module) -> dict:
     else:
         raise WeightsError(f"this Eva's rotary embedding is timm's {kind} with settings vit_bert does not compute; vit_bert reads "
                            "EVA-02's RotaryEmbeddingCat (index grid) and DINOv3's RotaryEmbeddingDinoV3 (centred grid, temperature)")
-    return dict(fields, rope_theta=float(rope.temperature), rope_layout="half" if attn.rotate_half else "interleaved")
+    augments = {field: value for field, value in  # training only; set by a user, never by a registered architecture
+                (("rope_shift", rope.shift_coords), ("rope_jitter", rope.jitter_coords), ("rope_rescale", rope.rescale_coords))
+                if value is not None}
+    return dict(fields, **augments, rope_theta=float(rope.temperature), rope_layout="half" if attn.rotate_half else "interleaved")
 
 
 def eva_fields(model: nn.Module) -> dict:
