@@ -54,9 +54,8 @@ class ModelConfig(HeadConfig, TextConfig, ImageConfig, EncoderConfig):
             what = "learned_positions=False" if self.modality == "text" else "pos_embed='none'"
             raise ConfigError(f"{what} leaves the tokens without positions: set rope_theta (rotary positions) too")
         if self.modality == "image":
-            augmented = [name for name in ("rope_shift", "rope_jitter", "rope_rescale") if getattr(self, name) is not None]
-            if augmented and self.rope_theta is None:
-                raise ConfigError(f"{', '.join(augmented)} augment the rotary patch coordinates: set rope_theta (rotary positions) too")
+            if self.rope_augments_on and self.rope_theta is None:
+                raise ConfigError(f"{', '.join(self.rope_augments_on)} augment the rotary patch coordinates: set rope_theta (rotary positions) too")
             if self.pool == "cls" and not self.class_token:
                 raise ConfigError("pool='cls' needs class_token=True; use pool='mean' or 'map' for a model without [CLS]")
             if self.dist_token and self.pool != "cls":

@@ -23,6 +23,9 @@ from .rotary import LAYOUTS as ROPE_LAYOUTS
 from ..errors import ConfigError
 
 
+ROPE_AUGMENTS = ("rope_shift", "rope_jitter", "rope_rescale")  # ImageConfig's training-time moves of the rotary coordinates
+
+
 def fixed_by_weights(default):
     """A field whose value pretrained weights decide: another value would not fit them, or would compute something else."""
     return field(default=default, metadata={"fixed_by_weights": True})
@@ -221,7 +224,7 @@ class ImageConfig(_Section):
         check_choice("rope_grid", self.rope_grid, ("index", "centered"))
         if self.rope_ref_grid is not None:
             check_positive("rope_ref_grid", self.rope_ref_grid)
-        for name, least in (("rope_shift", 0.0), ("rope_jitter", 1.0), ("rope_rescale", 1.0)):
+        for name, least in zip(ROPE_AUGMENTS, (0.0, 1.0, 1.0)):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value >= least):
                 raise ConfigError(f"model config {name!r} must be a finite number >= {least:g}"
@@ -236,6 +239,11 @@ class ImageConfig(_Section):
     def num_prefix_tokens(self) -> int:
         """[CLS], the distillation token and the registers, in that order before the patches."""
         return int(self.class_token) + int(self.dist_token) + self.reg_tokens
+
+    @property
+    def rope_augments_on(self) -> list[str]:
+        """The training-time augmentations of the rotary coordinates that are set (of ``ROPE_AUGMENTS``)."""
+        return [name for name in ROPE_AUGMENTS if getattr(self, name) is not None]
 
 
 @dataclass

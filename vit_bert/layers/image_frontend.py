@@ -95,7 +95,7 @@ class ImageFrontEnd(nn.Module):
         ``rope_ref_grid`` patches, as EVA-02's ref_feat_shape) or, with ``rope_grid="centered"``, patch centres in [-1, 1]
         times 2 pi (DINOv3's angle 2 pi * coordinate / period). In training, ``rope_shift`` / ``rope_jitter`` /
         ``rope_rescale`` move them by fresh random draws each call, in timm's order (shift, per-axis scale, shared scale)."""
-        if self.training and self.augments_coordinates:
+        if self.training and self.config.rope_augments_on:
             return self._in_angle_units(augmented_coordinates(self._grid_coordinates(grid), self.config)).to(device)
         if torch.compiler.is_compiling() or torch.jit.is_tracing():  # a traced graph holds them as constants; no cache to write
             return self._in_angle_units(self._grid_coordinates(grid)).to(device)
@@ -103,10 +103,6 @@ class ImageFrontEnd(nn.Module):
         if key not in self._coordinates:  # made once per grid and device, not at every step; float32 whatever the model's dtype
             self._coordinates[key] = self._in_angle_units(self._grid_coordinates(grid)).to(device)
         return self._coordinates[key]
-
-    @property
-    def augments_coordinates(self) -> bool:
-        return any(getattr(self.config, name) is not None for name in ("rope_shift", "rope_jitter", "rope_rescale"))
 
     def _grid_coordinates(self, grid: tuple[int, int]) -> torch.Tensor:
         """(h*w, 2) on the CPU, in the grid's own units: indices (or rescaled indices), or centres in [-1, 1]."""
