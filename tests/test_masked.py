@@ -89,7 +89,7 @@ def test_bad_settings_stop_with_one_line():
 @pytest.mark.slow
 def test_pretrain_with_train_py_then_fine_tune_from_its_last_checkpoint(tmp_path, monkeypatch, capsys):
     from vit_bert.cli import build_cli, run
-    from vit_bert.commands import train_py as main
+    from vit_bert.commands import main as vit_bert_command, train_py as main
 
     monkeypatch.chdir(tmp_path)
     write_splits(tmp_path / "data", "tsv", n_train=200, n_test=40)
@@ -114,6 +114,8 @@ def test_pretrain_with_train_py_then_fine_tune_from_its_last_checkpoint(tmp_path
     with pytest.raises(SystemExit) as exit_info:
         main(["predict", str(last), "a good film"])
     assert exit_info.value.code == 2 and "is a masked-token model" in capsys.readouterr().err
+    vit_bert_command(["viz", str(last), "a good film", "--html", "mlm.html"])  # its attention can be seen all the same, with its own tokenizer
+    assert "wrote mlm.html: 1 input(s)" in capsys.readouterr().out and (tmp_path / "mlm.html").stat().st_size > 10_000
 
 
 DIGITS = DataContract("image", [str(i) for i in range(10)], in_chans=1, img_size=8, mean=[0.3], std=[0.4])
