@@ -32,7 +32,7 @@ from vit_bert.viz.explorer import read_input
 from vit_bert.viz.page_data import chosen_steps_layers
 from vit_bert.viz.page_encoding import base85, dequantised_rows, quantised_rows
 from vit_bert.viz.server import ExplorerServer, serve
-from vit_bert.predict import Predictor, expand_inputs
+from vit_bert.predict import InputReader, Predictor, expand_inputs
 
 TEXTS = ["a good film", "a bad film", "the plot was dull", "the acting was fine"]
 SENTENCE = "the film was good"
@@ -329,6 +329,24 @@ def test_a_local_rotary_layer_keeps_its_window_in_the_pages_arithmetic(browser, 
     assert "rotary positions" in panel.locator("[data-step='q']").inner_text()
     session.close()
 
+
+
+@pytest.mark.slow
+def test_a_masked_token_models_page_says_it_predicts_nothing_and_its_arithmetic_holds(browser, tmp_path):
+    tokenizer = train_wordpiece(TEXTS, vocab_size=60)
+    vit_bert.build_model("bert-tiny", head="mlm", vocab_size=tokenizer.get_vocab_size()).save_pretrained(tmp_path / "mlm", tokenizer=tokenizer)
+    sentence = "the acting was fine"
+    path = explore(str(tmp_path / "mlm"), sentence).save(tmp_path / "mlm.html")
+    session = Page(browser, path.as_uri())
+    panel = session.ready().locator(".vb-panel").first
+    assert panel.locator(".vb-prediction").inner_text() == "masked-token model (no class prediction)"
+    assert panel.locator(".vb-best").count() == 0
+    panel.locator(".vb-head").select_option("1")
+    panel.locator(".vb-token-left[data-index='2']").click()
+    reader = InputReader(str(tmp_path / "mlm"))
+    batch, _, _ = read_input(reader, sentence)
+    check_arithmetic(session, panel, trace_layer(reader.model, batch, -1, 1, out=lambda *_: None), query=2)
+    session.close()
 
 @pytest.mark.slow
 def test_image_page_in_chromium_points_at_patches_and_prefix_tokens(browser, photo, tmp_path):

@@ -25,7 +25,7 @@ from torchvision.io import encode_png
 from ..errors import ConfigError
 from .page_encoding import blob, quantised_rows
 from .trace import projection_notes, trace_layers
-from .view import attention_view
+from .view import attention_view, prediction_title
 
 STEPS_BUDGET = 4_000_000  # bytes of float32 arithmetic data before only the shown layer's is kept (steps_layers=None)
 TOP_CLASSES = 5
@@ -74,6 +74,7 @@ def panel_data(
         **{name: blob(torch.stack([traced[layer]["heads"][name] for layer in steps]), "float32") for name in ("Q", "K", "V")},
         "cls": blob(next(iter(traced.values()))["cls"], "float32"),
         "class_token": class_token, "pool": model.config.pool, "prediction": None,
+        "prediction_note": None if view.probabilities is not None else prediction_title(view, class_names),
     }
     if view.probabilities is not None:
         names = class_names or [str(i) for i in range(len(view.probabilities))]

@@ -99,6 +99,8 @@ class Panel {
     if (this.prediction) {
       node.append(el("div", { class: "vb-prediction" }, "prediction: ",
         ...this.prediction.map((p, k) => el("span", { class: k ? "vb-class" : "vb-class vb-best", "data-label": p.label }, `${p.label} ${(100 * p.probability).toFixed(1)}%`))));
+    } else if (this.prediction_note) {
+      node.append(el("div", { class: "vb-prediction" }, this.prediction_note));
     }
     node.append(el("div", { class: "vb-controls" }, layerSelect, " ", headSelect));
     this.views = el("div", { class: "vb-views" });
