@@ -192,6 +192,7 @@ def input_readers(
 
 
 def per_task(reader: type[InputReader], source: str, inputs: list[str], task: str | None, options: tuple, model) -> list:
+    """(``reader`` of the model or of each task the inputs go to, its inputs) pairs."""
     model = load_source(source) if model is None else model
     if not isinstance(model, MultiTaskModel):
         if task:
