@@ -6,8 +6,9 @@ import torch
 
 pytest.importorskip("transformers")
 from transformers import (  # noqa: E402
-    BertConfig, BertModel, DistilBertConfig, DistilBertForMaskedLM, DistilBertModel, ElectraConfig, ElectraModel, ModernBertConfig,
-    ModernBertForMaskedLM, ModernBertModel, RobertaConfig, RobertaForMaskedLM, RobertaModel,
+    BertConfig, BertForSequenceClassification, BertModel, DistilBertConfig, DistilBertForMaskedLM, DistilBertForSequenceClassification,
+    DistilBertModel, ElectraConfig, ElectraForSequenceClassification, ElectraModel, ModernBertConfig, ModernBertForMaskedLM,
+    ModernBertForSequenceClassification, ModernBertModel, RobertaConfig, RobertaForMaskedLM, RobertaForSequenceClassification, RobertaModel,
 )
 
 from vit_bert import load_pretrained  # noqa: E402
@@ -82,6 +83,110 @@ def test_the_masked_lm_heads_give_the_same_logits(tmp_path, cls, config):
     assert ours.shape == theirs.shape and (ours[real] - theirs[real]).abs().max() <= 1e-4
 
 
+LABELS = {0: "negative", 1: "neutral", 2: "positive"}
+CLASSIFIERS = {  # family -> (transformers class, config, the pooler's activation after its dense layer)
+    "bert": (BertForSequenceClassification, BertConfig(**SMALL), "tanh"),
+    "roberta": (RobertaForSequenceClassification, FAMILIES["roberta"][1], "tanh"),
+    "electra": (ElectraForSequenceClassification, FAMILIES["electra"][1], "gelu"),
+    "distilbert": (DistilBertForSequenceClassification, FAMILIES["distilbert"][1], "relu"),
+    "modernbert": (ModernBertForSequenceClassification, FAMILIES["modernbert"][1], "gelu"),
+    "modernbert-mean": (ModernBertForSequenceClassification, FAMILIES["modernbert"][1].__class__(
+        **{**FAMILIES["modernbert"][1].to_dict(), "classifier_pooling": "mean", "classifier_activation": "silu", "classifier_bias": True}), "silu"),
+}
+
+
+@pytest.mark.parametrize("family", CLASSIFIERS)
+def test_a_fine_tuned_sequence_classifier_keeps_its_head_and_label_names(tmp_path, family):
+    """RoBERTa's and ELECTRA's classifier.{dense,out_proj}, DistilBERT's pre_classifier and ModernBERT's head.{dense,norm}
+    are vit_bert's pooler (with their own activation; ModernBERT's with a norm) and classifier; id2label names the classes."""
+    cls, config, activation = CLASSIFIERS[family]
+    config = config.__class__(**{**config.to_dict(), "id2label": LABELS, "label2id": {v: k for k, v in LABELS.items()}})
+    reference = jittered(cls(config))
+    reference.save_pretrained(tmp_path)
+    model = load_pretrained(tmp_path).eval()
+    ids, mask = padded(config.pad_token_id)
+    with torch.no_grad():
+        theirs = reference(input_ids=ids, attention_mask=mask).logits
+        ours = model(input_ids=ids, attention_mask=mask)
+    assert ours.shape == theirs.shape == (len(LENGTHS), 3) and (ours - theirs).abs().max() <= 1e-5
+    assert model.class_names == ["negative", "neutral", "positive"]
+    assert (model.config.head_pooler, model.config.pooler_act, model.config.pooler_norm) == (True, activation, family.startswith("modernbert"))
+    assert load_pretrained(tmp_path, num_classes=5).class_names is None  # a new head has no names yet
+
+
+def test_vit_bert_predict_on_a_roberta_classifier_folder_names_its_labels_as_transformers_scores_them(tmp_path, capsys):
+    """A folder as a fine-tuned RoBERTa comes: RoBERTa's byte-level tokenizer (<s> ... </s>, <pad>) and id2label."""
+    from text_data import roberta_style_tokenizer, sentences
+
+    from vit_bert.commands import main as vit_bert_main
+
+    tokenizer = roberta_style_tokenizer([t for t, _ in sentences(200)])
+    labels = {0: "NEGATIVE", 1: "POSITIVE"}
+    config = RobertaConfig(**{**SMALL, "vocab_size": tokenizer.get_vocab_size()}, pad_token_id=1, type_vocab_size=1, id2label=labels,
+                           label2id={v: k for k, v in labels.items()})
+    reference = jittered(RobertaForSequenceClassification(config))
+    reference.save_pretrained(tmp_path)
+    tokenizer.save(str(tmp_path / "tokenizer.json"))
+    texts = ["a good film", "the plot was very dull and the actors flat"]
+    vit_bert_main(["predict", str(tmp_path), *texts])
+    printed = [line.split("\t") for line in capsys.readouterr().out.strip().splitlines()]
+    for (text, label, prob), sentence in zip(printed, texts):
+        ids = torch.tensor([tokenizer.encode(sentence).ids])  # the tokenizer's own post-processor: <s> ... </s>
+        assert ids[0, 0] == 0 and ids[0, -1] == 2
+        with torch.no_grad():
+            probs = reference(input_ids=ids).logits.softmax(-1)[0]
+        assert text == sentence and label == labels[int(probs.argmax())] and abs(float(prob) - float(probs.max())) < 1e-4
+
+
+@pytest.mark.parametrize("cls, config", [
+    (BertModel, BertConfig(**SMALL, hidden_act="relu")),
+    (ElectraModel, ElectraConfig(**SMALL, embedding_size=32, hidden_act="silu")),
+    (ModernBertModel, FAMILIES["modernbert"][1].__class__(**{**FAMILIES["modernbert"][1].to_dict(), "hidden_activation": "silu"})),
+], ids=["bert-relu", "electra-silu", "modernbert-swiglu"])
+def test_the_families_other_mlp_activations_match_transformers(tmp_path, cls, config):
+    reference = jittered(cls(config))
+    reference.save_pretrained(tmp_path)
+    model = load_pretrained(tmp_path, num_classes=0).eval()
+    ids, mask = padded(config.pad_token_id)
+    with torch.no_grad():
+        gap = model.forward_features(input_ids=ids, attention_mask=mask) - reference(input_ids=ids, attention_mask=mask).last_hidden_state
+    assert gap[mask.bool()].abs().max() <= 1e-5
+
+
+def test_a_bare_roberta_state_dict_asks_where_its_positions_start_and_then_loads():
+    """No tensor stores RoBERTa's padding id, after which its positions count: loaded as a BERT's, every output would differ."""
+    base = jittered(RobertaModel(FAMILIES["roberta"][1]))
+    with pytest.raises(AmbiguousWeightsError, match="may be a RobertaModel's.*pass position_offset=2, pad_token_id=1"):
+        load_pretrained(base.state_dict(), heads=4)
+    classifier = jittered(RobertaForSequenceClassification(FAMILIES["roberta"][1]))
+    with pytest.raises(AmbiguousWeightsError, match="roberta state dict without config.json.*pass pad_token_id="):
+        load_pretrained(classifier.state_dict(), heads=4)
+    ids, mask = padded(1)
+    with torch.no_grad():
+        model = load_pretrained(base.state_dict(), heads=4, num_classes=0, position_offset=2, pad_token_id=1).eval()
+        gap = model.forward_features(input_ids=ids, attention_mask=mask) - base(input_ids=ids, attention_mask=mask).last_hidden_state
+        assert gap[mask.bool()].abs().max() <= 1e-5
+        model = load_pretrained(classifier.state_dict(), heads=4, pad_token_id=1).eval()
+        assert (model(input_ids=ids, attention_mask=mask) - classifier(input_ids=ids, attention_mask=mask).logits).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize("cls, config, preset", [
+    (RobertaModel, RobertaConfig(max_position_embeddings=514, type_vocab_size=1, layer_norm_eps=1e-5), "roberta-base"),
+    (DistilBertModel, DistilBertConfig(), "distilbert-base"),
+    (ElectraModel, ElectraConfig(), "electra-small"),
+])
+def test_the_bert_family_presets_are_the_transformers_architectures(cls, config, preset):
+    """What the loader reads of the published architecture is the preset, the pooler's activation included."""
+    from vit_bert.config import ARCHITECTURE_FIELDS, ModelConfig
+    from vit_bert.weights.hf_bert import hf_bert_config
+
+    with torch.device("meta"):
+        reference = cls(config)
+    read, ours = hf_bert_config(config.to_dict(), reference.state_dict()), ModelConfig.from_name(preset)
+    for key in (*ARCHITECTURE_FIELDS, "ln_eps", "pad_token_id", "heads"):
+        assert read.get(key, getattr(ModelConfig(), key)) == getattr(ours, key), key
+
+
 def test_a_bare_distilbert_state_dict_asks_for_the_head_count_and_then_loads():
     reference = jittered(DistilBertModel(FAMILIES["distilbert"][1]))
     with pytest.raises(AmbiguousWeightsError, match="distilbert state dict without config.json.*pass heads="):
@@ -113,9 +218,10 @@ def test_electra_embeddings_cannot_carry_the_tied_mlm_head(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
 def test_each_family_fine_tunes_predicts_exports_and_pretrains_through_the_command_line(tmp_path, monkeypatch, capsys, family):
-    """A folder as users have it (weights, config.json, tokenizer.json): vit-bert fit --model.pretrained, predict, export,
-    and masked-token pretraining from it where the family's tied head fits (not ELECTRA's narrower embeddings)."""
-    from text_data import sentences, write_splits
+    """A folder as users have it (weights, config.json, tokenizer.json; RoBERTa's byte-level BPE with <s>, </s>, <pad>, <mask>):
+    vit-bert fit --model.pretrained, predict, export, and masked-token pretraining from it where the family's tied head
+    fits (not ELECTRA's narrower embeddings)."""
+    from text_data import roberta_style_tokenizer, sentences, write_splits
 
     from vit_bert.commands import main as vit_bert_main
     from vit_bert.commands import train_py
@@ -123,9 +229,11 @@ def test_each_family_fine_tunes_predicts_exports_and_pretrains_through_the_comma
 
     monkeypatch.chdir(tmp_path)
     write_splits(tmp_path / "data", "tsv", n_train=120, n_test=40)
-    tokenizer = train_wordpiece([t for t, _ in sentences(200)], 120)
+    texts = [t for t, _ in sentences(200)]
+    tokenizer = roberta_style_tokenizer(texts) if family == "roberta" else train_wordpiece(texts, 120)
+    pad = tokenizer.token_to_id("<pad>" if family == "roberta" else "[PAD]")
     cls, config = FAMILIES[family]
-    config = config.__class__(**{**config.to_dict(), "vocab_size": tokenizer.get_vocab_size(), "pad_token_id": tokenizer.token_to_id("[PAD]"),
+    config = config.__class__(**{**config.to_dict(), "vocab_size": tokenizer.get_vocab_size(), "pad_token_id": pad,
                                  "max_position_embeddings": 128})  # sst2_bert and mlm_pretrain have max_len 128
     jittered(cls(config)).save_pretrained(tmp_path / "hf")
     (tmp_path / "hf" / "tokenizer.json").write_text(tokenizer.to_str(), encoding="utf-8")

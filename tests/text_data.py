@@ -36,3 +36,16 @@ def write_splits(root, fmt: str = "tsv", n_train: int = 400, n_test: int = 100, 
     write(root / f"train.{fmt}", sentences(n_train, 0), fmt, int_labels=int_labels)
     write(root / f"test.{fmt}", sentences(n_test, 1), fmt, int_labels=int_labels)
     return root
+
+
+def roberta_style_tokenizer(texts: list[str], vocab_size: int = 300):
+    """A byte-level BPE with RoBERTa's special tokens and ids (<s> 0, <pad> 1, </s> 2, <unk> 3, <mask> 4) and its
+    post-processor, as a roberta-base folder's tokenizer.json has them."""
+    from tokenizers import ByteLevelBPETokenizer
+    from tokenizers.processors import RobertaProcessing
+
+    tokenizer = ByteLevelBPETokenizer()
+    tokenizer.train_from_iterator(texts, vocab_size=vocab_size, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"], show_progress=False)
+    tokenizer = tokenizer._tokenizer
+    tokenizer.post_processor = RobertaProcessing(("</s>", 2), ("<s>", 0))
+    return tokenizer

@@ -29,11 +29,12 @@ _BERT = dict(
 )
 
 # ModernBERT's layout: pre-norm with an embedding norm (so no norm before block 0's attention), LayerNorms and linears
-# without bias, a GeGLU MLP, rotary positions instead of a position table, no token types.
+# without bias, a GeGLU MLP, rotary positions instead of a position table, no token types; with head_pooler, its
+# classification head (dense, GELU, norm).
 _MODERN = dict(
     modality="text", type_vocab_size=0, learned_positions=False, pre_norm=True, first_norm=False, ln_eps=1e-5, norm_bias=False,
     qkv_bias=False, proj_bias=False, mlp_bias=False, head_bias=False, mlp="glu", act="gelu", rope_layout="half",
-    dropout=0.1, attn_dropout=0.1, pool="cls", head_pooler=False, num_classes=2,
+    dropout=0.1, attn_dropout=0.1, pool="cls", head_pooler=False, pooler_act="gelu", pooler_norm=True, num_classes=2,
 )
 
 PRESETS: dict[str, dict] = {
@@ -63,8 +64,10 @@ PRESETS: dict[str, dict] = {
     # (embedding tables of 128 projected up to 256).
     "roberta-base": {**_BERT, "dim": 768, "depth": 12, "heads": 12, "vocab_size": 50265, "max_len": 514, "type_vocab_size": 1,
                      "pad_token_id": 1, "position_offset": 2, "ln_eps": 1e-5},
-    "distilbert-base": {**_BERT, "dim": 768, "depth": 6, "heads": 12, "type_vocab_size": 0, "head_pooler": False},
-    "electra-small": {**_BERT, "dim": 256, "depth": 12, "heads": 4, "embed_dim": 128, "head_pooler": False},
+    "distilbert-base": {**_BERT, "dim": 768, "depth": 6, "heads": 12, "type_vocab_size": 0, "head_pooler": False,
+                        "pooler_act": "relu"},
+    "electra-small": {**_BERT, "dim": 256, "depth": 12, "heads": 4, "embed_dim": 128, "head_pooler": False,
+                      "pooler_act": "gelu"},
     # transformers: ModernBertConfig()'s defaults, the answerdotai/ModernBERT-base architecture
     "modernbert-base": {**_MODERN, "dim": 768, "depth": 22, "heads": 12, "mlp_hidden": 1152, "vocab_size": 50368, "max_len": 8192,
                         "pad_token_id": 50283, "local_window": 128, "global_every": 3, "rope_theta": 160000.0, "rope_local_theta": 10000.0,

@@ -1,13 +1,16 @@
 """WordPiece tokenization with the ``tokenizers`` library: train one on the training texts, or load one.
 
-Output per text: ids [CLS] w1 ... wn [SEP], truncated to ``max_length``. No Lightning here: the
-model, the weights loaders and predict use it as well as the data module.
+Output per text: ids [CLS] w1 ... wn [SEP], truncated to ``max_length``. A loaded tokenizer may name its special
+tokens as RoBERTa does (<s> w1 ... wn </s>, <pad>, <mask>): ``special_tokens`` finds which convention it follows.
+No Lightning here: the model, the weights loaders and predict use it as well as the data module.
 ``collate`` pads a list of id lists to the longest in the batch:
 input_ids (B, T) with the [PAD] id, attention_mask (B, T) with 1 on real tokens.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -17,6 +20,39 @@ from tokenizers.implementations import BertWordPieceTokenizer
 from .errors import ConfigError, SourceNotFoundError
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+@dataclass(frozen=True)
+class SpecialTokens:
+    """The names of a vocabulary's special tokens; ``ids`` looks them up."""
+
+    cls: str
+    sep: str
+    pad: str
+    unk: str
+    mask: str
+
+    def present(self, tokenizer: Tokenizer) -> bool:
+        """Whether the tokenizer has the three every sequence needs ([CLS], [SEP], [PAD] or their names)."""
+        return all(tokenizer.token_to_id(t) is not None for t in (self.cls, self.sep, self.pad))
+
+    def ids(self, tokenizer: Tokenizer) -> dict[str, int | None]:
+        return {role: tokenizer.token_to_id(name) for role, name in dataclasses.asdict(self).items()}
+
+
+CONVENTIONS = (  # BERT's WordPiece (and ModernBERT's BPE) names, then RoBERTa's byte-level BPE ones
+    SpecialTokens("[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]"),
+    SpecialTokens("<s>", "</s>", "<pad>", "<unk>", "<mask>"),
+)
+
+
+def special_tokens(tokenizer: Tokenizer) -> SpecialTokens:
+    """The first convention whose [CLS], [SEP] and [PAD] the tokenizer has."""
+    for convention in CONVENTIONS:
+        if convention.present(tokenizer):
+            return convention
+    raise ConfigError("the tokenizer has neither BERT's [CLS], [SEP], [PAD] nor RoBERTa's <s>, </s>, <pad> tokens; "
+                      "expected a BERT-style WordPiece or a RoBERTa-style BPE vocabulary")
 
 
 def train_wordpiece(texts: list[str], vocab_size: int = 8000, lowercase: bool = True) -> Tokenizer:
@@ -46,12 +82,10 @@ def load_tokenizer(path: str | Path, lowercase: bool = True) -> Tokenizer:
 
 
 class TextTokenizer:
-    """Texts -> lists of ids with [CLS] first and [SEP] last, truncated to max_length; and batch padding."""
+    """Texts -> lists of ids with [CLS] (or <s>) first and [SEP] (</s>) last, truncated to max_length; and batch padding."""
 
     def __init__(self, tokenizer: Tokenizer, max_length: int = 128):
-        for token in ("[CLS]", "[SEP]", "[PAD]"):
-            if tokenizer.token_to_id(token) is None:
-                raise ConfigError(f"the tokenizer has no {token} token; a BERT-style WordPiece vocabulary is expected")
+        self.special = special_tokens(tokenizer)
         if max_length < 2:
             raise ConfigError(f"max_length must be at least 2 ([CLS] and [SEP]); got {max_length}")
         # Padding and truncation happen here (per batch, counted); a Hugging Face tokenizer.json
@@ -60,9 +94,8 @@ class TextTokenizer:
         tokenizer.no_truncation()
         self.tokenizer = tokenizer
         self.max_length = max_length
-        self.cls_id = tokenizer.token_to_id("[CLS]")
-        self.sep_id = tokenizer.token_to_id("[SEP]")
-        self.pad_id = tokenizer.token_to_id("[PAD]")
+        ids = self.special.ids(tokenizer)
+        self.cls_id, self.sep_id, self.pad_id = ids["cls"], ids["sep"], ids["pad"]
 
     @property
     def vocab_size(self) -> int:

@@ -299,9 +299,13 @@ class HeadConfig(_Section):
     fc_norm: bool = fixed_by_weights(False)
     """Normalise the pooled vector (timm's fc_norm, for mean pooling; needs final_norm=False)."""
     head_bias: bool = fixed_by_weights(True)
-    """Bias in the masked-token head's dense layer (False in ModernBERT)."""
+    """Bias in the head's dense layer: the masked-token head's, or the pooler's (False in ModernBERT)."""
     head_pooler: bool = False
-    """BERT's pooler: a dense + tanh layer between pooling and the classifier."""
+    """BERT's pooler: a dense layer and ``pooler_act`` between pooling and the classifier."""
+    pooler_act: str = fixed_by_weights("tanh")
+    """The pooler's activation: 'tanh' (BERT, RoBERTa), 'gelu' (ELECTRA), 'relu' (DistilBERT), or any MLP activation."""
+    pooler_norm: bool = fixed_by_weights(False)
+    """A norm (the encoder's kind) after the pooler's activation: ModernBERT's classification head."""
     head_dropout: float = 0.0
     """Dropout before the classifier."""
     num_classes: int = 1000
@@ -310,5 +314,6 @@ class HeadConfig(_Section):
     def check(self) -> None:
         check_choice("head", self.head, ("classifier", "mlm", "pixels"))
         check_choice("pool", self.pool, ("cls", "mean", "max", "map"))
+        check_choice("pooler_act", self.pooler_act, ACTIVATIONS)
         if self.num_classes < 0:
             raise ConfigError(f"num_classes must be >= 0; got {self.num_classes}")

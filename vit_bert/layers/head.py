@@ -40,7 +40,7 @@ def pool_tokens(
 
 
 class ClassifierHead(nn.Module):
-    """pool -> [fc_norm] -> [dense + tanh (BERT pooler)] -> dropout -> Linear(D, num_classes) [+ the distillation classifier]."""
+    """pool -> [fc_norm] -> [pooler: dense + pooler_act [+ norm]] -> dropout -> Linear(D, num_classes) [+ the distillation classifier]."""
 
     def __init__(self, config: HeadConfig, encoder: EncoderConfig, num_prefix_tokens: int = 0, dist_token: bool = False):
         super().__init__()
@@ -54,11 +54,17 @@ class ClassifierHead(nn.Module):
                 act_layer=ACTIVATIONS[encoder.act],
             )
         self.fc_norm = norm_factory(encoder)(dim) if config.fc_norm else nn.Identity()
-        self.pooler = nn.Sequential(nn.Linear(dim, dim), nn.Tanh()) if config.head_pooler else nn.Identity()
+        self.pooler = self._pooler(config, encoder) if config.head_pooler else nn.Identity()
         self.drop = nn.Dropout(config.head_dropout)
         self.fc = nn.Linear(dim, config.num_classes) if config.num_classes > 0 else nn.Identity()
         self.fc_dist = nn.Linear(dim, config.num_classes) if dist_token and config.num_classes > 0 else None
         self.dist_token = dist_token
+
+    @staticmethod
+    def _pooler(config: HeadConfig, encoder: EncoderConfig) -> nn.Sequential:
+        """BERT's dense + tanh (``pooler.0``); ELECTRA's and DistilBERT's other activations; ModernBERT's norm after it (``pooler.2``)."""
+        layers = [nn.Linear(encoder.dim, encoder.dim, bias=config.head_bias), ACTIVATIONS[config.pooler_act]()]
+        return nn.Sequential(*layers, norm_factory(encoder)(encoder.dim)) if config.pooler_norm else nn.Sequential(*layers)
 
     @property
     def tokens_read(self) -> int | None:

@@ -27,6 +27,8 @@ ACTIVATIONS = {
     "gelu_tanh": partial(nn.GELU, approximate="tanh"),  # HF 'gelu_new'
     "quick_gelu": QuickGELU,  # x * sigmoid(1.702 x), OpenAI CLIP
     "silu": nn.SiLU,
+    "relu": nn.ReLU,  # DistilBERT's classifier, some BERTs' MLPs
+    "tanh": nn.Tanh,  # BERT's and RoBERTa's pooler
 }
 
 

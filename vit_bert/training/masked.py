@@ -28,10 +28,10 @@ from torchmetrics.classification import MulticlassAccuracy
 from ..config import DataContract, ModelOptions
 from ..errors import ConfigError
 from ..layers import patchify
+from ..tokenizer import special_tokens
 from .base import VitBertTask
 from .masking import mask_patches, mask_tokens, masked_patch_count
 
-SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]")
 DEFAULT_MASK_PROB = {"text": 0.15, "image": 0.75}  # BERT; MAE
 HEADS = {"text": "mlm", "image": "pixels"}
 
@@ -93,11 +93,12 @@ class MaskedTokenTask(VitBertTask):
 
     def _text_vocabulary(self, contract: DataContract) -> None:
         tokenizer = contract.load_tokenizer()
-        missing = [t for t in ("[MASK]", "[CLS]", "[SEP]", "[PAD]") if tokenizer.token_to_id(t) is None]
-        if missing:
-            raise ConfigError(f"the tokenizer has no {', '.join(missing)} token; masked-token pretraining needs a BERT-style vocabulary")
-        self.mask_id = tokenizer.token_to_id("[MASK]")
-        ids = [tokenizer.token_to_id(t) for t in SPECIAL_TOKENS if tokenizer.token_to_id(t) is not None]
+        names = special_tokens(tokenizer)
+        ids = names.ids(tokenizer)
+        if ids["mask"] is None:
+            raise ConfigError(f"the tokenizer has no {names.mask} token; masked-token pretraining needs one to hide tokens with")
+        self.mask_id = ids["mask"]
+        ids = [i for i in ids.values() if i is not None]
         self.register_buffer("special_ids", torch.tensor(ids), persistent=False)
 
     @property

@@ -10,7 +10,8 @@ HF keys, optionally under ``bert.`` (BertForSequenceClassification):
 ``embeddings.{word,position,token_type}_embeddings``, ``embeddings.LayerNorm``,
 ``encoder.layer.i.attention.self.{query,key,value}``, ``encoder.layer.i.attention.output.{dense,LayerNorm}``,
 ``encoder.layer.i.intermediate.dense``, ``encoder.layer.i.output.{dense,LayerNorm}``,
-``pooler.dense``, and ``classifier`` for a sequence-classification head.
+``pooler.dense``, and ``classifier`` for a sequence-classification head (RoBERTa's and ELECTRA's
+``classifier.{dense,out_proj}`` and DistilBERT's ``pre_classifier`` are the same pooler and classifier).
 Post-norm, LayerNorm eps 1e-12, GELU per ``hidden_act``.
 
 Q, K and V (each (D, D)) are stacked into vit_bert's fused ``qkv`` (3D, D), q; k; v.
@@ -25,7 +26,8 @@ import torch
 from ..errors import AmbiguousWeightsError, WeightsError, WeightsMismatchError
 from ..layers.checks import head_counts
 
-HF_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu_fast": "gelu_tanh"}
+HF_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu_fast": "gelu_tanh", "relu": "relu",
+                  "silu": "silu", "swish": "silu"}
 
 _LAYER_RENAMES = {
     "attention.output.dense": "attn.proj",
@@ -51,6 +53,9 @@ _IGNORED = ("embeddings.position_ids", "embeddings.token_type_ids", "cls.predict
             "cls.seq_relationship.weight", "cls.seq_relationship.bias")
 
 
+# RobertaClassificationHead / ElectraClassificationHead: BERT's pooler and classifier under other names.
+_CLASSIFICATION_HEAD = ((r"^classifier\.dense\.", "pooler.dense."), (r"^classifier\.out_proj\.", "classifier."))
+
 # model_type -> (the prefix of a task model's encoder keys, key renames to BERT's: regex -> replacement)
 FAMILIES = {
     "bert": ("bert.", ()),
@@ -59,8 +64,9 @@ FAMILIES = {
         (r"^lm_head\.layer_norm\.", "cls.predictions.transform.LayerNorm."),
         (r"^lm_head\.decoder\.", "cls.predictions.decoder."),
         (r"^lm_head\.bias$", "cls.predictions.bias"),
+        *_CLASSIFICATION_HEAD,
     )),
-    "electra": ("electra.", ((r"^embeddings_project\.", "frontend.project."),)),
+    "electra": ("electra.", ((r"^embeddings_project\.", "frontend.project."), *_CLASSIFICATION_HEAD)),
     "distilbert": ("distilbert.", (
         (r"^transformer\.layer\.(\d+)\.attention\.q_lin\.", r"encoder.layer.\1.attention.self.query."),
         (r"^transformer\.layer\.(\d+)\.attention\.k_lin\.", r"encoder.layer.\1.attention.self.key."),
@@ -74,8 +80,11 @@ FAMILIES = {
         (r"^vocab_layer_norm\.", "cls.predictions.transform.LayerNorm."),
         (r"^vocab_projector\.weight$", "cls.predictions.decoder.weight"),
         (r"^vocab_projector\.bias$", "cls.predictions.bias"),
+        (r"^pre_classifier\.", "pooler.dense."),
     )),
 }
+# The activation after the pooler's dense layer (ELECTRA's authors used GELU, DistilBERT's classifier ReLU)
+POOLER_ACTIVATIONS = {"bert": "tanh", "roberta": "tanh", "electra": "gelu", "distilbert": "relu"}
 SUPPORTED_TYPES = ", ".join(repr(t) for t in FAMILIES)
 
 
@@ -92,12 +101,16 @@ def family_of(hf_config: dict | None, state_dict: dict) -> str:
         if model_type not in FAMILIES:
             raise WeightsError(f"config.json describes a {model_type!r} model; vit_bert reads the model types {SUPPORTED_TYPES}")
         return model_type
-    keys = [k.split(".", 1)[1] if k.split(".", 1)[0] + "." in (p for p, _ in FAMILIES.values()) else k for k in state_dict]
-    if any(k.startswith("transformer.layer.") for k in keys):
+    for family, (prefix, _) in FAMILIES.items():  # a task model's keys name its family
+        if any(k.startswith(prefix) for k in state_dict):
+            return family
+    if any(k.startswith("transformer.layer.") for k in state_dict):
         return "distilbert"
-    if any(k.startswith("embeddings_project.") for k in keys):
+    if any(k.startswith("embeddings_project.") for k in state_dict):
         return "electra"
-    return "bert"  # RoBERTa's keys are BERT's: only config.json tells its position offset
+    if any(k.startswith("lm_head.") for k in state_dict):
+        return "roberta"
+    return "bert"  # a RobertaModel's keys are BERT's: hf_bert_config asks when the tensors look like RoBERTa's
 
 
 def _strip_prefix(state_dict: dict[str, torch.Tensor], family: str = "bert") -> dict[str, torch.Tensor]:
@@ -115,11 +128,15 @@ def _strip_prefix(state_dict: dict[str, torch.Tensor], family: str = "bert") -> 
     return renamed
 
 
-def hf_bert_config(hf_config: dict | None, state_dict: dict[str, torch.Tensor], heads: int | None = None) -> dict:
-    """ModelConfig fields from config.json (when given) and the tensors.
+def hf_bert_config(hf_config: dict | None, state_dict: dict[str, torch.Tensor], known: dict | None = None) -> dict:
+    """ModelConfig fields from config.json (when given) and the tensors; ``known``: what the user states (``heads``,
+    ``pad_token_id``, ``position_offset``) for what a bare state dict does not store.
 
     The tensors do not store the head count: it comes from config.json's num_attention_heads (DistilBERT: n_heads)
-    or ``heads=`` (BERT-base has heads of 64, but MiniLM-L6-H384 has 12 heads of 32: no width tells it)."""
+    or ``heads=`` (BERT-base has heads of 64, but MiniLM-L6-H384 has 12 heads of 32: no width tells it). Nor do they
+    store RoBERTa's padding id, after which its positions count."""
+    known = known or {}
+    heads = known.get("heads")
     family = family_of(hf_config, state_dict)
     sd = _strip_prefix(state_dict, family)
     layers = sorted({int(m.group(1)) for k in sd if (m := re.match(r"encoder\.layer\.(\d+)\.attention\.self\.query\.weight$", k))})
@@ -142,6 +159,7 @@ def hf_bert_config(hf_config: dict | None, state_dict: dict[str, torch.Tensor], 
         act="gelu",
         pool="cls",
         head_pooler="pooler.dense.weight" in sd,
+        pooler_act=POOLER_ACTIVATIONS[family],
         num_classes=classifier.shape[0] if classifier is not None else 0,
         vocab_size=vocab_size,
         max_len=sd["embeddings.position_embeddings.weight"].shape[0],
@@ -155,7 +173,7 @@ def hf_bert_config(hf_config: dict | None, state_dict: dict[str, torch.Tensor], 
                 f"pass heads= (one of {head_counts(dim)}; BERT sizes use {dim // 64 if dim % 64 == 0 else 'width/64'}), "
                 "or load the whole Hugging Face folder"
             )
-        return fields
+        return {**fields, **_bare_positions(family, fields, known)}
     if hf_config.get("position_embedding_type", "absolute") != "absolute":
         raise WeightsError(f"position_embedding_type {hf_config['position_embedding_type']!r} is not supported; expected 'absolute'")
     hf = _bert_names(hf_config) if family == "distilbert" else hf_config
@@ -176,6 +194,21 @@ def hf_bert_config(hf_config: dict | None, state_dict: dict[str, torch.Tensor], 
         position_offset=pad_token_id + 1 if family == "roberta" else 0,  # RoBERTa's positions count from after the padding id
     )
     return fields
+
+
+def _bare_positions(family: str, fields: dict, known: dict) -> dict:
+    """pad_token_id / position_offset of a state dict without config.json: RoBERTa's positions start after its padding
+    id, which no tensor stores; a BERT's keys with one token type are a RobertaModel's layout too."""
+    if family == "roberta":
+        if "pad_token_id" not in known:
+            raise AmbiguousWeightsError("a roberta state dict without config.json does not say its padding id, after which its positions "
+                                        "count; pass pad_token_id= (1 in RoBERTa's checkpoints), or load the Hugging Face folder")
+        return {"pad_token_id": known["pad_token_id"], "position_offset": known["pad_token_id"] + 1}
+    if fields["type_vocab_size"] == 1 and "position_offset" not in known:
+        raise AmbiguousWeightsError("these BERT keys with one token type may be a RobertaModel's, whose positions count from "
+                                    "pad_token_id + 1; pass position_offset=2, pad_token_id=1 for RoBERTa's checkpoints or "
+                                    "position_offset=0 for a BERT, or load the Hugging Face folder with its config.json")
+    return {}
 
 
 def _bert_names(distilbert: dict) -> dict:

@@ -1,4 +1,5 @@
-"""Hugging Face ModernBERT (config.json + state dict of ``ModernBertModel`` / ``ModernBertForMaskedLM``) -> vit_bert config + state dict.
+"""Hugging Face ModernBERT (config.json + state dict of ``ModernBertModel``, ``ModernBertForMaskedLM`` or
+``ModernBertForSequenceClassification``) -> vit_bert config + state dict.
 
 ModernBERT is vit_bert's pre-norm encoder with settings (Warner et al. 2024):
     no position table; rotary positions on every layer, base 160k in global layers and 10k in local ones
@@ -6,7 +7,8 @@ ModernBERT is vit_bert's pre-norm encoder with settings (Warner et al. 2024):
     a GeGLU MLP (``mlp.Wi`` holds the GELU input and the gate, in that order), no biases, LayerNorms without bias
     an embedding LayerNorm, none before block 0's attention, a final norm
 Keys, optionally under ``model.``: ``embeddings.{tok_embeddings,norm}``, ``layers.i.{attn_norm,attn.Wqkv,attn.Wo,mlp_norm,
-mlp.Wi,mlp.Wo}``, ``final_norm``; the masked-LM head ``head.{dense,norm}`` and ``decoder`` (tied to the word embeddings).
+mlp.Wi,mlp.Wo}``, ``final_norm``; the masked-LM head ``head.{dense,norm}`` and ``decoder`` (tied to the word embeddings);
+the classification head ``head.{dense,norm}`` and ``classifier``: vit_bert's pooler with ``pooler_norm``, then its classifier.
 ``Wqkv`` stacks q; k; v as vit_bert's fused ``qkv`` does, so it is taken as it is.
 """
 
@@ -32,6 +34,11 @@ RENAMES = (  # ModernBERT key (regex, the task model's ``model.`` removed) -> vi
     (r"^head\.dense\.", "head.dense."),
     (r"^head\.norm\.", "head.norm."),
     (r"^decoder\.bias$", "head.bias"),
+)
+CLASSIFIER_RENAMES = (  # ModernBertForSequenceClassification: its head.{dense,norm} are a pooler
+    (r"^head\.dense\.", "head.pooler.0."),
+    (r"^head\.norm\.", "head.pooler.2."),
+    (r"^classifier\.", "head.fc."),
 )
 
 
@@ -72,9 +79,7 @@ def modernbert_config(hf_config: dict | None, state_dict: dict[str, torch.Tensor
     """ModelConfig fields from config.json and the tensors. A bare state dict does not hold the rotary bases, the local
     window or the layer pattern, so it needs its config.json."""
     sd = _strip(state_dict)
-    if "classifier.weight" in sd:
-        raise WeightsError("these are ModernBertForSequenceClassification weights, whose head (dense + norm, then classifier) is not "
-                           "one of vit_bert's; vit_bert reads ModernBertModel and ModernBertForMaskedLM weights (then num_classes= for a new head)")
+    classifier = sd.get("classifier.weight")
     if hf_config is None:
         raise AmbiguousWeightsError("a ModernBERT state dict does not store its attention heads, rotary bases, local window or layer "
                                     "pattern; load the Hugging Face folder with its config.json")
@@ -85,7 +90,10 @@ def modernbert_config(hf_config: dict | None, state_dict: dict[str, torch.Tensor
     act = hf.get("hidden_activation", "gelu")
     if act not in HF_ACTIVATIONS:
         raise WeightsError(f"hidden_activation {act!r} is not supported; expected one of {sorted(HF_ACTIVATIONS)}")
-    if hf.get("classifier_activation", act) != act:
+    head_act = hf.get("classifier_activation", act)
+    if head_act not in HF_ACTIVATIONS:
+        raise WeightsError(f"classifier_activation {head_act!r} is not supported; expected one of {sorted(HF_ACTIVATIONS)}")
+    if "head.dense.weight" in sd and classifier is None and head_act != act:
         raise WeightsError(f"classifier_activation {hf['classifier_activation']!r} differs from hidden_activation {act!r}; "
                            "vit_bert's masked-token head uses the encoder's activation")
     layer_types = hf.get("layer_types") or [
@@ -105,7 +113,9 @@ def modernbert_config(hf_config: dict | None, state_dict: dict[str, torch.Tensor
         vocab_size=sd["embeddings.tok_embeddings.weight"].shape[0], max_len=int(hf.get("max_position_embeddings", 8192)),
         type_vocab_size=0, learned_positions=False, pad_token_id=int(hf.get("pad_token_id") or 0),
         dropout=float(max(hf.get("embedding_dropout", 0.0), hf.get("mlp_dropout", 0.0))), attn_dropout=float(hf.get("attention_dropout", 0.0)),
-        pool=hf.get("classifier_pooling", "cls"), head_pooler=False, head_bias=bool(hf.get("classifier_bias", False)), num_classes=0,
+        pool=hf.get("classifier_pooling", "cls"), head_bias=bool(hf.get("classifier_bias", False)),
+        head_pooler=classifier is not None, pooler_act=HF_ACTIVATIONS[head_act], pooler_norm=True,
+        head_dropout=float(hf.get("classifier_dropout", 0.0)), num_classes=0 if classifier is None else classifier.shape[0],
     )
 
 
@@ -115,11 +125,13 @@ def modernbert_to_vit_bert(state_dict: dict[str, torch.Tensor]) -> dict[str, tor
     decoder = sd.pop("decoder.weight", None)
     if decoder is not None and not torch.equal(decoder, sd["embeddings.tok_embeddings.weight"]):
         raise WeightsError("the masked-token decoder is not tied to the word embeddings; vit_bert's MLM head is always tied, as ModernBERT's")
-    if "head.dense.weight" in sd and "decoder.bias" not in sd:  # decoder_bias=False: vit_bert's head has a bias, zero is the same function
+    classifier = "classifier.weight" in sd
+    if "head.dense.weight" in sd and not classifier and "decoder.bias" not in sd:  # decoder_bias=False: vit_bert's head has a bias, zero is the same function
         sd["decoder.bias"] = torch.zeros(sd["embeddings.tok_embeddings.weight"].shape[0])
+    renames = (*CLASSIFIER_RENAMES, *RENAMES) if classifier else RENAMES
     out = {}
     for key, value in sd.items():
-        for pattern, replacement in RENAMES:
+        for pattern, replacement in renames:
             if re.match(pattern, key):
                 key = re.sub(pattern, replacement, key)
                 break

@@ -37,7 +37,7 @@ from ..tokenizer import load_tokenizer, tokenizer_file_in
 from .files import load_pickle_safely, read_state_dict
 from .hf_bert import FAMILIES as BERT_FAMILIES, hf_bert_config, hf_bert_to_vit_bert, is_hf_bert
 from .timm_eva import eva_state_dict
-from .timm_labels import head_class_names
+from .head_labels import hf_class_names, timm_class_names
 from .hf_modernbert import is_modernbert, modernbert_config, modernbert_to_vit_bert
 from .timm_vit import check_representable, facts_of_model, infer_facts, is_timm_vit, timm_vit_config, timm_vit_to_vit_bert
 
@@ -73,9 +73,11 @@ def _from_state_dict(state_dict: dict[str, torch.Tensor], hf_config: dict | None
     if model_type not in HF_TYPES:
         raise WeightsError(f"config.json describes a {model_type!r} model; vit_bert reads the model types {', '.join(map(repr, HF_TYPES))}")
     if model_type == "modernbert" or (hf_config is None and is_modernbert(state_dict)):
-        return Pretrained(modernbert_config(hf_config, state_dict), modernbert_to_vit_bert(state_dict))
+        config = modernbert_config(hf_config, state_dict)
+        return Pretrained(config, modernbert_to_vit_bert(state_dict), hf_class_names(hf_config, config["num_classes"]))
     if hf_config is not None or is_hf_bert(state_dict):  # config.json: a Hugging Face folder, of a type vit_bert reads or not
-        return Pretrained(hf_bert_config(hf_config, state_dict, known.get("heads")), hf_bert_to_vit_bert(state_dict, hf_config))
+        config = hf_bert_config(hf_config, state_dict, known)
+        return Pretrained(config, hf_bert_to_vit_bert(state_dict, hf_config), hf_class_names(hf_config, config["num_classes"]))
     sample = ", ".join(list(state_dict)[:5])
     raise WeightsMismatchError(
         f"{where} is neither a timm VisionTransformer nor a BERT state dict (first keys: {sample}); "
@@ -93,7 +95,7 @@ def _from_timm_model(model: torch.nn.Module, hub_config: dict | None = None) -> 
     cfg = dict(getattr(model, "pretrained_cfg", None) or {})
     if hub_config is not None:
         cfg = {**cfg, "tag": None, **(hub_config.get("pretrained_cfg") or {}), "label_names": hub_config.get("label_names")}
-    class_names = head_class_names(cfg, config["num_classes"])
+    class_names = timm_class_names(cfg, config["num_classes"])
     pretrained = Pretrained(config, timm_vit_to_vit_bert(state_dict), class_names)
     if cfg.get("mean") and cfg.get("std") and len(cfg["mean"]) == config["in_chans"]:
         pretrained.data_contract = DataContract(
@@ -250,7 +252,7 @@ def _adapt(pretrained: Pretrained, overrides: dict) -> tuple[ModelConfig, dict, 
             state_dict = {k: v for k, v in state_dict.items() if not k.startswith(classifiers)}
             reinit |= {f"head.{key}" for key in build_head(config).state_dict() if f"head.{key}".startswith(classifiers)}
         if config.head_pooler and "head.pooler.0.weight" not in state_dict:  # asked for, or an MLM model's
-            reinit |= {"head.pooler.0.weight", "head.pooler.0.bias"}
+            reinit |= {f"head.{key}" for key in build_head(config).state_dict() if key.startswith("pooler.")}
     old = ModelConfig.from_dict(fields)
     if config.modality == "image" and config.img_size != old.img_size and "frontend.pos_embed" in state_dict:
         new_grid = [config.img_size // config.patch_size] * 2
