@@ -250,3 +250,26 @@ def test_each_family_fine_tunes_predicts_exports_and_pretrains_through_the_comma
     if family != "electra":
         train_py(["--config", "mlm_pretrain", "--model.pretrained", "hf", "--data.text_column", "sentence", *quiet])
         assert "test masked-token accuracy: " in capsys.readouterr().out
+
+
+def test_a_roberta_folder_with_vocab_json_and_merges_txt_only_tokenizes_as_transformers_does(tmp_path):
+    """Older RoBERTa checkpoints on the Hub ship vocab.json + merges.txt and no tokenizer.json."""
+    from text_data import roberta_style_tokenizer, sentences
+    from transformers import RobertaTokenizer
+
+    from vit_bert.errors import SourceNotFoundError
+    from vit_bert.tokenizer import TextTokenizer, load_tokenizer
+
+    trained = roberta_style_tokenizer([t for t, _ in sentences(200)])
+    trained.model.save(str(tmp_path))  # vocab.json, merges.txt
+    config = RobertaConfig(**{**SMALL, "vocab_size": trained.get_vocab_size()}, pad_token_id=1, type_vocab_size=1)
+    RobertaModel(config).save_pretrained(tmp_path)
+    model = load_pretrained(tmp_path, num_classes=0)
+    texts = ["A good film, the plot very dull!", "actors  story"]
+    ours = TextTokenizer(model.tokenizer).encode(texts)[0]
+    theirs = RobertaTokenizer(str(tmp_path / "vocab.json"), str(tmp_path / "merges.txt"))(texts)["input_ids"]
+    assert ours == theirs and ours[0][0] == 0 and ours[0][-1] == 2
+    (tmp_path / "merges.txt").unlink()
+    assert load_pretrained(tmp_path, num_classes=0).tokenizer is None  # a vocab.json alone is no tokenizer
+    with pytest.raises(SourceNotFoundError, match="vocab.json is a byte-level BPE vocabulary; it needs the merges.txt beside it"):
+        load_tokenizer(tmp_path / "vocab.json")

@@ -61,7 +61,7 @@ class InputReader:
         if self.modality == "text":
             found = load_tokenizer(tokenizer) if tokenizer else self.model.tokenizer
             if found is None:
-                raise DataError(f"{source} carries no tokenizer; pass one (a tokenizer.json, vocab.txt or a folder with one)")
+                raise DataError(f"{source} carries no tokenizer; pass one (a tokenizer.json, vocab.txt, vocab.json or a folder with one)")
             self.text = TextTokenizer(found, contract.max_length if contract is not None else config.max_len)
             return
         self.image_size, self.in_chans = config.img_size, config.in_chans
@@ -152,7 +152,7 @@ def predict(
         inputs: Image files or folders, or sentences or .txt files (one sentence per line).
         batch_size: How many inputs go through the model at once.
         device: cpu or cuda (default: cuda when there is one).
-        tokenizer: tokenizer.json, vocab.txt or a folder, for text models that carry none.
+        tokenizer: tokenizer.json, vocab.txt, vocab.json (merges.txt beside it) or a folder, for text models that carry none.
         mean: Per-channel mean, for image weights trained outside vit_bert: [0.485,0.456,0.406].
         std: Per-channel std, with mean.
         task: A co-trained model's task to use (default: the one task of each input's modality).

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer
-from tokenizers.implementations import BertWordPieceTokenizer
+from tokenizers.implementations import BertWordPieceTokenizer, ByteLevelBPETokenizer
 
 from .errors import ConfigError, SourceNotFoundError
 
@@ -61,21 +61,35 @@ def train_wordpiece(texts: list[str], vocab_size: int = 8000, lowercase: bool = 
     return tokenizer._tokenizer  # the plain Tokenizer: serialisable to one tokenizer.json
 
 
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json")  # in this order; vocab.json with merges.txt beside it
+
+
 def tokenizer_file_in(folder: str | Path) -> Path | None:
-    """The tokenizer.json (preferred) or vocab.txt in a folder, e.g. a Hugging Face model folder; None if neither."""
-    return next((Path(folder) / name for name in ("tokenizer.json", "vocab.txt") if (Path(folder) / name).is_file()), None)
+    """A folder's tokenizer.json (preferred), vocab.txt or vocab.json (with its merges.txt), e.g. a Hugging Face model
+    folder; None if none."""
+    found = (Path(folder) / name for name in TOKENIZER_FILES)
+    return next((path for path in found if path.is_file() and (path.name != "vocab.json" or _merges(path).is_file())), None)
+
+
+def _merges(vocab_json: Path) -> Path:
+    return vocab_json.with_name("merges.txt")
 
 
 def load_tokenizer(path: str | Path, lowercase: bool = True) -> Tokenizer:
-    """A tokenizer.json, a BERT vocab.txt, or a directory holding either (e.g. a Hugging Face model folder)."""
+    """A tokenizer.json, a BERT vocab.txt (lower-cased when ``lowercase``), RoBERTa's vocab.json + merges.txt (its
+    byte-level BPE, cased, as transformers builds it from them), or a directory holding one (a Hugging Face model folder)."""
     path = Path(path)
     if path.is_dir():
         found = tokenizer_file_in(path)
         if found is None:
-            raise SourceNotFoundError(f"no tokenizer.json or vocab.txt in {path}")
+            raise SourceNotFoundError(f"no tokenizer.json, vocab.txt or vocab.json with merges.txt in {path}")
         return load_tokenizer(found, lowercase)
     if not path.is_file():
-        raise SourceNotFoundError(f"tokenizer file {path} does not exist; expected a tokenizer.json or vocab.txt")
+        raise SourceNotFoundError(f"tokenizer file {path} does not exist; expected a tokenizer.json, vocab.txt or vocab.json")
+    if path.name == "vocab.json":
+        if not _merges(path).is_file():
+            raise SourceNotFoundError(f"{path} is a byte-level BPE vocabulary; it needs the merges.txt beside it, which is missing")
+        return ByteLevelBPETokenizer(str(path), str(_merges(path)), add_prefix_space=False)._tokenizer
     if path.suffix == ".json":
         return Tokenizer.from_file(str(path))
     return BertWordPieceTokenizer(str(path), lowercase=lowercase)._tokenizer

@@ -68,7 +68,7 @@ def checkpoint_tokenizer(path: Path) -> Tokenizer:
         return Tokenizer.from_str(next(iter(texts.values()))["tokenizer"])
     contract = checkpoint_contract(ckpt)
     if contract is None or contract.tokenizer is None:
-        raise DataError(f"{path} holds no tokenizer; pass --data.tokenizer (a tokenizer.json, vocab.txt or folder)")
+        raise DataError(f"{path} holds no tokenizer; pass --data.tokenizer (a tokenizer.json, vocab.txt, vocab.json or folder)")
     return contract.load_tokenizer()
 
 
@@ -120,8 +120,9 @@ class TextDataModule(SplitDataModule):
             text_column: Column holding the text.
             label_column: Column holding the label (integers or strings); null for unlabelled text (masked-token
                 pretraining: .txt files with one text per line work too, and the test split is optional).
-            tokenizer: tokenizer.json, vocab.txt, a folder with one, or a train.py checkpoint (the tokenizer it was
-                trained with; --ckpt_path sets this); default: train WordPiece on the training texts.
+            tokenizer: tokenizer.json, vocab.txt, vocab.json (merges.txt beside it), a folder with one, or a train.py
+                checkpoint (the tokenizer it was trained with; --ckpt_path sets this); default: train WordPiece on the
+                training texts.
             tokenizer_vocab_size: Vocabulary size of a trained tokenizer.
             lowercase: Lower-case text (trained tokenizers and vocab.txt files).
             max_length: Longest sequence in tokens, [CLS] and [SEP] included; longer texts are truncated.

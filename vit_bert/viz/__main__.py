@@ -45,7 +45,7 @@ def viz(
         trace_layer: The layer to trace.
         head: The head to trace.
         steps_layers: The layers whose step-by-step arithmetic the page carries (default: all that fit in 4 MB, else --layer).
-        tokenizer: tokenizer.json, vocab.txt or a folder, for text models that carry none.
+        tokenizer: tokenizer.json, vocab.txt, vocab.json (merges.txt beside it) or a folder, for text models that carry none.
         mean: Per-channel mean, for image weights trained outside vit_bert: [0.485,0.456,0.406].
         std: Per-channel std, with mean.
         dpi: The figure's resolution.

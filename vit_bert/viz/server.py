@@ -114,7 +114,7 @@ def serve(
         port: The port on 127.0.0.1 (0: any free one).
         max_bytes: The largest input accepted, in bytes; a larger one is refused with a message.
         task: A co-trained model's task (default: the one task of each input's modality).
-        tokenizer: tokenizer.json, vocab.txt or a folder, for text models that carry none.
+        tokenizer: tokenizer.json, vocab.txt, vocab.json (merges.txt beside it) or a folder, for text models that carry none.
         mean: Per-channel mean, for image weights trained outside vit_bert: [0.485,0.456,0.406].
         std: Per-channel std, with mean.
         layer: The layer shown first (-1: the last).

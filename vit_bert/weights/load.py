@@ -33,7 +33,7 @@ from ..errors import ConfigError, SourceNotFoundError, WeightsError, WeightsMism
 from ..folder_format import WEIGHTS_FILE, is_multitask_dir, is_native_dir, read_folder, read_multitask_folder
 from ..model import TransformerClassifier, build_head
 from ..multitask import MultiTaskModel
-from ..tokenizer import load_tokenizer, tokenizer_file_in
+from ..tokenizer import TOKENIZER_FILES, load_tokenizer, tokenizer_file_in
 from .files import load_pickle_safely, read_state_dict
 from .hf_bert import FAMILIES as BERT_FAMILIES, hf_bert_config, hf_bert_to_vit_bert, is_hf_bert
 from .timm_eva import eva_state_dict
@@ -184,7 +184,7 @@ def _download(repo_id: str) -> Path:
     try:
         from huggingface_hub import snapshot_download  # optional: only Hub ids need it
 
-        patterns = ["config.json", "*.safetensors", "pytorch_model.bin", "vocab.txt", "tokenizer.json"]
+        patterns = ["config.json", "*.safetensors", "pytorch_model.bin", *TOKENIZER_FILES, "merges.txt"]
         return Path(snapshot_download(repo_id, allow_patterns=patterns))
     except Exception as err:  # offline, unknown repo, or huggingface_hub missing
         raise SourceNotFoundError(
