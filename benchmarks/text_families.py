@@ -5,7 +5,8 @@
 For each family: transformers' base model at its published base size (ELECTRA: small), random weights moved off
 their initial values, written with ``save_pretrained`` and read with ``vit_bert.load_pretrained(folder)``; a right-padded
 batch of 4 x 256 token ids with about 30 % padding (longer than ModernBERT's local window of 64 tokens each side). Reports the max absolute difference of ``last_hidden_state`` at the
-real tokens, and of the masked-LM logits where transformers has a masked-LM model whose head vit_bert reads.
+real tokens, of the masked-LM logits (ELECTRA: its generator, ``ElectraForMaskedLM``), and of the logits of each
+family's ``...ForSequenceClassification`` (3 classes).
 """
 
 from __future__ import annotations
@@ -22,14 +23,13 @@ import transformers
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import vit_bert  # noqa: E402
 
-FAMILIES = [  # family, config class, its fields, base model class, masked-LM class (or None)
-    ("BERT", "BertConfig", {}, "BertModel", "BertForMaskedLM"),
+FAMILIES = [  # family, config class, its fields, model class prefix (XModel, XForMaskedLM, XForSequenceClassification)
+    ("BERT", "BertConfig", {}, "Bert"),
     ("RoBERTa", "RobertaConfig", dict(vocab_size=50265, max_position_embeddings=514, pad_token_id=1, type_vocab_size=1, layer_norm_eps=1e-5),
-     "RobertaModel", "RobertaForMaskedLM"),
-    ("ELECTRA", "ElectraConfig", dict(embedding_size=128, hidden_size=256, num_attention_heads=4, intermediate_size=1024),
-     "ElectraModel", None),
-    ("DistilBERT", "DistilBertConfig", {}, "DistilBertModel", "DistilBertForMaskedLM"),
-    ("ModernBERT", "ModernBertConfig", {}, "ModernBertModel", "ModernBertForMaskedLM"),
+     "Roberta"),
+    ("ELECTRA", "ElectraConfig", dict(embedding_size=128, hidden_size=256, num_attention_heads=4, intermediate_size=1024), "Electra"),
+    ("DistilBERT", "DistilBertConfig", {}, "DistilBert"),
+    ("ModernBERT", "ModernBertConfig", {}, "ModernBert"),
 ]
 
 
@@ -56,10 +56,19 @@ def difference(reference: torch.nn.Module, head: str, pad_id: int, vocab: int, *
     ids, mask = padded_batch(vocab, pad_id)
     with torch.no_grad():
         output = reference(input_ids=ids, attention_mask=mask)
-        theirs = output.logits if head == "mlm" else output.last_hidden_state
-        ours = model(input_ids=ids, attention_mask=mask) if head == "mlm" else model.forward_features(input_ids=ids, attention_mask=mask)
+        if "logits" not in output:  # a base model: its last_hidden_state
+            ours, theirs = model.forward_features(input_ids=ids, attention_mask=mask), output.last_hidden_state
+        else:
+            ours, theirs = model(input_ids=ids, attention_mask=mask), output.logits
+    if ours.ndim == 2:  # a sequence classifier: one row of logits a sequence
+        return float((ours - theirs).abs().max())
     real = mask.bool()
     return float((ours[real] - theirs[real]).abs().max())
+
+
+def built(prefix: str, kind: str, config) -> torch.nn.Module:
+    """transformers' ``prefix + kind`` (Bert + ForMaskedLM) with random weights moved off their initial values."""
+    return jitter(getattr(transformers, prefix + kind)(config))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,18 +76,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", default="benchmarks/results/text_families.json")
     args = parser.parse_args(argv)
     results = []
-    for family, config_class, fields, base_class, mlm_class in FAMILIES:
-        config = getattr(transformers, config_class)(**fields)
+    for family, config_class, fields, prefix in FAMILIES:
+        config = getattr(transformers, config_class)(**fields, num_labels=3)
         vocab, pad_id = config.vocab_size, config.pad_token_id or 0
-        row = {"family": family, "model": base_class,
-               "features": difference(jitter(getattr(transformers, base_class)(config)), "classifier", pad_id, vocab, num_classes=0)}
-        if mlm_class:
-            masked_lm = getattr(transformers, mlm_class)(config)
-            jitter(masked_lm).tie_weights()
-            row["mlm_logits"] = difference(masked_lm, "mlm", pad_id, vocab)
+        row = {"family": family, "model": f"{prefix}Model",
+               "features": difference(built(prefix, "Model", config), "classifier", pad_id, vocab, num_classes=0)}
+        masked_lm = built(prefix, "ForMaskedLM", config)
+        masked_lm.tie_weights()
+        row["mlm_logits"] = difference(masked_lm, "mlm", pad_id, vocab)
+        row["classifier_logits"] = difference(built(prefix, "ForSequenceClassification", config), "classifier", pad_id, vocab)
         results.append(row)
-        print(f"{family:<11} {base_class:<16} last_hidden_state {row['features']:.1e}"
-              + (f"  masked-LM logits {row['mlm_logits']:.1e}" if mlm_class else ""), flush=True)
+        print(f"{family:<11} {prefix + 'Model':<16} last_hidden_state {row['features']:.1e}  masked-LM logits {row['mlm_logits']:.1e}"
+              f"  classifier logits {row['classifier_logits']:.1e}", flush=True)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"torch": torch.__version__, "transformers": transformers.__version__, "results": results}, indent=2))

@@ -43,9 +43,6 @@ class ModelConfig(HeadConfig, TextConfig, ImageConfig, EncoderConfig):
             section.check(self)
         if self.head == "mlm" and self.modality != "text":
             raise ConfigError("head='mlm' (masked-token prediction over a vocabulary) needs modality='text'")
-        if self.head == "mlm" and self.embed_dim not in (None, self.dim):
-            raise ConfigError(f"head='mlm' ties its decoder to word embeddings of the encoder's width {self.dim}; "
-                              f"these are {self.embed_dim} wide (ELECTRA's generator head is not supported): use head='classifier'")
         if self.head == "pixels" and self.modality != "image":
             raise ConfigError("head='pixels' (masked-patch prediction of pixels) needs modality='image'")
         if self.fc_norm and self.pre_norm and self.final_norm:

@@ -56,7 +56,8 @@ def init_linear(module: nn.Module) -> None:
 def build_head(config: ModelConfig) -> nn.Module:
     """The head ``config.head`` names; a classifier's Linear layers are initialised by the caller (``init_linear``)."""
     if config.head == "mlm":
-        return MaskedTokenHead(config.dim, config.vocab_size, config.ln_eps, ACTIVATIONS[config.act], config.head_bias, config.norm_bias)  # inits itself
+        return MaskedTokenHead(config.dim, config.vocab_size, config.ln_eps, ACTIVATIONS[config.act], config.head_bias, config.norm_bias,
+                               config.embed_dim)  # inits itself
     if config.head == "pixels":
         grid = (config.img_size // config.patch_size,) * 2
         return PixelDecoder(config.dim, config.heads, config.mlp_ratio, grid, config.num_prefix_tokens, config.patch_size ** 2 * config.in_chans,

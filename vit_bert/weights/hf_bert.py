@@ -3,7 +3,8 @@
 The four are BERT's arithmetic under other names and offsets (``FAMILIES``): each family's keys are first renamed
 to BERT's, then read as BERT's.
     roberta     positions start after the padding id (position_offset = pad_token_id + 1); MLM head ``lm_head.*``
-    electra     embedding tables narrower than the encoder, projected up (``embeddings_project`` -> embed_dim)
+    electra     embedding tables narrower than the encoder, projected up (``embeddings_project`` -> embed_dim); the
+                generator's MLM head ``generator_predictions``, its dense layer back down to embed_dim
     distilbert  ``transformer.layer.i.{attention.{q,k,v,out}_lin, sa_layer_norm, ffn.lin1/2, output_layer_norm}``,
                 no token types; MLM head ``vocab_{transform,layer_norm,projector}``
 HF keys, optionally under ``bert.`` (BertForSequenceClassification):
@@ -66,7 +67,14 @@ FAMILIES = {
         (r"^lm_head\.bias$", "cls.predictions.bias"),
         *_CLASSIFICATION_HEAD,
     )),
-    "electra": ("electra.", ((r"^embeddings_project\.", "frontend.project."), *_CLASSIFICATION_HEAD)),
+    "electra": ("electra.", (
+        (r"^embeddings_project\.", "frontend.project."),
+        *_CLASSIFICATION_HEAD,
+        (r"^generator_predictions\.dense\.", "cls.predictions.transform.dense."),  # ElectraForMaskedLM (the generator)
+        (r"^generator_predictions\.LayerNorm\.", "cls.predictions.transform.LayerNorm."),
+        (r"^generator_lm_head\.weight$", "cls.predictions.decoder.weight"),
+        (r"^generator_lm_head\.bias$", "cls.predictions.bias"),
+    )),
     "distilbert": ("distilbert.", (
         (r"^transformer\.layer\.(\d+)\.attention\.q_lin\.", r"encoder.layer.\1.attention.self.query."),
         (r"^transformer\.layer\.(\d+)\.attention\.k_lin\.", r"encoder.layer.\1.attention.self.key."),
@@ -180,6 +188,9 @@ def hf_bert_config(hf_config: dict | None, state_dict: dict[str, torch.Tensor], 
     act = hf.get("hidden_act", "gelu")
     if act not in HF_ACTIVATIONS:
         raise WeightsError(f"hidden_act {act!r} is not supported; expected one of {sorted(HF_ACTIVATIONS)}")
+    if family == "electra" and "cls.predictions.transform.dense.weight" in sd and HF_ACTIVATIONS[act] != "gelu":
+        raise WeightsError(f"ELECTRA's generator head uses GELU whatever hidden_act says ({act!r}); vit_bert's masked-token head "
+                           "uses the encoder's activation, so it cannot compute this one: load it with head='classifier'")
     hidden_dropout = hf.get("hidden_dropout_prob", 0.1)
     classifier_dropout = hf.get("classifier_dropout")
     pad_token_id = hf.get("pad_token_id") or 0
