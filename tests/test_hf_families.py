@@ -138,6 +138,26 @@ def test_vit_bert_predict_on_a_roberta_classifier_folder_names_its_labels_as_tra
         assert text == sentence and label == labels[int(probs.argmax())] and abs(float(prob) - float(probs.max())) < 1e-4
 
 
+@pytest.mark.parametrize("fields, problem", [({"num_labels": 1}, "regression"),
+                                             ({"num_labels": 3, "problem_type": "multi_label_classification"}, "multi_label_classification")])
+def test_a_regression_or_multi_label_head_is_not_read_as_a_softmax_classifier(tmp_path, fields, problem):
+    RobertaForSequenceClassification(RobertaConfig(**SMALL, pad_token_id=1, type_vocab_size=1, **fields)).save_pretrained(tmp_path)
+    with pytest.raises(WeightsError, match=f"this is a {problem} head.*num_classes=0 for the encoder's features"):
+        load_pretrained(tmp_path)
+    assert load_pretrained(tmp_path, num_classes=0).config.num_classes == 0
+    assert load_pretrained(tmp_path, num_classes=2).class_names is None  # a new classifier
+    assert load_pretrained(tmp_path, head="mlm").config.head == "mlm"
+    from vit_bert.config import DataContract
+    from vit_bert.training import ClassificationTask
+
+    from text_data import roberta_style_tokenizer, sentences
+
+    tokenizer = roberta_style_tokenizer([t for t, _ in sentences(200)], VOCAB)
+    contract = DataContract("text", ["neg", "pos"], vocab_size=VOCAB, pad_token_id=1, max_length=32, tokenizer=tokenizer.to_str())
+    task = ClassificationTask("roberta-base", data_contract=contract, pretrained=str(tmp_path))  # fine-tuning decides the head
+    assert task.model.config.num_classes == 2 and task.model.class_names == ["neg", "pos"]
+
+
 @pytest.mark.parametrize("cls, config", [
     (BertModel, BertConfig(**SMALL, hidden_act="relu")),
     (ElectraModel, ElectraConfig(**SMALL, embedding_size=32, hidden_act="silu")),

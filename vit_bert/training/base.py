@@ -103,7 +103,9 @@ class VitBertTask(L.LightningModule):
         self.hparams["config"] = options  # plain values: checkpoints stay loadable with weights_only=True
         self.data_contract = contract
         if pretrained:
-            source = read_pretrained(pretrained, options)
+            # The data's classes replace or fine-tune the source's head, whatever problem it was trained for
+            known = {**options, "num_classes": contract.num_classes} if contract is not None and head == "classifier" else options
+            source = read_pretrained(pretrained, known)
             self.config = model_config(preset, options, contract, source.config, head=head)
             self.model = build_from_pretrained(source, **self.config.to_dict())
         else:

@@ -2,6 +2,7 @@
 
     timm_class_names(cfg, num_classes)       -> num_classes names, or None where nothing names them
     hf_class_names(hf_config, num_classes)   -> config.json's id2label in index order, or None (no head, no id2label)
+    check_single_label(hf_config, num_classes) raises WeightsError for a regression or multi-label head
 
 timm, in order: the ``label_names`` a Hub config carries (a list, or a dict of index -> name); timm's ImageNet-1k
 descriptions ("goldfish, Carassius auratus", as Hugging Face's id2label reads) when the head has 1000 classes and the
@@ -45,3 +46,15 @@ def hf_class_names(hf_config: dict | None, num_classes: int) -> list[str] | None
     if not num_classes or not labels:
         return None
     return _in_index_order(labels, num_classes, "id2label")
+
+
+def check_single_label(hf_config: dict | None, num_classes: int) -> None:
+    """vit_bert's classifier picks one label of several (softmax, cross-entropy, predict's probability); a Hugging Face
+    head trained for another problem_type (transformers takes one output as regression) would be read wrong."""
+    if not num_classes:
+        return
+    problem = (hf_config or {}).get("problem_type") or ("regression" if num_classes == 1 else "single_label_classification")
+    if problem != "single_label_classification":
+        raise WeightsError(f"this is a {problem} head ({num_classes} output{'s' * (num_classes > 1)}); vit_bert's classifier picks one "
+                           "label of several with a softmax. Pass num_classes=0 for the encoder's features, or num_classes=N "
+                           "for a new classifier")

@@ -37,7 +37,7 @@ from ..tokenizer import TOKENIZER_FILES, load_tokenizer, tokenizer_file_in
 from .files import load_pickle_safely, read_state_dict
 from .hf_bert import FAMILIES as BERT_FAMILIES, hf_bert_config, hf_bert_to_vit_bert, is_hf_bert
 from .timm_eva import eva_state_dict
-from .head_labels import hf_class_names, timm_class_names
+from .head_labels import check_single_label, hf_class_names, timm_class_names
 from .hf_modernbert import is_modernbert, modernbert_config, modernbert_to_vit_bert
 from .timm_vit import check_representable, facts_of_model, infer_facts, is_timm_vit, timm_vit_config, timm_vit_to_vit_bert
 
@@ -73,16 +73,18 @@ def _from_state_dict(state_dict: dict[str, torch.Tensor], hf_config: dict | None
     if model_type not in HF_TYPES:
         raise WeightsError(f"config.json describes a {model_type!r} model; vit_bert reads the model types {', '.join(map(repr, HF_TYPES))}")
     if model_type == "modernbert" or (hf_config is None and is_modernbert(state_dict)):
-        config = modernbert_config(hf_config, state_dict)
-        return Pretrained(config, modernbert_to_vit_bert(state_dict), hf_class_names(hf_config, config["num_classes"]))
-    if hf_config is not None or is_hf_bert(state_dict):  # config.json: a Hugging Face folder, of a type vit_bert reads or not
-        config = hf_bert_config(hf_config, state_dict, known)
-        return Pretrained(config, hf_bert_to_vit_bert(state_dict, hf_config), hf_class_names(hf_config, config["num_classes"]))
-    sample = ", ".join(list(state_dict)[:5])
-    raise WeightsMismatchError(
-        f"{where} is neither a timm VisionTransformer nor a BERT state dict (first keys: {sample}); "
-        "expected timm keys (patch_embed.proj.weight, blocks.0...) or BERT keys (embeddings.word_embeddings.weight, encoder.layer.0...)"
-    )
+        config, weights = modernbert_config(hf_config, state_dict), modernbert_to_vit_bert(state_dict)
+    elif hf_config is not None or is_hf_bert(state_dict):  # config.json: a Hugging Face folder, of a type vit_bert reads or not
+        config, weights = hf_bert_config(hf_config, state_dict, known), hf_bert_to_vit_bert(state_dict, hf_config)
+    else:
+        sample = ", ".join(list(state_dict)[:5])
+        raise WeightsMismatchError(
+            f"{where} is neither a timm VisionTransformer nor a BERT state dict (first keys: {sample}); "
+            "expected timm keys (patch_embed.proj.weight, blocks.0...) or BERT keys (embeddings.word_embeddings.weight, encoder.layer.0...)"
+        )
+    if known.get("head", "classifier") == "classifier" and "num_classes" not in known:  # the source's head is kept
+        check_single_label(hf_config, config["num_classes"])
+    return Pretrained(config, weights, hf_class_names(hf_config, config["num_classes"]))
 
 
 def _from_timm_model(model: torch.nn.Module, hub_config: dict | None = None) -> Pretrained:
