@@ -62,6 +62,15 @@ def test_text_view_keeps_real_tokens_and_padding_gets_no_attention():
     assert torch.allclose(view.attentions[1], full[1][1, :, :5, :5])
 
 
+def test_the_text_figure_names_token_0_as_the_tokenizer_does():
+    """RoBERTa's first token is <s>, not [CLS]."""
+    from vit_bert.viz.figures import text_figure
+
+    weights = torch.full((2, 3, 3), 1 / 3)
+    figure = text_figure(["<s>", "Ġgood", "</s>"], weights, weights.mean(0)[0], layer=1, title="t")
+    assert figure.axes[-1].get_title().startswith("<s> (token 0) attention over the tokens, layer 1")
+
+
 @pytest.mark.parametrize("preset, kwargs", [("vit-ti/16", {"img_size": 32, "depth": 2}), ("bert-tiny", {"vocab_size": 50})])
 def test_trace_equals_the_models_forward(preset, kwargs):
     model = vit_bert.build_model(preset, **kwargs)

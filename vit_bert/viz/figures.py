@@ -76,6 +76,6 @@ def text_figure(tokens: list[str], layer_weights: torch.Tensor, cls_weights: tor
     ax.bar(range(length), cls_weights.float().numpy())
     ax.set_xticks(range(length), tokens, rotation=90, fontsize=7)
     ax.set_ylabel("weight", fontsize=8)
-    ax.set_title(f"[CLS] attention over the tokens, layer {layer}, heads averaged", fontsize=8)
+    ax.set_title(f"{tokens[0]} (token 0) attention over the tokens, layer {layer}, heads averaged", fontsize=8)  # [CLS], RoBERTa's <s>
     fig.suptitle(title, fontsize=10)
     return fig
