@@ -158,6 +158,38 @@ def test_a_regression_or_multi_label_head_is_not_read_as_a_softmax_classifier(tm
     assert task.model.config.num_classes == 2 and task.model.class_names == ["neg", "pos"]
 
 
+@pytest.mark.parametrize("family, task", [("bert", "ForTokenClassification"), ("roberta", "ForQuestionAnswering"),
+                                          ("distilbert", "ForMultipleChoice"), ("modernbert", "ForTokenClassification"),
+                                          ("modernbert", "ForQuestionAnswering"), ("electra", "ForPreTraining")])
+def test_a_per_token_span_or_choice_head_is_never_read_as_a_sequence_classifier(tmp_path, family, task):
+    """Their heads are not vit_bert's: the encoder loads (asked for with num_classes), the head never does. ELECTRA's
+    discriminator (ForPreTraining, the published electra-*-discriminator checkpoints) loads as its encoder."""
+    import transformers
+
+    config = BertConfig(**SMALL) if family == "bert" else FAMILIES[family][1]
+    prefix = {"bert": "Bert", "roberta": "Roberta", "electra": "Electra", "distilbert": "DistilBert", "modernbert": "ModernBert"}[family]
+    reference = jittered(getattr(transformers, prefix + task)(config))
+    reference.save_pretrained(tmp_path)
+    ids, mask = padded(config.pad_token_id)
+    if task != "ForPreTraining":
+        with pytest.raises(WeightsError, match=f"these are .*{task} weights, whose head .*Pass num_classes=0 for the encoder's features"):
+            load_pretrained(tmp_path)
+    model = load_pretrained(tmp_path, num_classes=0).eval()
+    with torch.no_grad():
+        gap = model.forward_features(input_ids=ids, attention_mask=mask) - reference.base_model(input_ids=ids, attention_mask=mask)[0]
+    assert gap[mask.bool()].abs().max() <= 1e-5
+    fresh = load_pretrained(tmp_path, num_classes=2)
+    assert fresh.class_names is None and not fresh.config.head_pooler
+
+
+def test_a_decoder_is_not_read_as_an_encoder(tmp_path):
+    from transformers import RobertaForCausalLM
+
+    RobertaForCausalLM(RobertaConfig(**{**FAMILIES["roberta"][1].to_dict(), "is_decoder": True})).save_pretrained(tmp_path)
+    with pytest.raises(WeightsError, match="this roberta is a decoder.*attends to every token both ways"):
+        load_pretrained(tmp_path, num_classes=0)
+
+
 @pytest.mark.parametrize("cls, config", [
     (BertModel, BertConfig(**SMALL, hidden_act="relu")),
     (ElectraModel, ElectraConfig(**SMALL, embedding_size=32, hidden_act="silu")),

@@ -3,6 +3,8 @@
     timm_class_names(cfg, num_classes)       -> num_classes names, or None where nothing names them
     hf_class_names(hf_config, num_classes)   -> config.json's id2label in index order, or None (no head, no id2label)
     check_single_label(hf_config, num_classes) raises WeightsError for a regression or multi-label head
+    foreign_head(hf_config)                  -> the architecture ("BertForTokenClassification") whose head vit_bert
+                                                has no counterpart for, or None
 
 timm, in order: the ``label_names`` a Hub config carries (a list, or a dict of index -> name); timm's ImageNet-1k
 descriptions ("goldfish, Carassius auratus", as Hugging Face's id2label reads) when the head has 1000 classes and the
@@ -58,3 +60,19 @@ def check_single_label(hf_config: dict | None, num_classes: int) -> None:
         raise WeightsError(f"this is a {problem} head ({num_classes} output{'s' * (num_classes > 1)}); vit_bert's classifier picks one "
                            "label of several with a softmax. Pass num_classes=0 for the encoder's features, or num_classes=N "
                            "for a new classifier")
+
+
+# transformers' task heads that read every token (or pairs of choices), not one vector a sequence
+FOREIGN_HEADS = {"ForTokenClassification": "labels each token", "ForQuestionAnswering": "marks an answer span's start and end",
+                 "ForMultipleChoice": "scores each of several choices"}
+
+
+def foreign_head(hf_config: dict | None) -> str | None:
+    architecture = ((hf_config or {}).get("architectures") or [""])[0]
+    return architecture if architecture.endswith(tuple(FOREIGN_HEADS)) else None
+
+
+def foreign_head_error(architecture: str) -> WeightsError:
+    what = next(what for suffix, what in FOREIGN_HEADS.items() if architecture.endswith(suffix))
+    return WeightsError(f"these are {architecture} weights, whose head {what}; vit_bert's heads classify whole sequences or predict masked "
+                        "tokens. Pass num_classes=0 for the encoder's features, or num_classes=N for a new sequence classifier")

@@ -52,6 +52,9 @@ _EMBEDDING_RENAMES = {
 # its bias (cls.predictions.bias again); next-sentence prediction, which vit_bert does not have.
 _IGNORED = ("embeddings.position_ids", "embeddings.token_type_ids", "cls.predictions.decoder.weight", "cls.predictions.decoder.bias",
             "cls.seq_relationship.weight", "cls.seq_relationship.bias")
+# ELECTRA's discriminator head (ElectraForPreTraining: replaced-token detection, one logit a token), which vit_bert
+# does not have: google/electra-*-discriminator checkpoints load as their encoder.
+_IGNORED_PREFIXES = ("discriminator_predictions.",)
 
 
 # RobertaClassificationHead / ElectraClassificationHead: BERT's pooler and classifier under other names.
@@ -182,6 +185,9 @@ def hf_bert_config(hf_config: dict | None, state_dict: dict[str, torch.Tensor], 
                 "or load the whole Hugging Face folder"
             )
         return {**fields, **_bare_positions(family, fields, known)}
+    if hf_config.get("is_decoder") or hf_config.get("add_cross_attention"):
+        raise WeightsError(f"this {family} is a decoder (is_decoder / add_cross_attention: causal or cross attention); vit_bert's "
+                           "encoder attends to every token both ways, so it would compute something else")
     if hf_config.get("position_embedding_type", "absolute") != "absolute":
         raise WeightsError(f"position_embedding_type {hf_config['position_embedding_type']!r} is not supported; expected 'absolute'")
     hf = _bert_names(hf_config) if family == "distilbert" else hf_config
@@ -239,7 +245,7 @@ def hf_bert_to_vit_bert(state_dict: dict[str, torch.Tensor], hf_config: dict | N
         raise WeightsError("the masked-token decoder is not tied to the word embeddings; vit_bert's MLM head is always tied, as BERT's")
     out = {}
     for key, value in sd.items():
-        if key in _IGNORED:
+        if key in _IGNORED or key.startswith(_IGNORED_PREFIXES):
             continue
         layer = re.match(r"encoder\.layer\.(\d+)\.(.+)\.(weight|bias)$", key)
         if layer:

@@ -37,7 +37,7 @@ from ..tokenizer import TOKENIZER_FILES, load_tokenizer, tokenizer_file_in
 from .files import load_pickle_safely, read_state_dict
 from .hf_bert import FAMILIES as BERT_FAMILIES, hf_bert_config, hf_bert_to_vit_bert, is_hf_bert
 from .timm_eva import eva_state_dict
-from .head_labels import check_single_label, hf_class_names, timm_class_names
+from .head_labels import check_single_label, foreign_head, foreign_head_error, hf_class_names, timm_class_names
 from .hf_modernbert import is_modernbert, modernbert_config, modernbert_to_vit_bert
 from .timm_vit import check_representable, facts_of_model, infer_facts, is_timm_vit, timm_vit_config, timm_vit_to_vit_bert
 
@@ -82,7 +82,13 @@ def _from_state_dict(state_dict: dict[str, torch.Tensor], hf_config: dict | None
             f"{where} is neither a timm VisionTransformer nor a BERT state dict (first keys: {sample}); "
             "expected timm keys (patch_embed.proj.weight, blocks.0...) or BERT keys (embeddings.word_embeddings.weight, encoder.layer.0...)"
         )
-    if known.get("head", "classifier") == "classifier" and "num_classes" not in known:  # the source's head is kept
+    keeps_head = known.get("head", "classifier") == "classifier" and "num_classes" not in known
+    if foreign_head(hf_config):  # a per-token, span or choice head: only the encoder is read
+        if keeps_head:
+            raise foreign_head_error(foreign_head(hf_config))
+        weights = {k: v for k, v in weights.items() if k.startswith(("frontend.", "encoder."))}
+        config = {**config, "num_classes": 0, "head_pooler": False}
+    elif keeps_head:
         check_single_label(hf_config, config["num_classes"])
     return Pretrained(config, weights, hf_class_names(hf_config, config["num_classes"]))
 
