@@ -12,7 +12,7 @@ from transformers import (  # noqa: E402
 )
 
 from vit_bert import load_pretrained  # noqa: E402
-from vit_bert.errors import AmbiguousWeightsError, ConfigError, WeightsError, WeightsMismatchError  # noqa: E402
+from vit_bert.errors import AmbiguousWeightsError, WeightsError, WeightsMismatchError  # noqa: E402
 
 VOCAB, LENGTHS = 300, [12, 7, 3]
 SMALL = dict(vocab_size=VOCAB, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96, max_position_embeddings=40)
