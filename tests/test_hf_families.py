@@ -138,6 +138,17 @@ def test_vit_bert_predict_on_a_roberta_classifier_folder_names_its_labels_as_tra
         assert text == sentence and label == labels[int(probs.argmax())] and abs(float(prob) - float(probs.max())) < 1e-4
 
 
+@pytest.mark.parametrize("family, layers", [("distilbert", (torch.nn.Linear, torch.nn.ReLU)),
+                                            ("modernbert", (torch.nn.Linear, torch.nn.GELU, torch.nn.LayerNorm))])
+def test_head_pooler_on_a_base_model_builds_its_familys_classification_head(tmp_path, family, layers):
+    """As transformers' XForSequenceClassification.from_pretrained(base) does: a fresh head of the family's shape."""
+    cls, config = FAMILIES[family]
+    cls(config).save_pretrained(tmp_path)
+    model = load_pretrained(tmp_path, num_classes=2, head_pooler=True)
+    assert tuple(type(layer) for layer in model.head.pooler) == layers
+    assert float(model.head.pooler[0].weight.detach().std()) > 0  # initialised, not left empty
+
+
 @pytest.mark.parametrize("fields, problem", [({"num_labels": 1}, "regression"),
                                              ({"num_labels": 3, "problem_type": "multi_label_classification"}, "multi_label_classification")])
 def test_a_regression_or_multi_label_head_is_not_read_as_a_softmax_classifier(tmp_path, fields, problem):
