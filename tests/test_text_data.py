@@ -69,6 +69,23 @@ def test_tokenizer_round_trip_and_truncation(tmp_path):
     assert TextTokenizer(load_tokenizer(tmp_path / "vocab.txt"), 5).encode(["good"])[0] == ids[1:]
 
 
+def test_the_figures_label_byte_level_tokens_with_the_text_they_stand_for():
+    """RoBERTa's and ModernBERT's byte-level BPE names a space Ġ and each byte of é a character of its own (Ã©)."""
+    from text_data import roberta_style_tokenizer
+
+    texts = [t for t, _ in sentences(200)] + ["café au lait"] * 20
+    merged = TextTokenizer(roberta_style_tokenizer(texts, 320))
+    ids = merged.encode(["café good"])[0][0]
+    assert [merged.tokenizer.id_to_token(i) for i in ids][:3] == ["<s>", "cafÃ©", "Ġg"]
+    assert merged.tokens(ids)[:3] == ["<s>", "café", "▁g"] and merged.tokens(ids)[-1] == "</s>"
+    split = TextTokenizer(roberta_style_tokenizer(texts, 262))  # too few merges to join é's two bytes
+    ids = split.encode(["é"])[0][0]
+    assert split.tokens(ids) == ["<s>", "Ã", "©", "</s>"]  # half a character has no text: its vocabulary name stays
+    wordpiece = TextTokenizer(train_wordpiece([t for t, _ in sentences(200)], 120))
+    ids = wordpiece.encode(["charming"])[0][0]
+    assert wordpiece.tokens(ids) == [wordpiece.tokenizer.id_to_token(i) for i in ids]
+
+
 def test_collate_pads_to_longest():
     tokenizer = train_wordpiece([t for t, _ in sentences(50)], vocab_size=120)
     encoder = TextTokenizer(tokenizer, max_length=16)

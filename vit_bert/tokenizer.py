@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer
+from tokenizers import Tokenizer, decoders
 from tokenizers.implementations import BertWordPieceTokenizer, ByteLevelBPETokenizer
 
 from .errors import ConfigError, SourceNotFoundError
@@ -53,6 +53,17 @@ def special_tokens(tokenizer: Tokenizer) -> SpecialTokens:
             return convention
     raise ConfigError("the tokenizer has neither BERT's [CLS], [SEP], [PAD] nor RoBERTa's <s>, </s>, <pad> tokens; "
                       "expected a BERT-style WordPiece or a RoBERTa-style BPE vocabulary")
+
+
+def display_tokens(tokenizer: Tokenizer, ids: list[int]) -> list[str]:
+    """The tokens as the attention figures label them: the vocabulary's own (``##ing``), except that a byte-level BPE's
+    (RoBERTa, ModernBERT) are shown as the text they stand for, a space as ▁ (``Ġgood`` -> ``▁good``, ``Ã©`` -> ``é``);
+    a token that is part of one character's bytes keeps its vocabulary name."""
+    names = [tokenizer.id_to_token(i) for i in ids]
+    if not isinstance(tokenizer.decoder, decoders.ByteLevel):
+        return names
+    texts = [tokenizer.decode([i], skip_special_tokens=False) for i in ids]
+    return [name if "\ufffd" in text or not text else text.replace(" ", "\u2581") for name, text in zip(names, texts)]
 
 
 def train_wordpiece(texts: list[str], vocab_size: int = 8000, lowercase: bool = True) -> Tokenizer:
@@ -125,7 +136,7 @@ class TextTokenizer:
         return [[self.cls_id, *e.ids[:room], self.sep_id] for e in encodings], truncated
 
     def tokens(self, ids: list[int]) -> list[str]:
-        return [self.tokenizer.id_to_token(i) for i in ids]
+        return display_tokens(self.tokenizer, ids)
 
     def collate(self, sequences: list[list[int]]) -> dict[str, torch.Tensor]:
         longest = max(len(s) for s in sequences)

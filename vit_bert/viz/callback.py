@@ -17,6 +17,7 @@ import torch
 
 from ..errors import ConfigError
 from ..multitask import MultiTaskModel
+from ..tokenizer import display_tokens
 from .view import attention_view, prediction_title, view_figure
 
 
@@ -69,5 +70,5 @@ class AttentionFigureCallback(L.Callback):
             std = torch.tensor(contract.std if contract is not None else [1.0]).view(-1, 1, 1)
             image = (inputs["images"][0].float().cpu() * std + mean).clamp(0, 1).permute(1, 2, 0).numpy()
         elif model.tokenizer is not None:
-            tokens = [model.tokenizer.id_to_token(i) for i in view.token_ids]
+            tokens = display_tokens(model.tokenizer, view.token_ids)
         return view_figure(view, self.layer, title, image, tokens)
