@@ -71,11 +71,11 @@ def text_figure(tokens: list[str], layer_weights: torch.Tensor, cls_weights: tor
         ax.imshow(layer_weights[head].float().numpy(), cmap="viridis", vmin=0.0, vmax=1.0)
         ax.set_xticks(range(length), tokens, rotation=90, fontsize=7)
         ax.set_yticks(range(length), tokens, fontsize=7)
-        ax.set_title(f"layer {layer} head {head} (rows: queries, columns: keys)", fontsize=8)
+        ax.set_title(f"layer {layer} head {head}", fontsize=8)
     ax = fig.add_subplot(grid[rows - 1, :])
     ax.bar(range(length), cls_weights.float().numpy())
     ax.set_xticks(range(length), tokens, rotation=90, fontsize=7)
     ax.set_ylabel("weight", fontsize=8)
     ax.set_title(f"{tokens[0]} (token 0) attention over the tokens, layer {layer}, heads averaged", fontsize=8)  # [CLS], RoBERTa's <s>
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(f"{title}\nattention weights: rows are queries, columns keys", fontsize=10)  # short head titles fit short sentences
     return fig
