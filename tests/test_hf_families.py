@@ -149,6 +149,46 @@ def test_head_pooler_on_a_base_model_builds_its_familys_classification_head(tmp_
     assert float(model.head.pooler[0].weight.detach().std()) > 0  # initialised, not left empty
 
 
+@pytest.mark.parametrize("family, task", [("roberta", "Model"), ("electra", "Model"), ("distilbert", "Model"), ("modernbert", "Model"),
+                                          ("roberta", "ForTokenClassification")])
+def test_co_training_starts_from_each_family_and_the_trace_equals_its_forward(tmp_path, family, task):
+    """The shared encoder and the text task's front-end (fields as the folder has them) start from the folder; a
+    token-classification folder gives its encoder too. The trace recomputes a block of each family exactly."""
+    import transformers
+    from text_data import sentences
+
+    from vit_bert.config import DataContract
+    from vit_bert.training.multitask import MultiTaskClassification
+    from vit_bert.viz import trace_layer
+
+    cls, config = FAMILIES[family]
+    config = config.__class__(**{**config.to_dict(), "vocab_size": 80})
+    getattr(transformers, cls.__name__.removesuffix("Model") + task)(config).save_pretrained(tmp_path)
+    source = load_pretrained(tmp_path, num_classes=0).eval()
+    text = {key: getattr(source.config, key) for key in ("type_vocab_size", "position_offset", "embed_dim", "learned_positions",
+                                                          "norm_bias", "max_len")}
+    contracts = {
+        "digits": DataContract("image", [str(i) for i in range(10)], in_chans=1, img_size=8, mean=[0.3], std=[0.4]),
+        "sst2": DataContract("text", ["neg", "pos"], vocab_size=80, pad_token_id=config.pad_token_id, max_length=32,
+                             tokenizer=train_wordpiece_of(sentences(100))),
+    }
+    shared = MultiTaskClassification(tasks={"digits": {"patch_size": 2}, "sst2": text}, data_contract=contracts,
+                                      pretrained=str(tmp_path)).model.eval()
+    ids, mask = padded(config.pad_token_id)
+    ids = ids % 80
+    with torch.no_grad():
+        assert torch.allclose(shared.task_model("sst2").forward_features(ids, attention_mask=mask),
+                              source.forward_features(ids, attention_mask=mask), atol=1e-6)
+    traced = trace_layer(source, {"input_ids": ids, "attention_mask": mask}, layer=1, head=1, index=1, out=lambda line: None)
+    assert traced["difference"] <= 1e-5
+
+
+def train_wordpiece_of(rows) -> str:
+    from vit_bert.tokenizer import train_wordpiece
+
+    return train_wordpiece([t for t, _ in rows], 80).to_str()
+
+
 @pytest.mark.parametrize("fields, problem", [({"num_labels": 1}, "regression"),
                                              ({"num_labels": 3, "problem_type": "multi_label_classification"}, "multi_label_classification")])
 def test_a_regression_or_multi_label_head_is_not_read_as_a_softmax_classifier(tmp_path, fields, problem):

@@ -73,7 +73,9 @@ class MultiTaskClassification(VitBertTask):
         weights = dict(loss_weights or {})
         if set(weights) - set(data_contract):
             raise ConfigError(f"model.loss_weights names {sorted(set(weights) - set(data_contract))}, which are not tasks; the tasks are {', '.join(data_contract)}")
-        source = read_pretrained(pretrained, encoder if isinstance(encoder, dict) else None) if pretrained else None
+        # Only the encoder (and front-ends) are read: the source's head, of whatever kind, is not (num_classes=0)
+        known = {**(encoder if isinstance(encoder, dict) else {}), "num_classes": 0}
+        source = read_pretrained(pretrained, known) if pretrained else None
         if source is not None:
             encoder = encoder_fields_of(source, encoder, "model.encoder")
         elif encoder is None:
