@@ -8,6 +8,7 @@
 Graph inputs / outputs:
     image: images (B, C, H, W) float32                    -> logits (B, num_classes)
     text:  input_ids (B, T) int64, attention_mask (B, T) int64 -> logits (B, num_classes)
+                                                          (head="mlm": (B, T, vocab_size), defined at real tokens only)
 A model that carries a data contract (train.py checkpoints, save_pretrained folders) writes it into
 the file's metadata as JSON under ``vit_bert_data`` (``read_contract_metadata``).
 Needs the ``onnx`` extra: pip install "vit_bert[onnx]".
@@ -106,14 +107,18 @@ def read_contract_metadata(path: str | Path) -> DataContract | None:
 
 
 def onnx_max_difference(model: TransformerClassifier, path: str | Path, inputs: dict[str, torch.Tensor]) -> float:
-    """Run the ONNX file with onnxruntime and return max |ONNX - PyTorch| over the logits."""
+    """Run the ONNX file with onnxruntime and return max |ONNX - PyTorch| over the logits; per-token logits (a masked-token
+    head) at the real tokens only: padding's are not defined (PyTorch's packed path leaves them 0, the graph computes some)."""
     import onnxruntime  # optional: the onnx extra
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (onnx_logits,) = session.run(["logits"], {name: tensor.numpy() for name, tensor in inputs.items()})
     with eval_mode(model), torch.no_grad():
         logits = model(**inputs)
-    return float((torch.from_numpy(onnx_logits) - logits).abs().max())
+    difference = (torch.from_numpy(onnx_logits) - logits).abs()
+    if difference.ndim == 3 and "attention_mask" in inputs:
+        difference = difference[inputs["attention_mask"].bool()]
+    return float(difference.max())
 
 
 def export(source: str, output: str, opset: int = 18) -> None:
