@@ -385,3 +385,27 @@ def test_a_roberta_folder_with_vocab_json_and_merges_txt_only_tokenizes_as_trans
     assert load_pretrained(tmp_path, num_classes=0).tokenizer is None  # a vocab.json alone is no tokenizer
     with pytest.raises(SourceNotFoundError, match="vocab.json is a byte-level BPE vocabulary; it needs the merges.txt beside it"):
         load_tokenizer(tmp_path / "vocab.json")
+
+
+def test_a_cased_vocab_txt_follows_its_tokenizer_config_as_transformers_does(tmp_path):
+    """Many fine-tuned BERTs ship vocab.txt and tokenizer_config.json only; a cased one says do_lower_case: false."""
+    import json
+
+    from transformers import BertTokenizer
+
+    from vit_bert.errors import ConfigError
+    from vit_bert.tokenizer import TextTokenizer, load_tokenizer
+
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "Good", "good", "film", "Film", "a"]
+    (tmp_path / "vocab.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+    BertModel(BertConfig(**{**SMALL, "vocab_size": len(words)})).save_pretrained(tmp_path)
+    texts = ["a Good Film", "a good film"]
+    for cased in (False, True):
+        (tmp_path / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": not cased}), encoding="utf-8")
+        ours = TextTokenizer(load_pretrained(tmp_path, num_classes=0).tokenizer).encode(texts)[0]
+        theirs = BertTokenizer(str(tmp_path / "vocab.txt"), do_lower_case=not cased)(texts)["input_ids"]
+        assert ours == theirs and (ours[0] != ours[1]) == cased
+    with pytest.raises(ConfigError, match="lowercase=True, but .*tokenizer_config.json says do_lower_case=False"):
+        load_tokenizer(tmp_path / "vocab.txt", lowercase=True)
+    (tmp_path / "tokenizer_config.json").unlink()
+    assert TextTokenizer(load_tokenizer(tmp_path)).encode(texts)[0][0] == TextTokenizer(load_tokenizer(tmp_path)).encode(texts)[0][1]

@@ -10,6 +10,7 @@ input_ids (B, T) with the [PAD] id, attention_mask (B, T) with 1 on real tokens.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,9 +87,12 @@ def _merges(vocab_json: Path) -> Path:
     return vocab_json.with_name("merges.txt")
 
 
-def load_tokenizer(path: str | Path, lowercase: bool = True) -> Tokenizer:
-    """A tokenizer.json, a BERT vocab.txt (lower-cased when ``lowercase``), RoBERTa's vocab.json + merges.txt (its
-    byte-level BPE, cased, as transformers builds it from them), or a directory holding one (a Hugging Face model folder)."""
+def load_tokenizer(path: str | Path, lowercase: bool | None = None) -> Tokenizer:
+    """A tokenizer.json, a BERT vocab.txt, RoBERTa's vocab.json + merges.txt (its byte-level BPE, cased, as transformers
+    builds it from them), or a directory holding one (a Hugging Face model folder).
+
+    A vocab.txt is lower-cased as ``lowercase`` says, else as the ``tokenizer_config.json`` beside it says
+    (``do_lower_case``: a cased BERT's is false), else it is; the two disagreeing is an error."""
     path = Path(path)
     if path.is_dir():
         found = tokenizer_file_in(path)
@@ -103,7 +107,16 @@ def load_tokenizer(path: str | Path, lowercase: bool = True) -> Tokenizer:
         return ByteLevelBPETokenizer(str(path), str(_merges(path)), add_prefix_space=False)._tokenizer
     if path.suffix == ".json":
         return Tokenizer.from_file(str(path))
-    return BertWordPieceTokenizer(str(path), lowercase=lowercase)._tokenizer
+    return BertWordPieceTokenizer(str(path), lowercase=_vocab_lowercase(path, lowercase))._tokenizer
+
+
+def _vocab_lowercase(vocab_txt: Path, lowercase: bool | None) -> bool:
+    config_file = vocab_txt.with_name("tokenizer_config.json")
+    stated = json.loads(config_file.read_text(encoding="utf-8")).get("do_lower_case") if config_file.is_file() else None
+    if lowercase is not None and stated is not None and lowercase != stated:
+        raise ConfigError(f"lowercase={lowercase}, but {config_file} says do_lower_case={stated} for {vocab_txt.name}; "
+                          "leave lowercase unset to follow the tokenizer's own setting")
+    return next((value for value in (lowercase, stated) if value is not None), True)
 
 
 class TextTokenizer:

@@ -102,7 +102,7 @@ class TextDataModule(SplitDataModule):
         label_column: str | None = "label",
         tokenizer: str | None = None,
         tokenizer_vocab_size: int = 8000,
-        lowercase: bool = True,
+        lowercase: bool | None = None,
         max_length: int = 128,
         batch_size: int = 32,
         eval_batch_size: int | None = None,
@@ -124,7 +124,8 @@ class TextDataModule(SplitDataModule):
                 checkpoint (the tokenizer it was trained with; --ckpt_path sets this); default: train WordPiece on the
                 training texts.
             tokenizer_vocab_size: Vocabulary size of a trained tokenizer.
-            lowercase: Lower-case text (trained tokenizers and vocab.txt files).
+            lowercase: Lower-case text: trained tokenizers (default: yes) and vocab.txt files (default: as the
+                tokenizer_config.json beside it says, else yes).
             max_length: Longest sequence in tokens, [CLS] and [SEP] included; longer texts are truncated.
             batch_size: Training batch size.
             eval_batch_size: Validation/test batch size (default: batch_size).
@@ -168,7 +169,7 @@ class TextDataModule(SplitDataModule):
         elif hp.tokenizer:
             tokenizer = load_tokenizer(hp.tokenizer, hp.lowercase)
         else:
-            tokenizer = train_wordpiece(raw["train"].texts, hp.tokenizer_vocab_size, hp.lowercase)
+            tokenizer = train_wordpiece(raw["train"].texts, hp.tokenizer_vocab_size, hp.lowercase is not False)
         self.tokenizer = TextTokenizer(tokenizer, hp.max_length)
         self.labels = LabelMap([]) if unlabelled else LabelMap.from_labels(raw["train"].labels)
         splits = {}

@@ -192,7 +192,7 @@ def _download(repo_id: str) -> Path:
     try:
         from huggingface_hub import snapshot_download  # optional: only Hub ids need it
 
-        patterns = ["config.json", "*.safetensors", "pytorch_model.bin", *TOKENIZER_FILES, "merges.txt"]
+        patterns = ["config.json", "*.safetensors", "pytorch_model.bin", *TOKENIZER_FILES, "merges.txt", "tokenizer_config.json"]
         return Path(snapshot_download(repo_id, allow_patterns=patterns))
     except Exception as err:  # offline, unknown repo, or huggingface_hub missing
         raise SourceNotFoundError(
