@@ -69,6 +69,19 @@ def test_tokenizer_round_trip_and_truncation(tmp_path):
     assert TextTokenizer(load_tokenizer(tmp_path / "vocab.txt"), 5).encode(["good"])[0] == ids[1:]
 
 
+def test_the_same_texts_always_train_the_same_wordpiece_vocabulary():
+    # tokenizers' own trainer numbers the ##-pieces in hash order: 8 runs on these texts gave 8 vocabularies
+    texts = ["a gripping , funny and beautifully shot film", "the film is dull and far too long", "wonderful acting , awful script"] * 3
+    trained = [train_wordpiece(texts, vocab_size=60) for _ in range(8)]
+    assert len({t.to_str() for t in trained}) == 1
+    tokenizer = trained[0]
+    assert tokenizer.get_vocab_size() == 60
+    assert [tokenizer.id_to_token(i) for i in range(5)] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    assert [t.content for t in tokenizer.get_added_tokens_decoder().values()] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    encoded = TextTokenizer(tokenizer, max_length=16).encode(["Gripping film"])[0][0]
+    assert encoded[0] == 2 and encoded[-1] == 3 and tokenizer.decode(encoded) == "gripping film"
+
+
 def test_the_figures_label_byte_level_tokens_with_the_text_they_stand_for():
     """RoBERTa's and ModernBERT's byte-level BPE names a space Ġ and each byte of é a character of its own (Ã©)."""
     from text_data import roberta_style_tokenizer

@@ -68,9 +68,20 @@ def display_tokens(tokenizer: Tokenizer, ids: list[int]) -> list[str]:
 
 
 def train_wordpiece(texts: list[str], vocab_size: int = 8000, lowercase: bool = True) -> Tokenizer:
-    tokenizer = BertWordPieceTokenizer(lowercase=lowercase)
-    tokenizer.train_from_iterator(texts, vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False)
-    return tokenizer._tokenizer  # the plain Tokenizer: serialisable to one tokenizer.json
+    """A BERT WordPiece tokenizer trained on ``texts``; the same texts always give the same vocabulary.
+
+    ``tokenizers``' trainer numbers the word-continuing pieces (``##e``, ``##s``, ...) in hash-map order, which changes
+    from run to run, and breaks ties between equally frequent merges by those numbers, so the same texts gave other
+    vocabularies and other token ids (huggingface/tokenizers#1794). Handing it those pieces, sorted, as tokens to
+    number first fixes their ids and so every merge; the tokenizer is then rebuilt from the vocabulary, with only
+    BERT's special tokens as special."""
+    words_of = BertWordPieceTokenizer(lowercase=lowercase)  # its normaliser and pre-tokenizer split texts into words
+    pieces = sorted({f"##{char}" for text in texts
+                     for word, _ in words_of.pre_tokenizer.pre_tokenize_str(words_of.normalizer.normalize_str(text))
+                     for char in word[1:]})
+    trained = BertWordPieceTokenizer(lowercase=lowercase)
+    trained.train_from_iterator(texts, vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS + pieces, show_progress=False)
+    return BertWordPieceTokenizer(trained.get_vocab(), lowercase=lowercase)._tokenizer  # the plain Tokenizer: one tokenizer.json
 
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json")  # in this order; vocab.json with merges.txt beside it
