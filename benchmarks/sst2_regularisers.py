@@ -10,11 +10,11 @@ tokenizer and splits, `build_model`, the AdamW groups and warmup + cosine schedu
 weight decay 0.01, 10 % warmup, max 64 tokens, the test accuracy taken at the best validation accuracy. Its data
 order and dropout draws are its own, so at one seed it lands near train.py's figure, not on it.
 
-The trials (each off by default; one or more per run):
+The trials (each off by default; --mixup, --fgm and --rdrop one at a time, the others with any):
     --mixup A    sentence mixup (Guo et al. 2019): pooled vectors (B, D) of two examples mixed, weight ~ Beta(A, A),
                  and their losses mixed alike
     --crop P     with probability P, a training sentence is cut to a random contiguous span of at least
-                 --crop-min of its words ([CLS] and [SEP] kept): phrase-like examples carrying the sentence's label
+                 --crop-min of its WordPiece tokens ([CLS] and [SEP] kept): phrase-like examples carrying the sentence's label
     --fgm E      adversarial training on the embeddings (Miyato et al. 2017): the loss again at the token vectors
                  moved by E along the loss gradient (L2 norm per sentence), added to the clean loss
     --rdrop A    R-Drop (Liang et al. 2021): two dropout passes, cross-entropy of both + A x their symmetric KL
@@ -57,7 +57,7 @@ def parse_value(text: str):
 
 
 def crop_span(ids: list[int], rng: random.Random, probability: float, least: float) -> list[int]:
-    """[CLS] w_1 .. w_n [SEP] -> [CLS] w_i .. w_j [SEP], a span of at least ``least`` * n words (n >= 4)."""
+    """[CLS] t_1 .. t_n [SEP] -> [CLS] t_i .. t_j [SEP], a span of at least ``least`` * n tokens (n >= 4)."""
     words = ids[1:-1]
     if len(words) < 4 or rng.random() >= probability:
         return ids
@@ -82,6 +82,8 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE")
     parser.add_argument("--json", default="benchmarks/results/sst2_regularisers.jsonl")
     args = parser.parse_args()
+    if sum(bool(v) for v in (args.mixup, args.fgm, args.rdrop)) > 1:
+        parser.error("--mixup, --fgm and --rdrop each change the loss: pass one of them")
     overrides = {key: parse_value(value) for key, value in (item.split("=", 1) for item in args.set)}
 
     torch.manual_seed(args.seed)
