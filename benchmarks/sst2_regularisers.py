@@ -10,7 +10,7 @@ tokenizer and splits, `build_model`, the AdamW groups and warmup + cosine schedu
 weight decay 0.01, 10 % warmup, max 64 tokens, the test accuracy taken at the best validation accuracy. Its data
 order and dropout draws are its own, so at one seed it lands near train.py's figure, not on it.
 
-The trials (each off by default; --mixup, --fgm and --rdrop one at a time, the others with any):
+The trials (each off by default; --mixup, --fgm, --rdrop and --distil one at a time, the others with any):
     --mixup A    sentence mixup (Guo et al. 2019): pooled vectors (B, D) of two examples mixed, weight ~ Beta(A, A),
                  and their losses mixed alike
     --crop P     with probability P, a training sentence is cut to a random contiguous span of at least
@@ -18,15 +18,23 @@ The trials (each off by default; --mixup, --fgm and --rdrop one at a time, the o
     --fgm E      adversarial training on the embeddings (Miyato et al. 2017): the loss again at the token vectors
                  moved by E along the loss gradient (L2 norm per sentence), added to the clean loss
     --rdrop A    R-Drop (Liang et al. 2021): two dropout passes, cross-entropy of both + A x their symmetric KL
+    --sam R      sharpness-aware minimisation (Foret et al. 2021; for transformers from scratch, Chen et al. 2022): each
+                 step's gradient taken at the weights moved by R along the normalised gradient, then applied at the
+                 unmoved weights (two passes a step)
+    --distil A   self-distillation (born-again networks, Furlanello et al. 2018): the shipped recipe trains a teacher
+                 first; a new model of the same kind then learns (1 - A) x cross-entropy + A x T^2 x KL to the
+                 teacher's temperature-T (2) probabilities on the same batch
     --evals N    validate N times an epoch instead of once (a finer choice of the tested checkpoint)
     --set K=V    a ModelConfig field, e.g. embed_dim=128 (factorised embeddings), local_window=6 global_every=4
 
 Prints the validation/test accuracy at each validation and one JSON line at the end (appended to --json).
+--test-probs FILE.pt also saves the tested model's test-set probabilities, for benchmarks/ensemble.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import random
@@ -44,6 +52,7 @@ from vit_bert.training.optim import param_groups, warmup_cosine
 from machine import cpu_model
 
 BATCH, EVAL_BATCH = 32, 256
+TEMPERATURE = 2.0  # softens the teacher's targets in --distil
 
 
 def parse_value(text: str):
@@ -66,33 +75,13 @@ def crop_span(ids: list[int], rng: random.Random, probability: float, least: flo
     return [ids[0], *words[start:start + length], ids[-1]]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help="a folder with train/dev/test.tsv (sentence, label)")
-    parser.add_argument("--preset", default="modern-mini")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--lr", type=float, default=5e-4)
-    parser.add_argument("--mixup", type=float, default=0.0)
-    parser.add_argument("--crop", type=float, default=0.0)
-    parser.add_argument("--crop-min", type=float, default=0.5)
-    parser.add_argument("--fgm", type=float, default=0.0)
-    parser.add_argument("--rdrop", type=float, default=0.0)
-    parser.add_argument("--evals", type=int, default=1)
-    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE")
-    parser.add_argument("--json", default="benchmarks/results/sst2_regularisers.jsonl")
-    args = parser.parse_args()
-    if sum(bool(v) for v in (args.mixup, args.fgm, args.rdrop)) > 1:
-        parser.error("--mixup, --fgm and --rdrop each change the loss: pass one of them")
-    overrides = {key: parse_value(value) for key, value in (item.split("=", 1) for item in args.set)}
+def fit(model: torch.nn.Module, args: argparse.Namespace, data: TextDataModule, teacher: torch.nn.Module | None) -> dict:
+    """Train ``model`` with the recipe and the trials in ``args``; leave it at its best validation weights.
 
-    torch.manual_seed(args.seed)
+    Returns {"val", "step", "test"}: the best validation accuracy, its step and the test accuracy there.
+    """
+    tokenizer = data.tokenizer
     rng = random.Random(args.seed)
-    data = TextDataModule(root=args.data, text_column="sentence", tokenizer_vocab_size=8000, max_length=64, batch_size=BATCH, seed=args.seed)
-    data.load()
-    contract, tokenizer = data.contract, data.tokenizer
-    model = vit_bert.build_model(args.preset, vocab_size=contract.vocab_size, pad_token_id=contract.pad_token_id, num_classes=2,
-                                 max_len=128, **overrides)
     train, val, test = data.splits["train"], data.splits["val"], data.splits["test"]
     steps_per_epoch = math.ceil(len(train) / BATCH)
     total = steps_per_epoch * args.epochs
@@ -131,9 +120,30 @@ def main() -> None:
             first, second = model(**batch).log_softmax(-1), model(**batch).log_softmax(-1)
             kl = F.kl_div(first, second, log_target=True, reduction="batchmean") + F.kl_div(second, first, log_target=True, reduction="batchmean")
             return 0.5 * (F.nll_loss(first, labels) + F.nll_loss(second, labels)) + args.rdrop * 0.5 * kl
+        if args.distil:
+            with torch.no_grad():
+                soft = (teacher(**batch) / TEMPERATURE).log_softmax(-1)
+            logits = model(**batch)
+            kl = F.kl_div((logits / TEMPERATURE).log_softmax(-1), soft, log_target=True, reduction="batchmean")
+            return (1 - args.distil) * F.cross_entropy(logits, labels) + args.distil * TEMPERATURE**2 * kl
         return F.cross_entropy(model(**batch), labels)
 
+    def sharpen(loss_fn) -> None:
+        """Replace each .grad with the gradient at w + sam * g / |g| (SAM's ascent step), weights left at w."""
+        params = [p for p in model.parameters() if p.grad is not None]
+        norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params]))
+        moves = [args.sam * p.grad / (norm + 1e-12) for p in params]
+        with torch.no_grad():
+            for p, move in zip(params, moves):
+                p.add_(move)
+        optimizer.zero_grad()
+        loss_fn().backward()
+        with torch.no_grad():
+            for p, move in zip(params, moves):
+                p.sub_(move)
+
     best = {"val": -1.0, "step": 0, "test": 0.0}
+    best_weights = copy.deepcopy(model.state_dict())
     step, started = 0, time.perf_counter()
     order_generator = torch.Generator().manual_seed(args.seed)
     for _ in range(args.epochs):
@@ -141,9 +151,11 @@ def main() -> None:
         for start in range(0, len(order), BATCH):
             rows = order[start:start + BATCH]
             batch = tokenizer.collate([crop_span(train.ids[i], rng, args.crop, args.crop_min) for i in rows])
-            loss = loss_of(batch, torch.tensor([train.labels[i] for i in rows]))
+            labels = torch.tensor([train.labels[i] for i in rows])
             optimizer.zero_grad()
-            loss.backward()
+            loss_of(batch, labels).backward()
+            if args.sam:
+                sharpen(lambda: loss_of(batch, labels))
             optimizer.step()
             schedule.step()
             step += 1
@@ -151,8 +163,60 @@ def main() -> None:
                 val_accuracy = accuracy(val)
                 if val_accuracy > best["val"]:
                     best = {"val": val_accuracy, "step": step, "test": accuracy(test)}
+                    best_weights = copy.deepcopy(model.state_dict())
                 print(f"step {step}: val {val_accuracy:.4f}; best val {best['val']:.4f} at step {best['step']}, "
                       f"test {best['test']:.4f} ({time.perf_counter() - started:.0f} s)", flush=True)
+    model.load_state_dict(best_weights)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="a folder with train/dev/test.tsv (sentence, label)")
+    parser.add_argument("--preset", default="modern-mini")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--mixup", type=float, default=0.0)
+    parser.add_argument("--crop", type=float, default=0.0)
+    parser.add_argument("--crop-min", type=float, default=0.5)
+    parser.add_argument("--fgm", type=float, default=0.0)
+    parser.add_argument("--rdrop", type=float, default=0.0)
+    parser.add_argument("--sam", type=float, default=0.0)
+    parser.add_argument("--distil", type=float, default=0.0)
+    parser.add_argument("--evals", type=int, default=1)
+    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE")
+    parser.add_argument("--json", default="benchmarks/results/sst2_regularisers.jsonl")
+    parser.add_argument("--test-probs", metavar="FILE.pt", help="also save the tested model's test-set probabilities (N, 2)")
+    args = parser.parse_args()
+    if sum(bool(v) for v in (args.mixup, args.fgm, args.rdrop, args.distil)) > 1:
+        parser.error("--mixup, --fgm, --rdrop and --distil each change the loss: pass one of them")
+    overrides = {key: parse_value(value) for key, value in (item.split("=", 1) for item in args.set)}
+
+    torch.manual_seed(args.seed)
+    data = TextDataModule(root=args.data, text_column="sentence", tokenizer_vocab_size=8000, max_length=64, batch_size=BATCH, seed=args.seed)
+    data.load()
+    contract = data.contract
+
+    def new_model() -> torch.nn.Module:
+        return vit_bert.build_model(args.preset, vocab_size=contract.vocab_size, pad_token_id=contract.pad_token_id,
+                                    num_classes=2, max_len=128, **overrides)
+
+    started = time.perf_counter()
+    teacher = None
+    if args.distil:
+        teacher = new_model()
+        plain = argparse.Namespace(**{**vars(args), "mixup": 0.0, "crop": 0.0, "fgm": 0.0, "rdrop": 0.0, "sam": 0.0, "distil": 0.0})
+        print(f"teacher: {fit(teacher, plain, data, None)}", flush=True)
+        teacher.eval()
+    model = new_model()
+    best = fit(model, args, data, teacher)
+    if args.test_probs:
+        model.eval()
+        with torch.no_grad():
+            test = data.splits["test"]
+            batches = [data.tokenizer.collate(test.ids[i:i + EVAL_BATCH]) for i in range(0, len(test), EVAL_BATCH)]
+            torch.save({"probs": torch.cat([model(**b).softmax(-1) for b in batches]), "labels": torch.tensor(test.labels)}, args.test_probs)
     trial = {k: v for k, v in vars(args).items() if k not in ("data", "json")}
     result = {"cpu": cpu_model(), **trial, **best, "seconds": round(time.perf_counter() - started)}
     print(json.dumps(result))
