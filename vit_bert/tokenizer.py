@@ -75,11 +75,10 @@ def train_wordpiece(texts: list[str], vocab_size: int = 8000, lowercase: bool = 
     vocabularies and other token ids (huggingface/tokenizers#1794). Handing it those pieces, sorted, as tokens to
     number first fixes their ids and so every merge; the tokenizer is then rebuilt from the vocabulary, with only
     BERT's special tokens as special."""
-    words_of = BertWordPieceTokenizer(lowercase=lowercase)  # its normaliser and pre-tokenizer split texts into words
+    trained = BertWordPieceTokenizer(lowercase=lowercase)  # its normaliser and pre-tokenizer split texts into words
     pieces = sorted({f"##{char}" for text in texts
-                     for word, _ in words_of.pre_tokenizer.pre_tokenize_str(words_of.normalizer.normalize_str(text))
+                     for word, _ in trained.pre_tokenizer.pre_tokenize_str(trained.normalizer.normalize_str(text))
                      for char in word[1:]})
-    trained = BertWordPieceTokenizer(lowercase=lowercase)
     trained.train_from_iterator(texts, vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS + pieces, show_progress=False)
     return BertWordPieceTokenizer(trained.get_vocab(), lowercase=lowercase)._tokenizer  # the plain Tokenizer: one tokenizer.json
 
