@@ -27,6 +27,9 @@ The trials (each off by default; --mixup, --fgm, --rdrop and --distil one at a t
     --evals N    validate N times an epoch instead of once (a finer choice of the tested checkpoint)
     --set K=V    a ModelConfig field, e.g. embed_dim=128 (factorised embeddings), local_window=6 global_every=4
 
+--train-fraction F trains on a random F of the training sentences (drawn with --seed; the WordPiece vocabulary is
+still learnt from all of them): a learning curve, how much the accuracy owes to the number of sentences.
+
 Prints the validation/test accuracy at each validation and one JSON line at the end (appended to --json).
 --test-probs FILE.pt also saves the tested model's test-set probabilities, for benchmarks/ensemble.py.
 """
@@ -185,18 +188,24 @@ def main() -> None:
     parser.add_argument("--sam", type=float, default=0.0)
     parser.add_argument("--distil", type=float, default=0.0)
     parser.add_argument("--evals", type=int, default=1)
+    parser.add_argument("--train-fraction", type=float, default=1.0)
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE")
     parser.add_argument("--json", default="benchmarks/results/sst2_regularisers.jsonl")
     parser.add_argument("--test-probs", metavar="FILE.pt", help="also save the tested model's test-set probabilities (N, 2)")
     args = parser.parse_args()
     if sum(bool(v) for v in (args.mixup, args.fgm, args.rdrop, args.distil)) > 1:
         parser.error("--mixup, --fgm, --rdrop and --distil each change the loss: pass one of them")
+    if not 0 < args.train_fraction <= 1:
+        parser.error(f"--train-fraction must be in (0, 1], got {args.train_fraction}")
     overrides = {key: parse_value(value) for key, value in (item.split("=", 1) for item in args.set)}
 
     torch.manual_seed(args.seed)
     data = TextDataModule(root=args.data, text_column="sentence", tokenizer_vocab_size=8000, max_length=64, batch_size=BATCH, seed=args.seed)
     data.load()
     contract = data.contract
+    train = data.splits["train"]
+    kept = torch.randperm(len(train), generator=torch.Generator().manual_seed(args.seed))[:round(args.train_fraction * len(train))]
+    data.splits["train"] = train.subset(kept.sort().values)
 
     def new_model() -> torch.nn.Module:
         return vit_bert.build_model(args.preset, vocab_size=contract.vocab_size, pad_token_id=contract.pad_token_id,
