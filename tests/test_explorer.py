@@ -5,6 +5,7 @@ browser; nothing downloads a browser of its own. They fail, not skip, when Chrom
 """
 
 import base64
+import io
 import json
 import re
 import shutil
@@ -19,6 +20,7 @@ import zlib
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torchvision.io import write_png
 
 import vit_bert
@@ -454,3 +456,35 @@ def test_served_page_recomputes_a_submitted_sentence_and_stops_on_ctrl_c(browser
         server.send_signal(signal.SIGINT)
         out, _ = server.communicate(timeout=30)
     assert server.returncode == 0 and out.strip().endswith("stopped")
+
+
+def test_served_explorer_refuses_foreign_hosts_and_origins_and_pixel_bombs(photo, tmp_path):
+    image_model().save_pretrained(tmp_path / "vit")
+    server = ExplorerServer(str(tmp_path / "vit"), 0, 1_000_000, task=None, options=("cpu", None, None, None), layer=-1, steps_layers=None)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    bomb = io.BytesIO()
+    Image.new("L", (20_000, 20_000)).save(bomb, format="PNG")  # 400 M pixels in ~400 kB
+
+    def ask(method: str, body: bytes | None = None, **headers):
+        request = urllib.request.Request(server.url + ("explore" if method == "POST" else ""), data=body, method=method,
+                                         headers={"Content-Type": "image/png", **headers})
+        try:
+            with urllib.request.urlopen(request) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as err:
+            return err.code, json.load(err)["error"]
+
+    try:
+        port = server.server_address[1]
+        status, why = ask("GET", Host="evil.example")
+        assert status == 403 and "Host 'evil.example' is not this server" in why
+        status, why = ask("POST", open(photo, "rb").read(), Origin="http://evil.example")
+        assert status == 403 and "Origin 'http://evil.example' is another page" in why
+        assert ask("POST", open(photo, "rb").read(), Origin=f"http://127.0.0.1:{port}")[0] == 200  # its own page
+        assert ask("GET", Host=f"localhost:{port}")[0] == 200
+        status, why = ask("POST", bomb.getvalue())
+        assert status == 400 and "20000 x 20000 = 400,000,000 pixels, over the limit of 89,478,485" in why
+    finally:
+        server.shutdown()
+        server.server_close()

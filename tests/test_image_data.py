@@ -33,17 +33,17 @@ def test_grey_and_rgba_images_become_rgb_and_image_size_resizes(tmp_path):
     make_folder(tmp_path)
     write_png(torch.zeros(1, 8, 8, dtype=torch.uint8), str(tmp_path / "train/cat/grey.png"))
     Image.new("RGBA", (12, 12), (10, 20, 30, 128)).save(tmp_path / "train/dog/rgba.png")
-    dm = ImageDataModule("folder", root=str(tmp_path), image_size=8)
+    dm = ImageDataModule("folder", root=str(tmp_path), image_size=8, pipeline="memory")
     dm.load()
     assert len(dm.splits["train"]) + len(dm.splits["val"]) == 8
     assert dm.splits["train"].images.shape[1:] == (3, 8, 8)
 
 
-def test_mixed_sizes_without_image_size_is_an_error(tmp_path):
+def test_mixed_sizes_in_memory_without_image_size_is_an_error(tmp_path):
     make_folder(tmp_path)
     write_png(torch.zeros(3, 12, 12, dtype=torch.uint8), str(tmp_path / "train/dog/big.png"))
-    with pytest.raises(DataError, match="different sizes.*--data.image_size"):
-        ImageDataModule("folder", root=str(tmp_path)).load()
+    with pytest.raises(DataError, match="different sizes.*--data.image_size.*--data.pipeline stream"):
+        ImageDataModule("folder", root=str(tmp_path), pipeline="memory").load()
 
 
 def test_corrupt_image_is_named_or_skipped(tmp_path, caplog):

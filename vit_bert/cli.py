@@ -41,7 +41,7 @@ from .training.base import best_checkpoint
 from .training.checkpoint_io import AtomicCheckpointIO
 from .training.resume import PREEMPTED_EXIT, LastOnStop, RandomState, last_checkpoints
 from .weights.files import load_pickle_safely
-from .weights.load import MULTITASK_KEY, check_weights_fit
+from .weights.load import MULTITASK_KEY, check_weights_fit, read_pretrained
 
 DEFAULT_CONFIG = "quickstart"  # a shipped config, found by name from any directory
 DEFAULT_TASK = f"{ClassificationTask.__module__}.{ClassificationTask.__name__}"
@@ -183,6 +183,26 @@ class VitBertCLI(LightningCLI):
                 self._choose_tokenizer(pretrained, spec.get("init_args"))
         else:
             self._choose_tokenizer(pretrained, data_args)
+            self._describe_model_to_images(self.setting("model").init_args, data_args)
+
+    @staticmethod
+    def _describe_model_to_images(model_args, data_args) -> None:
+        """An image data module reads the model's own data config, as timm's ``resolve_data_config(args, model=model)``
+        does: the input size of its preset or weights, and pretrained weights' mean, std, crop and filter."""
+        if data_args is None or "model_data_config" not in data_args or data_args.model_data_config or "preset" not in model_args:
+            return
+        fields = model_args.get("config") or {}
+        if model_args.get("pretrained"):
+            source = read_pretrained(model_args.pretrained)
+            described = {"img_size": source.config.get("img_size")}
+            if source.data_contract is not None and source.data_contract.modality == "image":
+                c = source.data_contract
+                described = {"img_size": c.img_size, "mean": c.mean, "std": c.std, "crop_pct": c.crop_pct, "interpolation": c.interpolation}
+        else:
+            described = {"img_size": ModelConfig.from_name(model_args.preset).img_size}
+        if fields.get("img_size"):
+            described["img_size"] = fields.get("img_size")
+        data_args.model_data_config = described
 
     def _choose_tokenizer(self, pretrained: str | None, data_args) -> None:
         if data_args is None or "tokenizer" not in data_args or data_args.tokenizer:
@@ -344,6 +364,17 @@ def run(argv: list[str], callbacks: list | None = None) -> VitBertCLI:
     return VitBertCLI(["fit", *with_default_config(argv)], callbacks=callbacks)
 
 
+def show_vit_bert_info() -> None:
+    """vit_bert's INFO lines (which data path, how many workers) on stderr, as Lightning shows its own logger's."""
+    logger = logging.getLogger("vit_bert")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def lightning_main(argv: list[str]) -> None:
     """``vit-bert fit|validate|test ARGS`` (the quickstart config when none is given)."""
+    show_vit_bert_info()
     VitBertCLI([argv[0], *with_default_config(argv[1:])])

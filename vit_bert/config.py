@@ -23,6 +23,9 @@ from .layers.checks import check_choice, check_types
 from .layers.configs import EncoderConfig, HeadConfig, ImageConfig, TextConfig, field_names, fixed_by_weights, section_of, weight_fixed_names
 from .presets import PRESETS
 
+INTERPOLATIONS = ("bilinear", "bicubic", "nearest", "lanczos", "box", "hamming")
+"""timm's names of the resampling filters (``timm.data.str_to_interp_mode``)."""
+
 
 SECTIONS = (EncoderConfig, ImageConfig, TextConfig, HeadConfig)
 
@@ -159,6 +162,11 @@ class DataContract:
     """Per-channel mean of the training images in [0, 1], subtracted before the model."""
     std: list[float] | None = None
     """Per-channel standard deviation of the training images in [0, 1]."""
+    crop_pct: float | None = None
+    """Evaluation resizes the short side to img_size / crop_pct, then center-crops img_size (timm's protocol);
+    None: the whole image is resized to img_size x img_size (how checkpoints before this field read images)."""
+    interpolation: str = "bilinear"
+    """Resampling filter of evaluation's resize (timm's names: bilinear, bicubic, ...)."""
     vocab_size: int | None = None
     """Tokenizer vocabulary size."""
     pad_token_id: int | None = None
@@ -180,6 +188,10 @@ class DataContract:
             raise ConfigError(f"a {self.modality} data contract needs {', '.join(missing)}")
         if self.modality == "image" and not len(self.mean) == len(self.std) == self.in_chans:
             raise ConfigError(f"mean and std need one value per channel ({self.in_chans}); got {self.mean} and {self.std}")
+        if self.crop_pct is not None and not 0 < self.crop_pct <= 1:
+            raise ConfigError(f"crop_pct is the share of the resized short side kept by the center crop, in (0, 1]; got {self.crop_pct}")
+        if self.interpolation not in INTERPOLATIONS:
+            raise ConfigError(f"interpolation must be one of {INTERPOLATIONS}; got {self.interpolation!r}")
 
     @property
     def num_classes(self) -> int:

@@ -22,7 +22,8 @@ import torch
 
 from .config import DataContract
 from .data.augment import BatchTransform
-from .data.image_sources import IMAGE_SUFFIXES, decode_file
+from .data.image_reading import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, open_image
+from .data.image_transforms import eval_crop
 from .errors import ConfigError, DataError, SourceNotFoundError
 from .model import TransformerClassifier, build_model
 from .multitask import MultiTaskModel
@@ -40,14 +41,17 @@ class InputReader:
     ``model``: an already loaded model (a co-trained model's ``task_model(name)``); ``source`` then only names it.
     Files are read with safetensors or ``weights_only=True``: no code runs from them. ``tokenizer`` (a
     tokenizer.json / vocab.txt / folder) is for text models that carry none; ``mean``/``std`` for image
-    models whose source does not say how images were normalised. Any head: the attention views read
+    models whose source does not say how images were normalised. Images are read safely (``data.image_reading``:
+    at most ``max_image_pixels``) and resized and cropped by the source's data config. Any head: the attention views read
     masked-token models too; ``Predictor`` is the one that needs a classifier."""
 
     def __init__(
         self, source: str | Path, device: str = "cpu", tokenizer: str | Path | None = None,
-        mean: list[float] | None = None, std: list[float] | None = None, *, model: TransformerClassifier | None = None,
+        mean: list[float] | None = None, std: list[float] | None = None, max_image_pixels: int | None = DEFAULT_MAX_PIXELS,
+        *, model: TransformerClassifier | None = None,
     ):
         self.source = str(source)
+        self.max_image_pixels = max_image_pixels
         preset = isinstance(source, str) and source in PRESETS
         self.model = model if model is not None else build_model(source) if preset else build_from_pretrained(read_pretrained(source))
         if preset:
@@ -72,21 +76,18 @@ class InputReader:
                 f"{source} does not say how its images were normalised (it was not trained by vit_bert); pass the "
                 f"per-channel mean and std of its training data, e.g. --mean 0.485 0.456 0.406 --std 0.229 0.224 0.225 for ImageNet"
             )
-        DataContract("image", self.class_names, in_chans=self.in_chans, img_size=self.image_size, mean=mean, std=std)  # checks the lengths
+        # The source's own eval protocol (resize, crop, filter); weights that record none: the center square, bilinear
+        crop = {"crop_pct": contract.crop_pct, "interpolation": contract.interpolation} if contract is not None else {"crop_pct": 1.0}
+        read_as = DataContract("image", self.class_names, in_chans=self.in_chans, img_size=self.image_size, mean=mean, std=std, **crop)
+        self.crop = eval_crop(read_as)
         self.transform = BatchTransform(mean, std, self.image_size)
 
     def check_head(self) -> None:
         """Any head reads inputs."""
 
     def read_images(self, paths: list[Path]) -> torch.Tensor:
-        """Image files -> (B, C, S, S) uint8 at the model's input size."""
-        images = []
-        for path in paths:
-            try:
-                images.append(decode_file(path, self.image_size, self.in_chans))
-            except RuntimeError as err:  # torchvision's decoders raise RuntimeError for unreadable files
-                raise DataError(f"cannot read image {path} ({err})") from None
-        return torch.stack(images)
+        """Image files -> (B, C, S, S) uint8 at the model's input size, resized and cropped as the model's data config says."""
+        return torch.stack([self.crop(open_image(path, self.in_chans, self.max_image_pixels, "--max_image_pixels")) for path in paths])
 
     def batch(self, inputs: list | torch.Tensor) -> dict[str, torch.Tensor]:
         """Image paths (or already read uint8 images) or sentences -> the model's keyword inputs, on the device."""
@@ -144,6 +145,7 @@ def expand_inputs(raw: list[str], modality: str) -> list:
 def predict(
     source: str, inputs: list[str], batch_size: int = 64, device: str | None = None, tokenizer: str | None = None,
     mean: list[float] | None = None, std: list[float] | None = None, task: str | None = None,
+    max_image_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> None:
     """Classify images or sentences; print one line per input: the input, the predicted label, its probability.
 
@@ -156,9 +158,10 @@ def predict(
         mean: Per-channel mean, for image weights trained outside vit_bert: [0.485,0.456,0.406].
         std: Per-channel std, with mean.
         task: A co-trained model's task to use (default: the one task of each input's modality).
+        max_image_pixels: Larger images (width x height, read from the file's header) are refused before decoding; null: no limit.
     """
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    for predictor, raw in predictors(source, inputs, task, device, tokenizer, mean, std):
+    for predictor, raw in predictors(source, inputs, task, device, tokenizer, mean, std, max_image_pixels):
         items = expand_inputs(raw, predictor.modality)
         for start in range(0, len(items), batch_size):
             chunk = items[start : start + batch_size]
@@ -179,7 +182,7 @@ def predictors(
 ) -> list[tuple[Predictor, list[str]]]:
     """(Predictor, its inputs) pairs: one for a single-task model; for a co-trained model one per task the
     inputs go to (``route_inputs``). ``model``: ``source``'s model when it is already loaded.
-    ``options``: Predictor's device, tokenizer, mean, std."""
+    ``options``: Predictor's device, tokenizer, mean, std, max_image_pixels."""
     return per_task(Predictor, source, inputs, task, options, model)
 
 

@@ -61,17 +61,25 @@ class SplitDataModule(L.LightningDataModule):
         """The batch once on the device (augmentation, normalisation); as it is by default."""
         return batch
 
-    def make_loader(self, dataset: Dataset, train: bool, collate_fn: Callable, drop_last: bool = False) -> DataLoader:
+    @property
+    def loader_workers(self) -> int:
+        """DataLoader worker processes."""
+        return self.hparams.num_workers
+
+    def make_loader(self, dataset: Dataset, train: bool, collate_fn: Callable | None, drop_last: bool = False,
+                    sampler: type[ResumableSampler] = ResumableSampler) -> DataLoader:
+        """``collate_fn`` None: torch's default collation. ``sampler``: the training order's class."""
         hp = self.hparams
         # The loader's own generator: creating an iterator then draws no number from torch's global
         # generator, which dropout, drop path and augmentation share and checkpoints restore.
         generator = torch.Generator().manual_seed(hp.seed)
-        options = dict(num_workers=hp.num_workers, persistent_workers=hp.num_workers > 0, collate_fn=collate_fn, generator=generator)
+        workers = self.loader_workers
+        options = dict(num_workers=workers, persistent_workers=workers > 0, collate_fn=collate_fn, generator=generator)
         if not train:
             return DataLoader(dataset, batch_size=hp.eval_batch_size or hp.batch_size, shuffle=False, **options)
         trainer = self.trainer
         world, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
-        self.train_sampler = ResumableSampler(dataset, hp.seed, world, rank)
+        self.train_sampler = sampler(dataset, hp.seed, world, rank)
         if self._resume_state is not None:
             self._resume(self.train_sampler, self._resume_state)
         return DataLoader(dataset, batch_size=hp.batch_size, sampler=self.train_sampler, drop_last=drop_last, **options)

@@ -1,4 +1,4 @@
-"""Image datasets decoded once into memory as uint8 tensors.
+"""The in-memory image path: data sets decoded once into uint8 tensors.
 
 Every loader returns ``ImageSplit``s: images (N, C, H, W) uint8, labels (N,) int64,
 and the class names in label order. Augmentation then runs on whole batches on
@@ -6,9 +6,9 @@ the training device (see ``augment.py``), so a 2-core machine spends its time
 on the model, not on per-image PIL work.
 
 Sources: scikit-learn's 8x8 digits (ships inside the package: works offline),
-CIFAR-10/100 through torchvision (downloaded into ``root``), and any folder in
-torchvision's ImageFolder layout (``root/train/<class>/*``, ``root/test/<class>/*``,
-optional ``root/val/<class>/*``).
+CIFAR-10/100 through torchvision (downloaded into ``root``), and the files of any
+``ImageFiles`` split (``image_files.py``: folders, tables, Hugging Face) when they are
+small enough to be faster this way than streamed (``ImageDataModule`` decides).
 """
 
 from __future__ import annotations
@@ -19,15 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms.v2 import functional as TF
 
 from ..errors import DataError
+from .image_files import ImageFiles
+from .image_reading import decode_uint8
 from .splits import split_off
 
 log = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
 @dataclass
@@ -76,69 +75,36 @@ def load_cifar(name: str, root: str, download: bool) -> tuple[dict[str, ImageSpl
     return splits, list(ds.classes)
 
 
-def _class_folders(split_dir: Path) -> list[Path]:
-    return sorted(p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+def to_square(image: torch.Tensor, image_size: int) -> torch.Tensor:
+    """(C, H, W) uint8 -> (C, S, S): the short side resized to S, then the center S x S (the aspect ratio is kept)."""
+    if tuple(image.shape[1:]) == (image_size, image_size):
+        return image
+    return TF.center_crop(TF.resize(image, image_size, antialias=True), [image_size, image_size])
 
 
-def decode_file(path: Path, image_size: int | None, channels: int = 3) -> torch.Tensor:
-    """An image file -> (channels, S, S) uint8. Grey, palette and RGBA files are converted, so channels always match."""
-    image = decode_image(str(path), mode=ImageReadMode.GRAY if channels == 1 else ImageReadMode.RGB)
-    if image_size is not None and tuple(image.shape[1:]) != (image_size, image_size):
-        image = TF.resize(image, [image_size, image_size], antialias=True)
-    return image
-
-
-def load_folder_split(
-    split_dir: Path, class_names: list[str] | None, image_size: int | None, skip_corrupt: bool
-) -> tuple[ImageSplit, list[str]]:
-    """Decode ``split_dir/<class>/*``. Labels follow ``class_names`` (the train split's) when given."""
-    folders = _class_folders(split_dir)
-    if not folders:
-        raise DataError(f"{split_dir} has no class folders; expected {split_dir}/<class name>/<image files>")
-    names = [f.name for f in folders]
-    if class_names is None:
-        class_names = names
-    unknown = sorted(set(names) - set(class_names))
-    if unknown:
-        raise DataError(f"{split_dir} has classes not seen in train/: {unknown}; expected a subset of {class_names}")
-    images, labels, corrupt, sizes = [], [], [], set()
-    for folder in folders:
-        label = class_names.index(folder.name)
-        for path in sorted(folder.iterdir()):
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            try:
-                image = decode_file(path, image_size)
-            except Exception as err:
-                if not skip_corrupt:
-                    raise DataError(
-                        f"cannot read image {path} ({err}); remove it, or set --data.skip_corrupt true to skip unreadable files"
-                    ) from None
-                corrupt.append(path)
-                continue
-            sizes.add(tuple(image.shape[1:]))
-            images.append(image)
-            labels.append(label)
+def load_into_memory(files: ImageFiles, image_size: int | None, channels: int, skip_corrupt: bool, max_pixels: int | None,
+                     where: str) -> ImageSplit:
+    """Decode every file of ``files`` into one (N, C, H, W) uint8 tensor (resized and center-cropped to ``image_size`` if given)."""
+    images, keep, corrupt, sizes = [], [], [], set()
+    for i in range(len(files)):
+        try:
+            image = decode_uint8(files.encoded(i), channels, max_pixels)
+        except DataError as err:
+            if not skip_corrupt:
+                raise DataError(f"{err}; remove it, or set --data.skip_corrupt true to skip unreadable files") from None
+            corrupt.append(files.name(i))
+            continue
+        image = to_square(image, image_size) if image_size is not None else image
+        sizes.add(tuple(image.shape[1:]))
+        images.append(image)
+        keep.append(i)
     if corrupt:
-        log.warning("skipped %d unreadable image(s) in %s, e.g. %s", len(corrupt), split_dir, corrupt[0])
+        log.warning("skipped %d unreadable image(s) in %s, e.g. %s", len(corrupt), where, corrupt[0])
     if not images:
-        raise DataError(f"{split_dir} has class folders but no readable images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        raise DataError(f"{where} has no readable images")
     if len(sizes) > 1:
         raise DataError(
-            f"images in {split_dir} have different sizes ({len(sizes)} distinct, e.g. {sorted(sizes)[:3]}); "
-            f"set --data.image_size to resize them all"
+            f"images in {where} have different sizes ({len(sizes)} distinct, e.g. {sorted(sizes)[:3]}); set --data.image_size "
+            "to resize and center-crop them in memory, or use --data.pipeline stream (each image cropped to the model's size as it is read)"
         )
-    return ImageSplit(torch.stack(images), torch.tensor(labels, dtype=torch.long)), class_names
-
-
-def load_folder(root: str, image_size: int | None, skip_corrupt: bool) -> tuple[dict[str, ImageSplit], list[str]]:
-    root_path = Path(root)
-    if not (root_path / "train").is_dir():
-        raise DataError(f"no train/ folder in data.root={root!r}; expected {root}/train/<class>/*.jpg (and test/, optional val/)")
-    splits = {}
-    train, class_names = load_folder_split(root_path / "train", None, image_size, skip_corrupt)
-    splits["train"] = train
-    for split in ("val", "test"):
-        if (root_path / split).is_dir():
-            splits[split], _ = load_folder_split(root_path / split, class_names, image_size, skip_corrupt)
-    return splits, class_names
+    return ImageSplit(torch.stack(images), files.labels[torch.tensor(keep, dtype=torch.long)])

@@ -5,7 +5,8 @@
                     a body over --max_bytes -> 413; an input the model cannot read -> 400; both {"error": one line}
 
 The standard library's ThreadingHTTPServer: nothing more to install, and one person's browser on localhost is all
-it serves (it binds 127.0.0.1 only, never another interface). The model is loaded once; Ctrl-C stops the server.
+it serves (it binds 127.0.0.1 only, never another interface). Requests whose ``Host`` is not its own address (a
+DNS-rebinding page) and POSTs whose ``Origin`` is another page's get 403. The model is loaded once; Ctrl-C stops the server.
 """
 
 from __future__ import annotations
@@ -45,6 +46,19 @@ class ExplorerServer(ThreadingHTTPServer):
     def url(self) -> str:
         return f"http://{HOST}:{self.server_address[1]}/"
 
+    def own_hosts(self) -> set[str]:
+        port = self.server_address[1]
+        return {f"{HOST}:{port}", f"localhost:{port}"}
+
+    def foreign(self, headers) -> str | None:
+        """Why a request is not from this server's own page (None when it is): another Host, or another Origin."""
+        host, origin = headers.get("Host", ""), headers.get("Origin")
+        if host.lower() not in self.own_hosts():
+            return f"Host {host!r} is not this server ({self.url})"
+        if origin is not None and origin.lower().rstrip("/") not in {f"http://{h}" for h in self.own_hosts()}:
+            return f"Origin {origin!r} is another page; the explorer answers only its own page, {self.url}"
+        return None
+
     def panels(self, body: bytes, content_type: str) -> list[dict]:
         kind = content_type.split(";")[0].strip().lower()
         with self.lock:
@@ -81,12 +95,17 @@ class ExplorerHandler(BaseHTTPRequestHandler):
         self._send(status, json.dumps({"error": message}), "application/json")
 
     def do_GET(self) -> None:
+        if (why := self.server.foreign(self.headers)) is not None:
+            return self._error(403, why)
         if self.path not in ("/", "/index.html"):
             return self._error(404, f"no page {self.path}; the explorer is at /")
         title = f"{self.server.source}: attention explorer"
         self._send(200, served_document(title, self.server.modalities, self.server.max_bytes), "text/html; charset=utf-8")
 
     def do_POST(self) -> None:
+        if (why := self.server.foreign(self.headers)) is not None:
+            self.close_connection = True  # the body is not read
+            return self._error(403, why)
         if self.path != "/explore":
             return self._error(404, f"POST /explore, not {self.path}")
         length = int(self.headers.get("Content-Length") or 0)

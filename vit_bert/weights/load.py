@@ -28,7 +28,7 @@ import torch
 from timm.layers import resample_abs_pos_embed
 from tokenizers import Tokenizer
 
-from ..config import DataContract, ModelConfig
+from ..config import INTERPOLATIONS, DataContract, ModelConfig
 from ..errors import ConfigError, SourceNotFoundError, WeightsError, WeightsMismatchError
 from ..folder_format import WEIGHTS_FILE, is_multitask_dir, is_native_dir, read_folder, read_multitask_folder
 from ..model import TransformerClassifier, build_head
@@ -109,8 +109,19 @@ def _from_timm_model(model: torch.nn.Module, hub_config: dict | None = None) -> 
         pretrained.data_contract = DataContract(
             "image", class_names or [str(i) for i in range(config["num_classes"])], in_chans=config["in_chans"], img_size=config["img_size"],
             mean=[float(m) for m in cfg["mean"]], std=[float(s) for s in cfg["std"]],
+            **timm_eval_protocol(cfg),
         )
     return pretrained
+
+
+def timm_eval_protocol(cfg: dict) -> dict:
+    """A timm pretrained_cfg's evaluation crop and filter as DataContract fields (timm's defaults where it names none)."""
+    interpolation, mode = cfg.get("interpolation") or "bicubic", cfg.get("crop_mode") or "center"
+    if mode not in ("center", "squash") or interpolation not in INTERPOLATIONS:
+        raise WeightsError(f"the timm model's pretrained_cfg evaluates with crop_mode={mode!r} and interpolation={interpolation!r}; "
+                           f"vit_bert reads images with a center crop or squashed, and one of {INTERPOLATIONS}")
+    # crop_pct None is vit_bert's squashed reading: the whole image resized to the input size
+    return {"crop_pct": float(cfg.get("crop_pct") or 0.875) if mode == "center" else None, "interpolation": interpolation}
 
 
 def _from_timm_name(name: str) -> Pretrained:
