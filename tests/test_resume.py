@@ -101,6 +101,26 @@ def test_killed_at_every_kind_of_moment_the_image_run_ends_bit_identical(tmp_pat
 
 
 @pytest.mark.slow
+def test_a_killed_streamed_photo_run_with_two_workers_resumes_bit_identical(tmp_path):
+    """Photos of many sizes, streamed: decoded and augmented (RandomResizedCrop, RandAugment, erasing) in 2 DataLoader
+    workers. Each sample's augmentation comes from (seed, epoch, index), so the resumed run reads what the full one read."""
+    from test_streamed_images import photo_folder
+
+    photo_folder(tmp_path / "photos", per_class=12)
+    streamed = [*IMAGE, "--data.dataset", "folder", "--data.root", str(tmp_path / "photos"), "--data.image_size", "8",
+                "--data.batch_size", "4", "--data.num_workers", "2", "--data.auto_augment", "rand-m9-mstd0.5", "--data.re_prob", "0.5"]
+    reference = reference_run(*streamed, cwd=tmp_path / "full")
+    (tmp_path / "chain").mkdir()
+    killed = train_py(*streamed, "--trainer.callbacks+=faults.KillAtStep", "--trainer.callbacks.step", "3", cwd=tmp_path / "chain")
+    assert killed.returncode == -signal.SIGKILL and last(tmp_path / "chain", "quickstart", 0)["global_step"] == 2
+    assert "image data: streamed" in killed.stderr and "2 DataLoader worker(s)" in killed.stderr
+    resumed = train_py(*streamed, "--ckpt_path", "last", cwd=tmp_path / "chain")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert finish(reference).returncode == 0
+    assert_same_training_state(last(tmp_path / "chain", "quickstart", 1), last(tmp_path / "full", "quickstart", 0))
+
+
+@pytest.mark.slow
 def test_a_killed_text_run_with_dropout_resumes_bit_identical_with_its_own_tokenizer(tmp_path):
     """The tokenizers library's WordPiece trainer can give other ids in another process, so the two runs share one
     tokenizer file; the resumed run is not given it and must read its data with the checkpoint's tokenizer."""

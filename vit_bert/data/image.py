@@ -254,6 +254,8 @@ class ImageDataModule(SplitDataModule):
         hp = self.hparams
         if self.pipeline == "stream" and hp.randaugment:
             raise ConfigError("data.randaugment is the in-memory path's; streamed, use timm's policy: --data.auto_augment rand-m9-mstd0.5")
+        if self.pipeline == "stream":
+            train_transform(self._contract, self.augmentation)  # a policy string timm cannot parse stops here, not in a worker
         if self.pipeline == "memory" and hp.auto_augment:
             raise ConfigError(f"data.auto_augment is applied to streamed images; this data is in memory. Add --data.pipeline stream "
                               "(files only), or use --data.randaugment true")

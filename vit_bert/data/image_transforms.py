@@ -12,6 +12,7 @@ was trained: resized to ``img_size`` x ``img_size``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from timm.data import create_transform
@@ -44,6 +45,12 @@ class Augmentation:
                 raise ConfigError(f"data.{name} is a probability in [0, 1]; got {getattr(self, name)}")
         if self.color_jitter < 0:
             raise ConfigError(f"data.color_jitter must be >= 0; got {self.color_jitter}")
+        if self.auto_augment is not None:
+            # timm skips a part it cannot parse ('rand-zz' is plain 'rand'): each part after the name is a key and a number
+            bad = [part for part in self.auto_augment.split("-")[1:] if not re.fullmatch(r"[a-z]+\d+(\.\d+)?", part)]
+            if bad:
+                raise ConfigError(f"data.auto_augment={self.auto_augment!r}: {bad[0]!r} is not a timm policy setting (a key and a "
+                                  "number, e.g. m9, mstd0.5, n2); e.g. rand-m9-mstd0.5, trivialaugment, augmix-m5-w4-d2, original")
 
 
 def _input_size(contract: DataContract) -> tuple[int, int, int]:
