@@ -25,6 +25,11 @@ def test_an_image_over_the_pixel_limit_is_refused_from_its_header(tmp_path):
     with pytest.raises(DataError, match=r"over the limit of 1,000; raise --max_image_pixels"):
         open_image(png_bytes(Image.new("RGB", (40, 30))), max_pixels=1000, option="--max_image_pixels")
     assert open_image(png_bytes(Image.new("RGB", (40, 30))), max_pixels=1200).size == (40, 30)
+    huge = png_bytes(Image.new("1", (20_000, 10_000)))  # 200 M pixels: past twice PIL's own limit, which refuses at open
+    with pytest.raises(DataError, match=r"the image is 200,000,000 pixels, over the limit of 89,478,485"):
+        open_image(huge)
+    assert open_image(huge, channels=1, max_pixels=None).size == (20_000, 10_000)  # a trusted file, read on request
+    assert Image.MAX_IMAGE_PIXELS == 89_478_485  # PIL's own limit is back
 
 
 def test_exif_orientation_is_applied():

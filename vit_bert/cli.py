@@ -198,6 +198,12 @@ class VitBertCLI(LightningCLI):
             if source.data_contract is not None and source.data_contract.modality == "image":
                 c = source.data_contract
                 described = {"img_size": c.img_size, "mean": c.mean, "std": c.std, "crop_pct": c.crop_pct, "interpolation": c.interpolation}
+            elif source.config.get("modality") == "image" and data_args.get("mean") is None:
+                raise ConfigError(
+                    f"--model.pretrained {model_args.pretrained} does not say how its images were normalised (a bare weights file); "
+                    "pass the mean and std it was trained with, e.g. --data.mean [0.5,0.5,0.5] --data.std [0.5,0.5,0.5] for timm's "
+                    "augreg ViTs or [0.485,0.456,0.406] / [0.229,0.224,0.225] for ImageNet's, or load it from a timm model or folder"
+                )
         else:
             described = {"img_size": ModelConfig.from_name(model_args.preset).img_size}
         if fields.get("img_size"):
@@ -364,11 +370,23 @@ def run(argv: list[str], callbacks: list | None = None) -> VitBertCLI:
     return VitBertCLI(["fit", *with_default_config(argv)], callbacks=callbacks)
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is now (a notebook's or pytest's replacement too), not the one at creation."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _):
+        pass
+
+
 def show_vit_bert_info() -> None:
     """vit_bert's INFO lines (which data path, how many workers) on stderr, as Lightning shows its own logger's."""
     logger = logging.getLogger("vit_bert")
     if not logger.handlers:
-        handler = logging.StreamHandler()
+        handler = _CurrentStderr()
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

@@ -17,6 +17,9 @@
 from __future__ import annotations
 
 import io
+import re
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +34,26 @@ DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 _SIXTEEN_BIT_GREY = {"I;16", "I;16L", "I;16B", "I;16N"}
+_PIL_LIMIT_LOCK = threading.Lock()
 
 
 def _name(source: str | Path | bytes) -> str:
     return "the image" if isinstance(source, bytes) else f"image {source}"
+
+
+@contextmanager
+def _pil_limit(max_pixels: int | None):
+    """PIL refuses at open an image over twice its own limit; a caller's higher limit (or None) lifts PIL's while opening."""
+    pil = Image.MAX_IMAGE_PIXELS
+    if pil is None or (max_pixels is not None and max_pixels <= 2 * pil):
+        yield
+        return
+    with _PIL_LIMIT_LOCK:
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = pil
 
 
 def open_image(source: str | Path | bytes, channels: int = 3, max_pixels: int | None = DEFAULT_MAX_PIXELS,
@@ -42,12 +61,12 @@ def open_image(source: str | Path | bytes, channels: int = 3, max_pixels: int | 
     """An image file (path or bytes) -> a decoded PIL image of ``channels`` (3: RGB, 1: L); ``option`` is what the
     over-the-limit message tells the user to raise."""
     name = _name(source)
+    over = f"over the limit of {max_pixels:,}; raise {option} if the file is trusted" if max_pixels else ""
     try:
-        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+        with _pil_limit(max_pixels), Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
             width, height = image.size
             if max_pixels is not None and width * height > max_pixels:
-                raise DataError(f"{name} is {width} x {height} = {width * height:,} pixels, over the limit of {max_pixels:,}; "
-                                f"raise {option} if the file is trusted")
+                raise DataError(f"{name} is {width} x {height} = {width * height:,} pixels, {over}")
             if getattr(image, "n_frames", 1) > 1:
                 image.seek(0)  # animated: the first frame
             image.load()
@@ -55,8 +74,9 @@ def open_image(source: str | Path | bytes, channels: int = 3, max_pixels: int | 
             return _convert(image, channels, name)
     except DataError:
         raise
-    except Image.DecompressionBombError as err:  # PIL's own check, at twice its limit, when ours is raised past it
-        raise DataError(f"{name}: {err}") from None
+    except Image.DecompressionBombError as err:  # PIL's own check at open, past twice its limit
+        pixels = re.search(r"\((\d+) pixels\)", str(err))
+        raise DataError(f"{name} is {int(pixels.group(1)):,} pixels, {over}" if pixels else f"{name}: {err}") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:  # truncated, corrupt, not an image
         raise DataError(f"cannot read {name} ({type(err).__name__}: {err})") from None
 
