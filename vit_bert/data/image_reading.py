@@ -35,6 +35,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".ti
 
 _SIXTEEN_BIT_GREY = {"I;16", "I;16L", "I;16B", "I;16N"}
 _PIL_LIMIT_LOCK = threading.Lock()
+ORIENTATION = 0x0112  # the EXIF tag
 
 
 def _name(source: str | Path | bytes) -> str:
@@ -70,7 +71,8 @@ def open_image(source: str | Path | bytes, channels: int = 3, max_pixels: int | 
             if getattr(image, "n_frames", 1) > 1:
                 image.seek(0)  # animated: the first frame
             image.load()
-            image = ImageOps.exif_transpose(image)
+            if image.getexif().get(ORIENTATION, 1) != 1:  # exif_transpose copies even an upright image: only when needed
+                image = ImageOps.exif_transpose(image)
             return _convert(image, channels, name)
     except DataError:
         raise
@@ -90,7 +92,8 @@ def _convert(image: Image.Image, channels: int, name: str) -> Image.Image:
                         "vit_bert cannot know; save it as 8- or 16-bit")
     elif image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
-    return image.convert("L" if channels == 1 else "RGB")
+    mode = "L" if channels == 1 else "RGB"
+    return image if image.mode == mode else image.convert(mode)
 
 
 def decode_uint8(source: str | Path | bytes, channels: int = 3, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> torch.Tensor:
