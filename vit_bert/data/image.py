@@ -196,27 +196,37 @@ class ImageDataModule(SplitDataModule):
             splits, self.class_names = load_digits() if hp.dataset == "digits" else load_cifar(hp.dataset, hp.root, hp.download)
             self.pipeline, why = "memory", f"{hp.dataset} is a pixel array"
         else:
-            scanners = {"folder": lambda: scan_folder(hp.root), "csv": lambda: scan_table(hp.root, hp.image_column, hp.label_column),
-                        "hf": lambda: scan_hf(hp.root, hp.image_column, hp.label_column)}
-            splits, self.class_names = scanners[hp.dataset]()
+            splits, self.class_names = self._scan()
             self.pipeline, why = (hp.pipeline, f"data.pipeline={hp.pipeline}") if hp.pipeline != "auto" else choose_pipeline(splits, hp.image_size, 3)
             if self.pipeline == "memory":
                 splits = {name: load_into_memory(files, hp.image_size, 3, hp.skip_corrupt, hp.max_image_pixels, f"{hp.root} {name}")
                           for name, files in splits.items()}
         if "test" not in splits:
             raise DataError(f"no test split found under data.root={hp.root!r}; expected a test/<class>/ folder or a test table")
-        self.splits = splits = with_validation(splits, hp.val_fraction, hp.seed)
+        self.splits = with_validation(splits, hp.val_fraction, hp.seed)
         self._contract = self._memory_contract() if self.pipeline == "memory" else self._streamed_contract()
         self._check_augmentation()
-        c = self._contract
-        how = (f"batched on the device: crop padding {hp.crop_padding}, flips {hp.hflip}{', RandAugment' if hp.randaugment else ''}"
-               if self.pipeline == "memory" else
-               f"{self.loader_workers} DataLoader worker(s) ({'data.num_workers' if hp.num_workers is not None else 'one per core; data.num_workers sets it'}) "
-               f"decode each file; timm's RandomResizedCrop "
-               f"scale {list(hp.scale)}, {hp.auto_augment or f'colour jitter {hp.color_jitter}'}, random erasing {hp.re_prob}")
-        log.info("image data: %s (%s); %s; eval at %d px, crop_pct %s, %s, mean %s, std %s",
-                 "in memory" if self.pipeline == "memory" else "streamed", why, how, c.img_size, c.crop_pct, c.interpolation,
-                 [round(m, 4) for m in c.mean], [round(s, 4) for s in c.std])
+        log.info("image data: %s (%s); %s", "in memory" if self.pipeline == "memory" else "streamed", why, self._describe())
+
+    def _scan(self) -> tuple[dict[str, ImageFiles], list[str]]:
+        hp = self.hparams
+        if hp.dataset == "folder":
+            return scan_folder(hp.root)
+        if hp.dataset == "csv":
+            return scan_table(hp.root, hp.image_column, hp.label_column)
+        return scan_hf(hp.root, hp.image_column, hp.label_column)
+
+    def _describe(self) -> str:
+        """How training augments and evaluation reads, for the log line."""
+        hp, c = self.hparams, self._contract
+        if self.pipeline == "memory":
+            how = f"batched on the device: crop padding {hp.crop_padding}, flips {hp.hflip}{', RandAugment' if hp.randaugment else ''}"
+        else:
+            workers = "data.num_workers" if hp.num_workers is not None else "one per core; data.num_workers sets it"
+            how = (f"{self.loader_workers} DataLoader worker(s) ({workers}) decode each file; timm's RandomResizedCrop scale "
+                   f"{list(hp.scale)}, {hp.auto_augment or f'colour jitter {hp.color_jitter}'}, random erasing {hp.re_prob}")
+        return (f"{how}; eval at {c.img_size} px, crop_pct {c.crop_pct}, {c.interpolation}, mean {[round(m, 4) for m in c.mean]}, "
+                f"std {[round(v, 4) for v in c.std]}")
 
     def _model(self, key: str):
         return (self.hparams.model_data_config or {}).get(key)

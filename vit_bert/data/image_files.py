@@ -12,6 +12,7 @@ decodes pixels, so scanning a million files takes seconds and no memory per imag
 from __future__ import annotations
 
 import logging
+import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,9 +61,13 @@ def _class_folders(split_dir: Path) -> list[Path]:
 
 
 def _images_under(folder: Path) -> list[Path]:
-    """Every image file below ``folder``, subfolders included (as torchvision's ImageFolder reads them), in a fixed order."""
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    """Every image file below ``folder``, subfolders included (as torchvision's ImageFolder reads them), hidden ones not,
+    in a fixed order."""
+    found = []
+    for directory, subfolders, names in os.walk(folder, followlinks=True):
+        subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+        found += [os.path.join(directory, n) for n in names if not n.startswith(".") and os.path.splitext(n)[1].lower() in IMAGE_SUFFIXES]
+    return [Path(p) for p in sorted(found)]
 
 
 def scan_folder_split(split_dir: Path, class_names: list[str] | None) -> tuple[ImageFiles, list[str]]:
