@@ -47,7 +47,8 @@ def write_config(path: Path, task: str, weights: Path) -> Path:
     path.write_text(
         f"seed_everything: 0\nmodel:\n  class_path: {task}\n"
         f"  init_args:\n    pretrained: {weights}\n    config: {{heads: 2{known}}}\n    lr: 0.002\n"
-        "data:\n  class_path: vit_bert.data.ImageDataModule\n  init_args: {dataset: digits, batch_size: 32, hflip: false}\n"
+        # a bare weights file records no normalisation: the data module is told one
+        "data:\n  class_path: vit_bert.data.ImageDataModule\n  init_args: {dataset: digits, batch_size: 32, hflip: false, mean: [0.5], std: [0.5]}\n"
         "trainer:\n  max_epochs: 1\n  limit_train_batches: 4\n  limit_val_batches: 2\n  limit_test_batches: 2\n  precision: 32-true\n", encoding="utf-8")
     return path
 

@@ -1,6 +1,7 @@
 """The streamed image path: which path a folder takes, its sources, seeded augmentation, and evaluation as timm's."""
 
 import logging
+import os
 
 import numpy as np
 import pytest
@@ -41,14 +42,19 @@ def test_auto_streams_photos_of_many_sizes_and_keeps_small_uniform_ones_in_memor
     caplog.set_level(logging.INFO, "vit_bert")
     mixed = ImageDataModule("folder", root=str(photo_folder(tmp_path / "mixed")), image_size=32)
     assert mixed.contract.img_size == 32 and mixed.pipeline == "stream"
+    assert "image data" not in caplog.text  # said when training sets up, after any config error
+    mixed.setup()
     assert "image data: streamed (the images have different sizes" in caplog.text
-    assert "2 DataLoader worker(s)" in caplog.text or "1 DataLoader worker(s)" in caplog.text  # one per core
+    cores = min(8, len(os.sched_getaffinity(0)))
+    assert f"; {cores} DataLoader worker(s) (one per core; data.num_workers sets it)" in caplog.text
     uniform = photo_folder(tmp_path / "uniform", sizes=[(24, 24)])
     small = ImageDataModule("folder", root=str(uniform))
+    small.setup()
     assert small.contract.img_size == 24 and small.pipeline == "memory" and small.loader_workers == 0
     assert "in memory (24 images of 24x24 take 0 MiB decoded" in caplog.text
     monkeypatch.setattr(image_module, "MEMORY_BUDGET", 1000)
     big = ImageDataModule("folder", root=str(uniform), image_size=24)
+    big.setup()
     assert big.contract.img_size == 24 and big.pipeline == "stream"
     assert "24 images of 24x24 would take 0.0 GiB decoded" in caplog.text
     forced = ImageDataModule("folder", root=str(uniform), pipeline="memory")
@@ -178,3 +184,38 @@ def test_streamed_unreadable_files_stop_or_are_skipped_and_augment_options_belon
         ImageDataModule("digits", auto_augment="rand-m9-mstd0.5").load()
     with pytest.raises(ConfigError, match=r"data.scale must be two fractions"):
         ImageDataModule("folder", root=str(root), scale=(0.5, 2.0))
+
+
+def test_a_sixteen_bit_png_among_eight_bit_ones_trains_on_the_eight_bit_scale(tmp_path):
+    root = photo_folder(tmp_path, sizes=[(16, 16)])
+    grey = np.full((16, 16), 200, dtype=np.uint8)
+    Image.fromarray(grey).save(root / "train/cat/eight.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(root / "train/dog/sixteen.png")
+    dm = ImageDataModule("folder", root=str(root), val_fraction=0.0, pipeline="memory")
+    dm.load()
+    images, labels = dm.splits["train"].images, dm.splits["train"].labels.tolist()
+    eight, sixteen = images[labels.index(0) + 6], images[labels.index(1) + 6]  # after each class's six photos
+    assert torch.equal(eight, sixteen) and int(sixteen.max()) == 200
+
+
+def test_predict_refuses_a_pixel_bomb_with_one_line(tmp_path, capsys):
+    from vit_bert import commands
+
+    vit_bert.build_model("vit-ti/16", num_classes=2, depth=1).save_pretrained(tmp_path / "model")
+    Image.new("1", (20_000, 10_000)).save(tmp_path / "bomb.png")
+    with pytest.raises(SystemExit) as exit_info:
+        commands.train_py(["predict", str(tmp_path / "model"), str(tmp_path / "bomb.png"), "--mean", "[0.5,0.5,0.5]", "--std", "[0.5,0.5,0.5]"])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and "\n" not in err
+    assert err.startswith("error: image ") and "bomb.png is 200,000,000 pixels, over the limit of 89,478,485; raise --max_image_pixels" in err
+
+
+def test_fit_on_photos_of_many_sizes_needs_no_size_option(tmp_path, monkeypatch):
+    from vit_bert.cli import build_cli
+
+    photo_folder(tmp_path / "photos")
+    monkeypatch.chdir(tmp_path)
+    cli = build_cli(["--model.preset", "vit-ti/16", "--model.config", "{img_size: 32, depth: 1}", "--data.dataset", "folder",
+                     "--data.root", "photos"])
+    assert cli.datamodule.pipeline == "stream" and cli.datamodule.contract.img_size == 32 == cli.model.config.img_size
+    assert cli.datamodule.contract.crop_pct == 0.875 and cli.datamodule.contract.interpolation == "bicubic"

@@ -191,9 +191,9 @@ class VitBertCLI(LightningCLI):
         does: the input size of its preset or weights, and pretrained weights' mean, std, crop and filter."""
         if data_args is None or "model_data_config" not in data_args or data_args.model_data_config or "preset" not in model_args:
             return
-        fields = model_args.get("config") or {}
+        fields = {key: value for key, value in dict(model_args.get("config") or {}).items() if value is not None}
         if model_args.get("pretrained"):
-            source = read_pretrained(model_args.pretrained)
+            source = read_pretrained(model_args.pretrained, fields)  # the fields a bare file does not store (heads, act)
             described = {"img_size": source.config.get("img_size")}
             if source.data_contract is not None and source.data_contract.modality == "image":
                 c = source.data_contract

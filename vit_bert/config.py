@@ -157,7 +157,7 @@ class DataContract:
     in_chans: int | None = None
     """Image channels."""
     img_size: int | None = None
-    """Side the model sees (images are resized to it)."""
+    """Side the model sees (images are resized and center-cropped to it, see crop_pct)."""
     mean: list[float] | None = None
     """Per-channel mean of the training images in [0, 1], subtracted before the model."""
     std: list[float] | None = None

@@ -187,6 +187,7 @@ class ImageDataModule(SplitDataModule):
         self.pipeline: str | None = None
         self.transform: BatchTransform | None = None
         self._contract: DataContract | None = None
+        self._report = ""  # which path, and why: logged by setup()
 
     def load(self) -> None:
         if self.splits is not None:
@@ -206,7 +207,7 @@ class ImageDataModule(SplitDataModule):
         self.splits = with_validation(splits, hp.val_fraction, hp.seed)
         self._contract = self._memory_contract() if self.pipeline == "memory" else self._streamed_contract()
         self._check_augmentation()
-        log.info("image data: %s (%s); %s", "in memory" if self.pipeline == "memory" else "streamed", why, self._describe())
+        self._report = f"image data: {'in memory' if self.pipeline == 'memory' else 'streamed'} ({why}); {self._describe()}"
 
     def _scan(self) -> tuple[dict[str, ImageFiles], list[str]]:
         hp = self.hparams
@@ -283,6 +284,9 @@ class ImageDataModule(SplitDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         self.load()
+        if self._report:  # once, as training starts: a config error found while building the model stays one line
+            log.info(self._report)
+            self._report = ""
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         hp = self.hparams
