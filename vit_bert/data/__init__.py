@@ -1,5 +1,4 @@
-"""Lightning data modules: images (digits, CIFAR, ImageFolder trees, tables of paths, HF datasets; in memory or streamed),
-text (CSV/TSV/JSONL, HF datasets), and both at once by task.
+"""Lightning data modules: images (digits, CIFAR, folders, tables, HF; in memory or streamed), text, and both by task.
 
 The data modules are imported when first named (``vit_bert.data.ImageDataModule``, as a config's class_path does):
 predict, viz and export use only ``image_reading``, ``image_transforms`` and ``augment``, and need not load Lightning (about 2 s).
