@@ -382,17 +382,23 @@ class _CurrentStderr(logging.StreamHandler):
         pass
 
 
-def show_vit_bert_info() -> None:
-    """vit_bert's INFO lines (which data path, how many workers) on stderr, as Lightning shows its own logger's."""
-    logger = logging.getLogger("vit_bert")
-    if not logger.handlers:
-        handler = _CurrentStderr()
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+@contextmanager
+def vit_bert_info_shown():
+    """vit_bert's INFO lines (which data path, how many workers) on stderr while a command runs, as Lightning shows its
+    own logger's; the logger is as it was afterwards."""
+    logger, handler = logging.getLogger("vit_bert"), _CurrentStderr()
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def lightning_main(argv: list[str]) -> None:
     """``vit-bert fit|validate|test ARGS`` (the quickstart config when none is given)."""
-    show_vit_bert_info()
-    VitBertCLI([argv[0], *with_default_config(argv[1:])])
+    with vit_bert_info_shown():
+        VitBertCLI([argv[0], *with_default_config(argv[1:])])
