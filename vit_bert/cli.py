@@ -14,6 +14,7 @@ Logs (CSV) and checkpoints go to runs/<config name>/version_N/.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 import time
@@ -28,9 +29,12 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.io import CheckpointIO
+from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from .data.text import checkpoint_holds_tokenizer
+from .data.image import ImageDataModule
+from .data.multitask import MultiTaskDataModule
+from .data.text import TextDataModule, checkpoint_holds_tokenizer
 from .errors import CheckpointError, ConfigError, SourceNotFoundError, VitBertError, WeightsMismatchError
 from .config import ModelConfig
 from .shipped_configs import resolve_config
@@ -102,18 +106,35 @@ class ConfigFile(ActionConfigFile):
 
     def __call__(self, parser, cfg, values, option_string=None):
         path = resolve_config(values)
-        with open(path, encoding="utf-8") as stream:
-            loaded = yaml.load(stream, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+        try:
+            with open(path, encoding="utf-8") as stream:
+                loaded = yaml.load(stream, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+        except yaml.MarkedYAMLError as err:
+            mark = err.problem_mark or err.context_mark
+            raise ConfigError(f"--config {values}: not valid YAML at line {mark.line + 1}, column {mark.column + 1} of {path}: "
+                              f"{err.problem or err.context}") from None
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"--config {values}: {path} is not UTF-8 text (byte {err.start})") from None
         if isinstance(loaded, dict) and "task" in loaded:
             raise ConfigError(f"--config {values}: the top-level 'task: {loaded['task']}' key is gone; the task is the model's class "
                               "now: model: {class_path: MaskedTokenTask, init_args: {...}} (or MultiTaskClassification)")
         return super().__call__(parser, cfg, path, option_string)
 
 
-class VitBertParser(OneLineErrors, LightningArgumentParser):
-    """LightningCLI's parser, whose errors end in one line; an unknown --model.config key names the closest field."""
+def _parameters(*functions) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(name for f in functions for name in inspect.signature(f).parameters if name != "self"))
 
-    known_fields = tuple(ModelConfig.field_names())
+
+class VitBertParser(OneLineErrors, LightningArgumentParser):
+    """LightningCLI's parser, whose errors are one line; an unknown option names the closest of its group's."""
+
+    known_options = {
+        "model.config": tuple(ModelConfig.field_names()),
+        "model": _parameters(*(task.__init__ for task in TASKS)),
+        "data": _parameters(ImageDataModule.__init__, TextDataModule.__init__, MultiTaskDataModule.__init__),
+        "trainer": _parameters(L.Trainer.__init__),
+        "": ("config", "run_name", "runs_dir", "last_every_n_steps", "ckpt_path", "seed_everything", "model", "data", "trainer"),
+    }
 
 
 class VitBertCLI(LightningCLI):
@@ -238,7 +259,9 @@ class VitBertCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs):
         trainer_args = self.setting("trainer", self.config_init)
         if trainer_args.get("logger") in (None, True):
-            kwargs["logger"] = CSVLogger(self.setting("runs_dir"), name=self.run_name)
+            # rank 0 claims the version folder; other DDP ranks write nothing there and get rank 0's paths by broadcast
+            version = claim_version(Path(self.setting("runs_dir"), self.run_name)) if rank_zero_only.rank == 0 else None
+            kwargs["logger"] = CSVLogger(self.setting("runs_dir"), name=self.run_name, version=version)
         plugins = trainer_args.get("plugins") or []
         plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
         if not any(isinstance(p, CheckpointIO) for p in plugins):  # e.g. SLURMEnvironment alone: still atomic saves
@@ -351,6 +374,20 @@ def headline(task: VitBertTask, results: list[dict], stage: str = "test") -> str
     lines = [f"{key.split('_')[0]} {name}: {found.get(key, float('nan')):.4f}"]
     lines += [f"  {k}: {v:.4f}" for k, v in found.items() if k.startswith(f"{key}/")]
     return "\n".join(lines)
+
+
+def claim_version(folder: Path) -> int:
+    """The next free N of ``folder/version_N``, its folder created here: ``mkdir`` fails for a run started at the same
+    moment that took it first, and the next number is tried. Nothing in another run's folder is written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    taken = [int(p.name.removeprefix("version_")) for p in folder.glob("version_*") if p.name.removeprefix("version_").isdigit()]
+    version = max(taken, default=-1) + 1
+    while True:
+        try:
+            (folder / f"version_{version}").mkdir()
+            return version
+        except FileExistsError:
+            version += 1
 
 
 def with_default_config(argv: list[str]) -> list[str]:

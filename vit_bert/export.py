@@ -10,13 +10,15 @@ Graph inputs / outputs:
     text:  input_ids (B, T) int64, attention_mask (B, T) int64 -> logits (B, num_classes)
                                                           (head="mlm": (B, T, vocab_size), defined at real tokens only)
 A model that carries a data contract (train.py checkpoints, save_pretrained folders) writes it into
-the file's metadata as JSON under ``vit_bert_data`` (``read_contract_metadata``).
+the file's metadata as JSON under ``vit_bert_data`` (``read_contract_metadata``). The file is written beside the
+target and renamed over it when complete; an output that is the source, or a file in the source folder, is refused.
 Needs the ``onnx`` extra: pip install "vit_bert[onnx]".
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -72,6 +74,7 @@ def export_onnx(model: TransformerClassifier, path: str | Path, opset: int = 18)
         raise ConfigError('ONNX export needs the onnx extra: pip install "vit_bert[onnx]"') from None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")  # renamed over the target once complete
     inputs = example_inputs(model, batch_size=2, seq_len=16)
     if model.config.modality == "image":
         graph, dynamic = _ImageGraph(model), {"images": {0: "batch"}}
@@ -82,10 +85,28 @@ def export_onnx(model: TransformerClassifier, path: str | Path, opset: int = 18)
             graph.eval(), (), kwargs=inputs, dynamic_shapes=dynamic, input_names=list(inputs), output_names=["logits"],
             opset_version=opset, dynamo=True,
         )
-    program.save(str(path))
-    if model.data_contract is not None:
-        write_contract_metadata(path, model.data_contract)
+    try:
+        program.save(str(temporary))
+        if model.data_contract is not None:
+            write_contract_metadata(temporary, model.data_contract)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
     return path
+
+
+def check_output(source: str, output: Path) -> None:
+    """Before any work: ``output`` is a file name, neither the source nor a file inside the source folder, in a folder that can be written."""
+    target, origin = output.resolve(), Path(source).resolve()
+    if target.is_dir():
+        raise ConfigError(f"{output} is a folder; pass a file name for the ONNX file, e.g. {output / 'model.onnx'}")
+    if Path(source).exists() and target == origin:
+        raise ConfigError(f"{output} is the source itself: exporting would replace it; pass another file name")
+    if origin.is_dir() and target.exists() and target.is_relative_to(origin):
+        raise ConfigError(f"{output} is a file of the source folder {source}: exporting would replace it; write outside the folder")
+    folder = next(p for p in (target.parent, *target.parent.parents) if p.exists())
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise ConfigError(f"cannot write {output}: {folder} is not a writable folder")
 
 
 def write_contract_metadata(path: Path, contract: DataContract) -> None:
@@ -129,12 +150,15 @@ def export(source: str, output: str, opset: int = 18) -> None:
         output: The .onnx file to write (a co-trained model: one file per task, model.<task>.onnx).
         opset: The ONNX opset.
     """
+    check_output(source, Path(output))
     model = load_pretrained(source)
     if isinstance(model, MultiTaskModel):  # one graph per task: model.onnx -> model.<task>.onnx
         out = Path(output)
         graphs = [(model.task_model(task), out.with_name(f"{out.stem}.{task}{out.suffix or '.onnx'}")) for task in model.tasks]
     else:
         graphs = [(model, Path(output))]
+    for _, path in graphs:
+        check_output(source, path)
     for single, path in graphs:
         export_onnx(single, path, opset)
         for batch_size in (1, 3):

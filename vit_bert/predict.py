@@ -24,6 +24,7 @@ from .config import DataContract
 from .data.augment import BatchTransform
 from .data.image_reading import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, open_image
 from .data.image_transforms import eval_crop
+from .data.text_files import read_utf8, text_lines
 from .errors import ConfigError, DataError, SourceNotFoundError
 from .model import TransformerClassifier, build_model
 from .multitask import MultiTaskModel
@@ -131,7 +132,7 @@ def expand_inputs(raw: list[str], modality: str) -> list:
             else:
                 raise SourceNotFoundError(f"image {item} does not exist")
         elif path.suffix == ".txt" and on_disk(path.is_file):
-            out += [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            out += [line for line in text_lines(read_utf8(path)) if line.strip()]
         elif looks_like_image(item):  # never classify a file name as if it were a sentence
             raise DataError(f"{item!r} is {'a folder' if on_disk(path.is_dir) else 'an image file name'}, but this model reads text; "
                             "give it sentences or .txt files (one sentence per line), or use an image model")

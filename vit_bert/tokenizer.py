@@ -10,7 +10,6 @@ input_ids (B, T) with the [PAD] id, attention_mask (B, T) with 1 on real tokens.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import torch
 from tokenizers import Tokenizer, decoders
 from tokenizers.implementations import BertWordPieceTokenizer, ByteLevelBPETokenizer
 
+from .json_file import read_json
 from .errors import ConfigError, SourceNotFoundError
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -122,7 +122,7 @@ def load_tokenizer(path: str | Path, lowercase: bool | None = None) -> Tokenizer
 
 def _vocab_lowercase(vocab_txt: Path, lowercase: bool | None) -> bool:
     config_file = vocab_txt.with_name("tokenizer_config.json")
-    stated = json.loads(config_file.read_text(encoding="utf-8")).get("do_lower_case") if config_file.is_file() else None
+    stated = read_json(config_file).get("do_lower_case") if config_file.is_file() else None
     if lowercase is not None and stated is not None and lowercase != stated:
         raise ConfigError(f"lowercase={lowercase}, but {config_file} says do_lower_case={stated} for {vocab_txt.name}; "
                           "leave lowercase unset to follow the tokenizer's own setting")

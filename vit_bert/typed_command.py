@@ -24,21 +24,23 @@ from .errors import run_command, suggest
 _UNKNOWN = r"does not accept option '([\w.]+)'|unrecognized arguments: --([\w.]*\w)|Option '([\w.]+)' is not accepted|--([\w.]*\w) is not an option"
 
 
-def one_line(message: str, known_fields=(), prefix: str = "") -> str:
+def one_line(message: str, known_options: dict[str, tuple[str, ...]] | None = None, prefix: str = "") -> str:
     """jsonargparse's report of a bad value, which nests one paragraph per Union member and class_path, as one line:
-    the option, what was given, what was expected (and the closest of ``known_fields`` to an unknown name)."""
+    the option, what was given, what was expected. ``known_options``: option group ('' for the top level, 'data',
+    'model.config', ...) -> its names, of which the closest to an unknown one is named."""
+    known_options = known_options or {}
     outer = re.match(r'\s*Parser key "([^"]+)"', message)
     nested = re.search(r"Problem with given class_path '[^']+':\s*(.*?)(?=\n\s*- Expected a <class 'NoneType'>|\Z)", message, re.S)
     if nested:  # an argument of the class a --model or --data names: report it under that key
-        return one_line(nested.group(1), known_fields, f"{prefix}{outer.group(1)}." if outer else prefix)
+        return one_line(nested.group(1), known_options, f"{prefix}{outer.group(1)}." if outer else prefix)
     unknown = re.search(_UNKNOWN, message)
     if unknown:
         dotted = next(g for g in unknown.groups() if g)
         group = re.search(r"Group '([\w.]+)'", message)
         dotted = f"{group.group(1)}.{dotted}" if group else dotted
-        path = f"{prefix}{dotted}"
-        hint = suggest(dotted.split(".")[-1], known_fields) if path.split(".")[-2:-1] == ["config"] else ""
-        return f"--{path} is not an option.{hint}"
+        path = f"{prefix}{dotted}".replace(".init_args.", ".")
+        group, _, name = path.rpartition(".")
+        return f"--{path} is not an option.{suggest(name, known_options.get(group, ()))}"
     condensed = re.match(r"--([\w.]+): (.*)", message.strip())  # a nested parser's own one-line report
     if condensed:
         return f"--{prefix}{condensed.group(1)}: {condensed.group(2)}"
@@ -50,12 +52,17 @@ def one_line(message: str, known_fields=(), prefix: str = "") -> str:
 
 
 class OneLineErrors:
-    """Mixin for a jsonargparse parser: its errors end with one ``error: ...`` line (``one_line``)."""
+    """Mixin for a jsonargparse parser: an error is one ``error: ...`` line on stderr and exit code 2, without the usage
+    (hundreds of options for train.py; ``--help`` shows them). ``known_options`` is ``one_line``'s."""
 
-    known_fields: tuple[str, ...] = ()
+    known_options: dict[str, tuple[str, ...]] = {}
 
     def error(self, message: str, ex: Exception | None = None):
-        return super().error(one_line(message, self.known_fields), ex)
+        message = one_line(message, self.known_options)
+        if not getattr(self, "exit_on_error", True):  # a parse jsonargparse runs inside another: it handles the error
+            return super().error(message, ex)
+        sys.stderr.write(f"error: {message}\n")
+        self.exit(2)
 
 
 class TypedParser(OneLineErrors, ArgumentParser):
@@ -74,6 +81,7 @@ def typed_parser(function, prog: str) -> ArgumentParser:
     variadic = [name for name, p in parameters if p.default is inspect.Parameter.empty and typing.get_origin(hints.get(name)) is list]
     switches = [name for name, p in parameters if hints.get(name) is bool]  # --trace alone means true
     parser = TypedParser(prog=prog, description=sys.modules[function.__module__].__doc__, formatter_class=_HelpFormatter)
+    parser.known_options = {"": tuple(name for name, _ in parameters)}
     parser.add_function_arguments(function, as_positional=True, skip={*variadic, *switches})
     for name in variadic:
         parser.add_argument(name, nargs="+", help=docs.get(name))

@@ -20,9 +20,19 @@ from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from torch.utils.data import DataLoader, Dataset
 
 from ..config import DataContract
+from ..layers.checks import check_bounds
 from .resumable import ResumableSampler
 
 log = logging.getLogger(__name__)
+
+POSITIVE = (lambda v: v > 0, "> 0")
+BOUNDS = {  # a data module's numeric settings, where it has them
+    "batch_size": POSITIVE, "eval_batch_size": POSITIVE, "val_fraction": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "num_workers": (lambda v: v >= 0, ">= 0"), "max_length": (lambda v: v >= 2, ">= 2 ([CLS] and [SEP])"),
+    "tokenizer_vocab_size": POSITIVE, "image_size": POSITIVE, "crop_padding": (lambda v: v >= 0, ">= 0"),
+    "max_image_pixels": POSITIVE, "color_jitter": (lambda v: v >= 0, ">= 0"),
+    "crop_pct": (lambda v: 0 < v <= 1, "in (0, 1]"), "re_prob": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+}
 
 
 class SplitDataModule(L.LightningDataModule):
@@ -48,6 +58,10 @@ class SplitDataModule(L.LightningDataModule):
         finally:
             if token is not None:
                 _given_hyperparameters.reset(token)
+
+    def check_settings(self) -> None:
+        """The saved settings against ``BOUNDS``: one line naming the first one out of bounds, before any data is read."""
+        check_bounds(self.hparams, BOUNDS, "data")
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         raise NotImplementedError

@@ -182,6 +182,7 @@ class ImageDataModule(SplitDataModule):
             raise ConfigError("data.mean and data.std go together: set both or neither")
         self.augmentation = Augmentation(tuple(scale), tuple(ratio), 0.5 if hflip else 0.0, color_jitter, auto_augment, re_prob)
         self.save_init_arguments()
+        self.check_settings()
         self.splits: dict[str, ImageSplit | ImageFiles] | None = None
         self.class_names: list[str] = []
         self.pipeline: str | None = None

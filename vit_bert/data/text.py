@@ -73,8 +73,9 @@ def checkpoint_tokenizer(path: Path) -> Tokenizer:
 
 
 def labelled_test(raw: dict[str, TextRows], source: str, val_fraction: float) -> dict[str, TextRows]:
-    """Replace an unlabelled test split by the validation split (which is then held out from train)."""
-    if raw["test"].labelled:
+    """Replace an unlabelled test split by the validation split (which is then held out from train). -1 marks a missing
+    label only where it is not one of the training classes."""
+    if raw["test"].labelled or "-1" in raw["train"].labels:
         return raw
     if "val" not in raw or not raw["val"].labelled:
         raise DataError(f"{source}: the test split has no labels (all empty or -1) and there is no labelled validation split to test on")
@@ -137,6 +138,7 @@ class TextDataModule(SplitDataModule):
         if not (root or train_file or hf_dataset):
             raise DataError("set one of --data.root (a folder with train/test files), --data.train_file, or --data.hf_dataset")
         self.save_init_arguments()
+        self.check_settings()
         self.tokenizer: TextTokenizer | None = None
         self.labels: LabelMap | None = None
         self.splits: dict[str, TextSplit] | None = None

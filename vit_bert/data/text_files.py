@@ -49,12 +49,35 @@ def find_split_files(root: str) -> dict[str, Path]:
     return found
 
 
-def _content(path: Path) -> str:
+def text_lines(content: str) -> list[str]:
+    """``content`` split on newlines only (``\\n``, with a ``\\r`` before it dropped): ``str.splitlines`` would also split
+    inside a line at U+2028, U+0085 or a form feed, which may stand in a text."""
+    lines = content.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _unique_keys(path: Path, number: int):
+    def pairs_to_dict(pairs: list[tuple[str, object]]) -> dict:
+        keys = [key for key, _ in pairs]
+        twice = next((key for key in keys if keys.count(key) > 1), None)
+        if twice is not None:
+            raise DataError(f"{path} line {number} gives the key {twice!r} twice; each key once, or the last one would win silently")
+        return dict(pairs)
+    return pairs_to_dict
+
+
+def read_utf8(path: Path) -> str:
     try:
-        content = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         line = path.read_bytes()[: err.start].count(b"\n") + 1
         raise DataError(f"{path} is not valid UTF-8 (line {line}, byte {err.start}); re-save it as UTF-8") from None
+
+
+def _content(path: Path) -> str:
+    content = read_utf8(path)
     if not content.strip():
         raise DataError(f"{path} is empty; expected a header row and labelled rows")
     return content
@@ -65,22 +88,34 @@ def _rows(path: Path) -> tuple[list[tuple[int, dict]], list[str]]:
     missing ones as None, for ``read_file`` to report."""
     content = _content(path)
     if path.suffix == ".txt":
-        return [(number, {TXT_COLUMN: line}) for number, line in enumerate(content.splitlines(), start=1)], [TXT_COLUMN]
+        return [(number, {TXT_COLUMN: line}) for number, line in enumerate(text_lines(content), start=1)], [TXT_COLUMN]
     if path.suffix == ".jsonl":
         rows = []
-        for number, line in enumerate(content.splitlines(), start=1):
+        for number, line in enumerate(text_lines(content), start=1):
             if line.strip():
                 try:
-                    rows.append((number, json.loads(line)))
+                    row = json.loads(line, object_pairs_hook=_unique_keys(path, number))
                 except json.JSONDecodeError as err:
-                    raise DataError(f"{path} line {number} is not valid JSON ({err.msg})") from None
+                    raise DataError(f"{path} line {number} is not valid JSON ({err.msg}, column {err.colno})") from None
+                if not isinstance(row, dict):
+                    raise DataError(f"{path} line {number} is a JSON {type(row).__name__}; expected an object such as "
+                                    '{"text": "...", "label": "..."}')
+                rows.append((number, row))
         return rows, sorted({key for _, row in rows for key in row})
     delimiter = "\t" if path.suffix == ".tsv" else ","
     # TSV files (SST-2, GLUE) contain bare quotes inside sentences: no quoting there.
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-    reader = csv.DictReader(content.splitlines(), delimiter=delimiter, quoting=quoting)
-    rows = [(reader.line_num, row) for row in reader]
-    return rows, list(reader.fieldnames or [])
+    csv.field_size_limit(max(csv.field_size_limit(), len(content)))  # a long text is a text: the default cap is 131,072
+    reader = csv.DictReader(text_lines(content), delimiter=delimiter, quoting=quoting)
+    try:
+        rows = [(reader.line_num, row) for row in reader]
+    except csv.Error as err:
+        raise DataError(f"{path} line {reader.line_num} cannot be read as {'TSV' if delimiter == chr(9) else 'CSV'} ({err})") from None
+    columns = list(reader.fieldnames or [])
+    twice = next((c for c in columns if columns.count(c) > 1), None)
+    if twice is not None:
+        raise DataError(f"{path}'s header names the column {twice!r} twice ({', '.join(columns)}); name each column once")
+    return rows, columns
 
 
 def _check_fields(path: Path, number: int, row: dict, columns: list[str]) -> None:
@@ -114,6 +149,19 @@ def _check_label_spellings(path: Path, first_line: dict[str | None, int]) -> Non
     if clash:
         where = ", ".join(f"{spelling!r} (line {first_line[spelling]})" for spelling in clash)
         raise DataError(f"{path} spells one label as several numbers: {where}; write each label one way, or they become separate classes")
+    by_case: dict[str, list[str]] = {}
+    for label in first_line:
+        if label is not None:
+            by_case.setdefault(label.casefold(), []).append(label)
+    clash = next((spellings for spellings in by_case.values() if len(spellings) > 1), None)
+    if clash:
+        where = ", ".join(f"{spelling!r} (line {first_line[spelling]})" for spelling in clash)
+        raise DataError(f"{path} spells one label in several cases: {where}; write each label one way, or they become separate classes")
+    named = [label for label in first_line if label is not None and label not in UNLABELLED and _number(label) is None]
+    numbered = [label for label in first_line if label is not None and label not in UNLABELLED and _number(label) is not None]
+    if named and numbered:
+        raise DataError(f"{path} mixes numbered labels ({numbered[0]!r}, line {first_line[numbered[0]]}) with named ones "
+                        f"({named[0]!r}, line {first_line[named[0]]}); use one kind, or each spelling becomes its own class")
 
 
 def read_file(path: Path, text_column: str, label_column: str | None) -> TextRows:

@@ -60,3 +60,12 @@ def check_power_of_two_patch(patch_size: int) -> None:
 def head_counts(dim: int) -> list[int]:
     """The head counts a width can be split into."""
     return [h for h in range(1, dim + 1) if dim % h == 0]
+
+
+def check_bounds(values, bounds: dict, where: str) -> None:
+    """``values`` (a mapping) against ``bounds`` (name -> (allowed(value) -> bool, what is allowed)); names it lacks or that
+    are None are skipped. The first one out of bounds stops with one line: ``{where}.{name} must be ...``."""
+    for name, (allowed, what) in bounds.items():
+        value = values.get(name)
+        if value is not None and not allowed(value):
+            raise ConfigError(f"{where}.{name} must be {what}; got {list(value) if isinstance(value, tuple) else value}")

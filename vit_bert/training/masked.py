@@ -30,6 +30,7 @@ from ..errors import ConfigError
 from ..layers import patchify
 from ..tokenizer import special_tokens
 from .base import VitBertTask
+from .optim import check_settings
 from .masking import mask_patches, mask_tokens, masked_patch_count
 
 DEFAULT_MASK_PROB = {"text": 0.15, "image": 0.75}  # BERT; MAE
@@ -76,6 +77,7 @@ class MaskedTokenTask(VitBertTask):
         """
         super().__init__()
         self.save_hyperparameters(ignore=["config", "data_contract"])
+        check_settings(self.hparams)
         if data_contract is None:
             raise ConfigError("MaskedTokenTask needs the data's contract (train.py links it from the data module)")
         modality = data_contract.modality

@@ -21,6 +21,7 @@ from ..multitask import MultiTaskModel, task_configs
 from ..weights.load import MULTITASK_KEY, read_pretrained
 from ..weights.multitask import encoder_fields_of, load_shared_encoder
 from .base import VitBertTask
+from .optim import check_settings
 
 
 class MultiTaskClassification(VitBertTask):
@@ -64,6 +65,7 @@ class MultiTaskClassification(VitBertTask):
         """
         super().__init__()
         self.save_hyperparameters(ignore=["data_contract"])
+        check_settings(self.hparams)
         if not data_contract:
             raise ConfigError("MultiTaskClassification needs the data's contracts: use vit_bert.data.MultiTaskDataModule (train.py links them)")
         tasks = dict(tasks or {})

@@ -16,8 +16,23 @@ from lightning.pytorch.callbacks import Timer
 from torch import nn
 
 from ..errors import ConfigError
+from ..layers.checks import check_bounds
 
 NO_DECAY_NAMES = ("pos_embed", "cls_token", "mask_token", "position_embeddings", "token_type_embeddings")
+
+
+BOUNDS = {  # setting -> (allowed, what is allowed); a task's own settings only where it has them
+    "lr": (lambda v: v >= 0, ">= 0"), "weight_decay": (lambda v: v >= 0, ">= 0"),
+    "warmup_fraction": (lambda v: 0 <= v < 1, "in [0, 1)"), "min_lr_ratio": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "betas": (lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two numbers in [0, 1)"),
+    "label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1)"), "mixup_alpha": (lambda v: v >= 0, ">= 0"),
+    "cutmix_alpha": (lambda v: v >= 0, ">= 0"),
+}
+
+
+def check_settings(hparams) -> None:
+    """A task's numeric settings against ``BOUNDS``: one line naming the first one out of bounds, before anything is built."""
+    check_bounds(hparams, BOUNDS, "model")
 
 
 def param_groups(model: nn.Module, weight_decay: float, lr_by_prefix: dict[str, float] | None = None) -> list[dict]:

@@ -20,6 +20,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from ..config import DataContract, ModelOptions
 from ..errors import ConfigError
 from .base import VitBertTask
+from .optim import check_settings
 
 
 class ClassificationTask(VitBertTask):
@@ -59,6 +60,7 @@ class ClassificationTask(VitBertTask):
         """
         super().__init__()
         self.save_hyperparameters(ignore=["config", "data_contract"])
+        check_settings(self.hparams)
         self.build_model_for(preset, config, data_contract, pretrained, head="classifier")
         self.mixup = self._build_mixup(mixup_alpha, cutmix_alpha, label_smoothing)
         if compile:

@@ -17,7 +17,6 @@ listing missing keys, unexpected keys and disagreeing shapes.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import torch
 from timm.layers import resample_abs_pos_embed
 from tokenizers import Tokenizer
 
+from ..json_file import read_json
 from ..config import INTERPOLATIONS, DataContract, ModelConfig
 from ..errors import ConfigError, SourceNotFoundError, WeightsError, WeightsMismatchError
 from ..folder_format import WEIGHTS_FILE, is_multitask_dir, is_native_dir, read_folder, read_multitask_folder
@@ -160,7 +160,7 @@ def _from_directory(directory: Path, known: dict) -> Pretrained:
     if weights is None:
         raise SourceNotFoundError(f"no weights in {directory}: expected one of {', '.join(WEIGHT_FILES)}")
     config_file = directory / "config.json"
-    hf_config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else None
+    hf_config = read_json(config_file) if config_file.is_file() else None
     if isinstance((hf_config or {}).get("architecture"), str) and timm.is_model(hf_config["architecture"]):
         return _from_timm_folder(hf_config, read_state_dict(weights), str(weights))
     pretrained = _from_state_dict(read_state_dict(weights), hf_config, known, str(weights))
