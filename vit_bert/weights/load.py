@@ -39,6 +39,7 @@ from .hf_bert import FAMILIES as BERT_FAMILIES, hf_bert_config, hf_bert_to_vit_b
 from .timm_eva import eva_state_dict
 from .head_labels import check_single_label, foreign_head, foreign_head_error, hf_class_names, timm_class_names
 from .hf_modernbert import is_modernbert, modernbert_config, modernbert_to_vit_bert
+from .hf_vit import hf_vit_contract, hf_vit_facts, hf_vit_to_timm, is_hf_vit
 from .timm_vit import check_representable, facts_of_model, infer_facts, is_timm_vit, timm_vit_config, timm_vit_to_vit_bert
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,9 @@ class Pretrained:
     """vit_bert folders and train.py checkpoints: what the data decided (classes, normalisation, max_length, tokenizer)."""
     tasks: dict[str, tuple[dict, DataContract | None]] | None = None
     """A multi-task model (one shared encoder): task -> (its ModelConfig fields, its data contract); ``config`` is then empty."""
+    pos_embed_antialias: bool = True
+    """How a position table is resampled to another image size, as its source does: timm's bicubic with antialiasing
+    (PIL's kernel), or transformers' plain bicubic (False)."""
 
 
 def _from_state_dict(state_dict: dict[str, torch.Tensor], hf_config: dict | None, known: dict, where: str) -> Pretrained:
@@ -71,7 +75,8 @@ def _from_state_dict(state_dict: dict[str, torch.Tensor], hf_config: dict | None
         return Pretrained(timm_vit_config(vit_keys, infer_facts(vit_keys, known)), timm_vit_to_vit_bert(vit_keys))
     model_type = (hf_config or {}).get("model_type", "bert")
     if model_type not in HF_TYPES:
-        raise WeightsError(f"config.json describes a {model_type!r} model; vit_bert reads the model types {', '.join(map(repr, HF_TYPES))}")
+        raise WeightsError(f"config.json describes a {model_type!r} model; vit_bert reads the model types {', '.join(map(repr, HF_TYPES))} "
+                           "and 'vit'")
     if model_type == "modernbert" or (hf_config is None and is_modernbert(state_dict)):
         config, weights = modernbert_config(hf_config, state_dict), modernbert_to_vit_bert(state_dict)
     elif hf_config is not None or is_hf_bert(state_dict):  # config.json: a Hugging Face folder, of a type vit_bert reads or not
@@ -163,10 +168,30 @@ def _from_directory(directory: Path, known: dict) -> Pretrained:
     hf_config = read_json(config_file) if config_file.is_file() else None
     if isinstance((hf_config or {}).get("architecture"), str) and timm.is_model(hf_config["architecture"]):
         return _from_timm_folder(hf_config, read_state_dict(weights), str(weights))
+    if is_hf_vit(hf_config):
+        return _from_hf_vit(directory, hf_config, read_state_dict(weights))
     pretrained = _from_state_dict(read_state_dict(weights), hf_config, known, str(weights))
     if pretrained.config["modality"] == "text":
         found = tokenizer_file_in(directory)
         pretrained.tokenizer = load_tokenizer(found) if found is not None else None
+    return pretrained
+
+
+def _from_hf_vit(directory: Path, hf_config: dict, state_dict: dict[str, torch.Tensor]) -> Pretrained:
+    """A transformers ViTModel / ViTForImageClassification folder, its preprocessor_config.json the data contract."""
+    timm_keys, pooler = hf_vit_to_timm(state_dict)
+    config = timm_vit_config(timm_keys, hf_vit_facts(hf_config))
+    if pooler:  # ViTModel's pooler_output: tanh(dense([CLS]))
+        if hf_config.get("pooler_act", "tanh") != "tanh" or hf_config.get("pooler_output_size", config["dim"]) != config["dim"]:
+            raise WeightsError("config.json's pooler (pooler_act, pooler_output_size) is not vit_bert's tanh pooler of the model's width")
+        config = {**config, "head_pooler": True, "pooler_act": "tanh"}
+    check_single_label(hf_config, config["num_classes"])
+    class_names = hf_class_names(hf_config, config["num_classes"])
+    pretrained = Pretrained(config, {**timm_vit_to_vit_bert(timm_keys), **pooler}, class_names, pos_embed_antialias=False)
+    processor = directory / "preprocessor_config.json"
+    if processor.is_file():
+        names = class_names or [str(i) for i in range(config["num_classes"])]
+        pretrained.data_contract = hf_vit_contract(read_json(processor), names, config["in_chans"], config["img_size"])
     return pretrained
 
 
@@ -277,7 +302,7 @@ def _adapt(pretrained: Pretrained, overrides: dict) -> tuple[ModelConfig, dict, 
         new_grid = [config.img_size // config.patch_size] * 2
         state_dict["frontend.pos_embed"] = resample_abs_pos_embed(
             state_dict["frontend.pos_embed"], new_size=new_grid, old_size=[old.img_size // old.patch_size] * 2,
-            num_prefix_tokens=0 if old.no_embed_class else old.num_prefix_tokens,
+            num_prefix_tokens=0 if old.no_embed_class else old.num_prefix_tokens, antialias=pretrained.pos_embed_antialias,
         )
     return config, state_dict, reinit
 

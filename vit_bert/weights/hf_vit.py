@@ -1,0 +1,107 @@
+"""Hugging Face ViT folders (``ViTModel``, ``ViTForImageClassification``) -> timm's key layout, which the timm converter reads;
+their ``preprocessor_config.json`` -> the data contract's evaluation protocol.
+
+HF keys (under ``vit.`` in ``...ForImageClassification``): ``embeddings.cls_token`` (1, 1, D),
+``embeddings.position_embeddings`` (1, 1+N, D), ``embeddings.patch_embeddings.projection.{weight (D, C, P, P), bias}``,
+``encoder.layer.i.{layernorm_before, attention.attention.{query, key, value}, attention.output.dense, layernorm_after,
+intermediate.dense, output.dense}``, ``layernorm``, ``pooler.dense`` (tanh over [CLS]), ``classifier``.
+Three separate Q, K, V projections become timm's one ``qkv`` (rows stacked q; k; v). The facts the tensors do not
+store (head count, activation, LayerNorm eps) come from config.json.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from ..config import DataContract
+from ..errors import WeightsError
+from .hf_bert import HF_ACTIVATIONS
+
+_LAYER = {"layernorm_before": "norm1", "attention.output.dense": "attn.proj", "layernorm_after": "norm2",
+          "intermediate.dense": "mlp.fc1", "output.dense": "mlp.fc2"}
+_TOP = {"embeddings.cls_token": "cls_token", "embeddings.position_embeddings": "pos_embed",
+        "embeddings.patch_embeddings.projection.": "patch_embed.proj.", "layernorm.": "norm.", "classifier.": "head."}
+POOLER = "pooler.dense."  # kept aside: vit_bert's head.pooler
+RESAMPLE = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}  # PIL's codes
+
+
+def is_hf_vit(hf_config: dict | None) -> bool:
+    return (hf_config or {}).get("model_type") == "vit"
+
+
+def hf_vit_facts(hf_config: dict) -> dict:
+    """timm_vit_config's facts from config.json."""
+    act = hf_config.get("hidden_act", "gelu")
+    if act not in HF_ACTIVATIONS:
+        raise WeightsError(f"config.json's hidden_act={act!r} is not one vit_bert computes ({', '.join(HF_ACTIVATIONS)})")
+    return {"heads": hf_config["num_attention_heads"], "act": HF_ACTIVATIONS[act], "ln_eps": hf_config.get("layer_norm_eps", 1e-12),
+            "norm": "layernorm", "pool": "cls", "eva": None}
+
+
+def hf_vit_to_timm(state_dict: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """-> (the weights in timm's keys, the pooler's in vit_bert's ``head.pooler.0``). A key of no known part stops, named."""
+    timm, pooler, qkv = {}, {}, {}
+    for key, value in state_dict.items():
+        key = key.removeprefix("vit.")
+        if key.startswith(POOLER):
+            pooler["head.pooler.0." + key[len(POOLER):]] = value
+            continue
+        layer = re.match(r"encoder\.layer\.(\d+)\.(.+)$", key)
+        if layer:
+            index, rest = layer.groups()
+            part = re.match(r"attention\.attention\.(query|key|value)\.(weight|bias)$", rest)
+            if part:
+                qkv.setdefault((index, part.group(2)), {})[part.group(1)] = value
+                continue
+            old = next((name for name in _LAYER if rest.startswith(name + ".")), None)
+            if old is None:
+                raise WeightsError(f"the Hugging Face ViT weights hold {key}, which vit_bert cannot represent")
+            timm[f"blocks.{index}.{_LAYER[old]}{rest[len(old):]}"] = value
+            continue
+        old = next((name for name in _TOP if key == name or (name.endswith(".") and key.startswith(name))), None)
+        if old is None:
+            raise WeightsError(f"the Hugging Face ViT weights hold {key}, which vit_bert cannot represent")
+        timm[_TOP[old] + key[len(old):]] = value
+    for (index, kind), parts in qkv.items():
+        timm[f"blocks.{index}.attn.qkv.{kind}"] = torch.cat([parts["query"], parts["key"], parts["value"]])
+    return timm, pooler
+
+
+def preprocessor_protocol(processor: dict, img_size: int) -> dict:
+    """A ``preprocessor_config.json`` -> DataContract fields (img_size, mean, std, crop_pct, interpolation): how
+    transformers' image processor reads an image, in timm's terms. What has no such terms stops, named."""
+    where = "preprocessor_config.json"
+    if not processor.get("do_resize", True):
+        raise WeightsError(f"{where} does not resize (do_resize false); vit_bert resizes every image to the model's input size")
+    factor = processor.get("rescale_factor", 1 / 255) if processor.get("do_rescale", True) else 1.0
+    if abs(factor * 255 - 1) > 1e-6:
+        raise WeightsError(f"{where} rescales pixels by {factor}; vit_bert reads them in [0, 1] (rescale_factor 1/255)")
+    size, crop = processor.get("size") or {}, processor.get("crop_size") or {}
+    if "height" in size and "width" in size:
+        if size["height"] != size["width"] or (processor.get("do_center_crop") and crop and crop != size):
+            raise WeightsError(f"{where} resizes to {size['height']} x {size['width']}"
+                               f"{' and crops ' + str(crop) if processor.get('do_center_crop') else ''}; vit_bert reads square inputs")
+        side, crop_pct = size["height"], None  # the whole image squashed to the square
+    elif "shortest_edge" in size and processor.get("do_center_crop") and crop.get("height") == crop.get("width"):
+        side, crop_pct = crop["height"], crop["height"] / size["shortest_edge"]
+    else:
+        raise WeightsError(f"{where} resizes with size={size} and crop_size={crop}; vit_bert reads a square resize, or the short "
+                           "side resized and a square center crop")
+    if side != img_size:
+        raise WeightsError(f"{where} makes {side} px inputs, but the model's position table is for {img_size} px")
+    resample = processor.get("resample", 2)
+    if resample not in RESAMPLE:
+        raise WeightsError(f"{where} resamples with PIL filter {resample}; vit_bert reads {', '.join(map(str, RESAMPLE))}")
+    normalise = processor.get("do_normalize", True)
+    mean = processor.get("image_mean") if normalise else [0.0, 0.0, 0.0]
+    std = processor.get("image_std") if normalise else [1.0, 1.0, 1.0]
+    if mean is None or std is None:
+        raise WeightsError(f"{where} normalises but names no image_mean and image_std")
+    return {"img_size": side, "mean": [float(m) for m in mean], "std": [float(s) for s in std], "crop_pct": crop_pct,
+            "interpolation": RESAMPLE[resample]}
+
+
+def hf_vit_contract(processor: dict, class_names: list[str], in_chans: int, img_size: int) -> DataContract:
+    return DataContract("image", class_names, in_chans=in_chans, **preprocessor_protocol(processor, img_size))
