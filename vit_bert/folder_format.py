@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import save_file
 from tokenizers import Tokenizer
 
-from .json_file import read_json
+from .json_file import read_json_object
 from ._version import __version__
 from .config import DataContract, ModelConfig
 from .errors import ConfigError
@@ -41,7 +41,7 @@ class FolderMeta:
 
 def is_native_dir(path: Path) -> bool:
     config = path / CONFIG_FILE
-    return config.is_file() and read_json(config).get("model_type") == MODEL_TYPE
+    return config.is_file() and read_json_object(config).get("model_type") == MODEL_TYPE
 
 
 def write_folder(
@@ -71,7 +71,7 @@ def write_folder(
 
 
 def read_folder(path: Path) -> FolderMeta:
-    meta = read_json(path / CONFIG_FILE)
+    meta = read_json_object(path / CONFIG_FILE)
     tokenizer_file = path / TOKENIZER_FILE
     tokenizer = Tokenizer.from_file(str(tokenizer_file)) if tokenizer_file.is_file() else None
     contract = None
@@ -101,12 +101,12 @@ def write_multitask_folder(
 
 
 def is_multitask_dir(path: Path) -> bool:
-    return is_native_dir(path) and "tasks" in read_json(path / CONFIG_FILE)
+    return is_native_dir(path) and "tasks" in read_json_object(path / CONFIG_FILE)
 
 
 def read_multitask_folder(path: Path) -> dict[str, tuple[dict, DataContract | None]]:
     """task -> (ModelConfig fields, data contract with its tokenizer, or None)."""
-    tasks = read_json(path / CONFIG_FILE)["tasks"]
+    tasks = read_json_object(path / CONFIG_FILE)["tasks"]
     read = {}
     for name, entry in tasks.items():
         contract = None

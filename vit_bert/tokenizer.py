@@ -17,7 +17,7 @@ import torch
 from tokenizers import Tokenizer, decoders
 from tokenizers.implementations import BertWordPieceTokenizer, ByteLevelBPETokenizer
 
-from .json_file import read_json
+from .json_file import read_json_object
 from .errors import ConfigError, SourceNotFoundError
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -122,7 +122,7 @@ def load_tokenizer(path: str | Path, lowercase: bool | None = None) -> Tokenizer
 
 def _vocab_lowercase(vocab_txt: Path, lowercase: bool | None) -> bool:
     config_file = vocab_txt.with_name("tokenizer_config.json")
-    stated = read_json(config_file).get("do_lower_case") if config_file.is_file() else None
+    stated = read_json_object(config_file).get("do_lower_case") if config_file.is_file() else None
     if lowercase is not None and stated is not None and lowercase != stated:
         raise ConfigError(f"lowercase={lowercase}, but {config_file} says do_lower_case={stated} for {vocab_txt.name}; "
                           "leave lowercase unset to follow the tokenizer's own setting")

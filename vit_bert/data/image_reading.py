@@ -79,8 +79,8 @@ def open_image(source: str | Path | bytes, channels: int = 3, max_pixels: int | 
     except Image.DecompressionBombError as err:  # PIL's own check at open, past twice its limit
         pixels = re.search(r"\((\d+) pixels\)", str(err))
         raise DataError(f"{name} is {int(pixels.group(1)):,} pixels, {over}" if pixels else f"{name}: {err}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:  # truncated, corrupt, not an image
-        raise DataError(f"cannot read {name} ({type(err).__name__}: {err})") from None
+    except Exception as err:  # noqa: BLE001 PIL's decoders raise many kinds on a corrupt file (OSError, IndexError, TypeError, zlib.error ...)
+        raise DataError(f"cannot read {name} ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'corrupt'})") from None
 
 
 def _convert(image: Image.Image, channels: int, name: str) -> Image.Image:

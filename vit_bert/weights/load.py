@@ -27,7 +27,7 @@ import torch
 from timm.layers import resample_abs_pos_embed
 from tokenizers import Tokenizer
 
-from ..json_file import read_json
+from ..json_file import read_json_object
 from ..config import INTERPOLATIONS, DataContract, ModelConfig
 from ..errors import ConfigError, SourceNotFoundError, WeightsError, WeightsMismatchError
 from ..folder_format import WEIGHTS_FILE, is_multitask_dir, is_native_dir, read_folder, read_multitask_folder
@@ -165,7 +165,7 @@ def _from_directory(directory: Path, known: dict) -> Pretrained:
     if weights is None:
         raise SourceNotFoundError(f"no weights in {directory}: expected one of {', '.join(WEIGHT_FILES)}")
     config_file = directory / "config.json"
-    hf_config = read_json(config_file) if config_file.is_file() else None
+    hf_config = read_json_object(config_file) if config_file.is_file() else None
     if isinstance((hf_config or {}).get("architecture"), str) and timm.is_model(hf_config["architecture"]):
         return _from_timm_folder(hf_config, read_state_dict(weights), str(weights))
     if is_hf_vit(hf_config):
@@ -191,7 +191,7 @@ def _from_hf_vit(directory: Path, hf_config: dict, state_dict: dict[str, torch.T
     processor = directory / "preprocessor_config.json"
     if processor.is_file():
         names = class_names or [str(i) for i in range(config["num_classes"])]
-        pretrained.data_contract = hf_vit_contract(read_json(processor), names, config["in_chans"], config["img_size"])
+        pretrained.data_contract = hf_vit_contract(read_json_object(processor), names, config["in_chans"], config["img_size"])
     return pretrained
 
 
@@ -213,6 +213,10 @@ def _from_training_checkpoint(path: Path) -> Pretrained:
     config = ckpt.get("vit_bert_model_config")
     if config is None and MULTITASK_KEY not in ckpt:
         raise WeightsMismatchError(f"{path} holds no vit_bert model config; it was not written by a vit_bert ClassificationTask")
+    if config is not None:  # every field: one missing (a checkpoint from before it existed) takes its default
+        if not isinstance(config, dict):
+            raise WeightsMismatchError(f"{path} holds a vit_bert model config that is a {type(config).__name__}, not a mapping")
+        config = ModelConfig.from_dict(config).to_dict()
     state_dict = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
     if MULTITASK_KEY in ckpt:
         tasks = {name: (entry["config"], DataContract.from_dict(entry["data"]) if entry.get("data") else None)
