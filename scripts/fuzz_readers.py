@@ -4,6 +4,7 @@
     python scripts/fuzz_readers.py image --seconds 120     # the image reader on mutated PNG / JPEG / GIF / WebP bytes
     python scripts/fuzz_readers.py text --seconds 120      # the TSV / CSV / JSONL / TXT readers
     python scripts/fuzz_readers.py folder --seconds 120    # load_pretrained on a folder with a mutated config.json or safetensors
+    python scripts/fuzz_readers.py checkpoint --seconds 120   # load_pretrained on a mutated train.py checkpoint (a torch zip)
     python scripts/fuzz_readers.py explore --seconds 120   # the explorer's POST handler on mutated uploads
 
 libFuzzer mutates the seeds toward new code paths. An outcome that is neither a result nor a one-line VitBertError is
@@ -67,7 +68,7 @@ def image_seeds(folder: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("reader", choices=["image", "text", "folder", "explore"])
+    parser.add_argument("reader", choices=["image", "text", "folder", "checkpoint", "explore"])
     parser.add_argument("--seconds", type=int, default=60)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp())
@@ -98,6 +99,15 @@ def main() -> None:
             for other, content in files.items():
                 (work / "model" / other).write_bytes(data[1:] if other == name else content)
             checked(lambda: vit_bert.load_pretrained(work / "model"))
+    elif args.reader == "checkpoint":
+        import torch
+
+        config = vit_bert.build_model("vit-ti/16", num_classes=2, depth=1, dim=24, heads=2, img_size=32).config.to_dict()
+        torch.save({"state_dict": {"model.x": torch.zeros(2)}, "vit_bert_model_config": config}, corpus / "seed.ckpt")
+
+        def target(data: bytes) -> None:
+            (work / "fuzzed.ckpt").write_bytes(data)
+            checked(lambda: vit_bert.load_pretrained(work / "fuzzed.ckpt"))
     else:
         from vit_bert.viz.server import ExplorerServer
 

@@ -17,7 +17,9 @@ from vit_bert.data.image_reading import open_image
 from vit_bert.data.text_files import read_file
 from vit_bert.errors import VitBertError
 
-FUZZ = settings(max_examples=40, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+# derandomized: the same examples on every run, so CI cannot fail by luck; scripts/fuzz_readers.py explores
+FUZZ = settings(max_examples=40, deadline=2000, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 def outcome(call):
@@ -153,7 +155,7 @@ def test_the_explorer_handler_on_mutated_uploads(explorer_server, kind, content_
 
 
 @pytest.mark.slow
-@settings(max_examples=25, deadline=20_000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=20_000, derandomize=True, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(argv=st.lists(st.one_of(st.sampled_from(["--data.batch_size", "--model.lr", "--data.val_fraction", "--trainer.max_epochs",
                                                 "--model.config", "--data.dataset", "--config", "--model.preset", "--ckpt_path"]),
                                st.text(alphabet=st.sampled_from(list("-.:{}[]01a_ ")), max_size=12)), max_size=4))

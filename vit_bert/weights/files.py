@@ -35,8 +35,9 @@ def load_pickle_safely(path: str | Path) -> object:
                 "if you trust the file's author, convert it to safetensors yourself"
             ) from None
         raise WeightsFileError(f"cannot read {path}: it is corrupt or not a PyTorch file ({err})") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as err:
-        raise WeightsFileError(f"cannot read {path}: truncated or not a PyTorch file ({type(err).__name__}: {str(err)[:200]})") from None
+    except Exception as err:  # noqa: BLE001 a corrupt zip or pickle raises many kinds inside torch.load (IndexError, KeyError ...)
+        first = str(err).splitlines()[0][:200] if str(err) else "corrupt"
+        raise WeightsFileError(f"cannot read {path}: truncated or not a PyTorch file ({type(err).__name__}: {first})") from None
 
 
 def _unwrap(obj: object, path: Path) -> dict[str, torch.Tensor]:
