@@ -218,7 +218,8 @@ class VitBertCLI(LightningCLI):
             described = {"img_size": source.config.get("img_size")}
             if source.data_contract is not None and source.data_contract.modality == "image":
                 c = source.data_contract
-                described = {"img_size": c.img_size, "mean": c.mean, "std": c.std, "crop_pct": c.crop_pct, "interpolation": c.interpolation}
+                described = {"img_size": c.img_size, "mean": c.mean, "std": c.std, "crop_pct": c.crop_pct, "crop_mode": c.crop_mode,
+                             "interpolation": c.interpolation}
             elif source.config.get("modality") == "image" and data_args.get("mean") is None:
                 raise ConfigError(
                     f"--model.pretrained {model_args.pretrained} does not say how its images were normalised (a bare weights file); "

@@ -167,6 +167,9 @@ class DataContract:
     None: the whole image is resized to img_size x img_size (how checkpoints before this field read images)."""
     interpolation: str = "bilinear"
     """Resampling filter of evaluation's resize (timm's names: bilinear, bicubic, ...)."""
+    crop_mode: str = "center"
+    """With crop_pct: 'center' resizes the short side to img_size / crop_pct (the aspect ratio kept); 'squash' resizes
+    the whole image to that square; then both center-crop img_size (timm's crop_mode)."""
     vocab_size: int | None = None
     """Tokenizer vocabulary size."""
     pad_token_id: int | None = None
@@ -190,6 +193,8 @@ class DataContract:
             raise ConfigError(f"mean and std need one value per channel ({self.in_chans}); got {self.mean} and {self.std}")
         if self.crop_pct is not None and not 0 < self.crop_pct <= 1:
             raise ConfigError(f"crop_pct is the share of the resized short side kept by the center crop, in (0, 1]; got {self.crop_pct}")
+        if self.crop_mode not in ("center", "squash"):
+            raise ConfigError(f"crop_mode must be 'center' or 'squash'; got {self.crop_mode!r}")
         if self.interpolation not in INTERPOLATIONS:
             raise ConfigError(f"interpolation must be one of {INTERPOLATIONS}; got {self.interpolation!r}")
 

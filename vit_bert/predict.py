@@ -78,7 +78,8 @@ class InputReader:
                 f"per-channel mean and std of its training data, e.g. --mean 0.485 0.456 0.406 --std 0.229 0.224 0.225 for ImageNet"
             )
         # The source's own eval protocol (resize, crop, filter); weights that record none: the center square, bilinear
-        crop = {"crop_pct": contract.crop_pct, "interpolation": contract.interpolation} if contract is not None else {"crop_pct": 1.0}
+        crop = ({"crop_pct": contract.crop_pct, "crop_mode": contract.crop_mode, "interpolation": contract.interpolation}
+                if contract is not None else {"crop_pct": 1.0})
         read_as = DataContract("image", self.class_names, in_chans=self.in_chans, img_size=self.image_size, mean=mean, std=std, **crop)
         self.crop = eval_crop(read_as)
         self.transform = BatchTransform(mean, std, self.image_size)

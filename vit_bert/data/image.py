@@ -251,8 +251,11 @@ class ImageDataModule(SplitDataModule):
         size = hp.image_size or self._model("img_size")
         if size is None:
             raise ConfigError("streamed images are cropped to the model's input size: set --data.image_size (e.g. 224)")
-        protocol = dict(crop_pct=hp.crop_pct or self._model("crop_pct") or DEFAULT_CROP_PCT,
-                        interpolation=hp.interpolation or self._model("interpolation") or DEFAULT_INTERPOLATION)
+        model = hp.model_data_config or {}
+        # the model's own crop_pct wins even when it is None (its images were read squashed to the square)
+        crop_pct = hp.crop_pct if hp.crop_pct is not None else model["crop_pct"] if "crop_pct" in model else DEFAULT_CROP_PCT
+        protocol = dict(crop_pct=crop_pct, crop_mode=model.get("crop_mode") or "center",
+                        interpolation=hp.interpolation or model.get("interpolation") or DEFAULT_INTERPOLATION)
         mean, std = hp.mean or self._model("mean"), hp.std or self._model("std")
         if mean is None:
             unnormalised = DataContract("image", list(self.class_names), in_chans=3, img_size=int(size), mean=[0.0] * 3, std=[1.0] * 3, **protocol)

@@ -4,7 +4,8 @@
     train_transform(contract, augmentation) PIL image -> (C, S, S) float, normalised: timm's training augmentation
 
 Eval follows the contract's data config, as timm's ``resolve_data_config`` + ``create_transform`` do: resize the short
-side to ``img_size / crop_pct`` with its ``interpolation``, center crop ``img_size``; normalising with its mean and std
+side (``crop_mode`` 'squash': the whole image, to a square) to ``img_size / crop_pct`` with its ``interpolation``, center crop
+``img_size``; normalising with its mean and std
 (``augment.BatchTransform``, per batch) then gives exactly timm's tensors. The aspect ratio is kept. A contract without
 ``crop_pct`` (checkpoints from before it was recorded, whose folders were read squashed to a square) is read as it
 was trained: resized to ``img_size`` x ``img_size``.
@@ -62,8 +63,8 @@ def eval_crop(contract: DataContract):
         size = (contract.img_size, contract.img_size)
         return transforms.Compose([transforms.Resize(size, str_to_interp_mode(contract.interpolation), antialias=True),
                                    transforms.PILToTensor()])
-    return create_transform(input_size=_input_size(contract), is_training=False, crop_pct=contract.crop_pct, crop_mode="center",
-                            interpolation=contract.interpolation, normalize=False)
+    return create_transform(input_size=_input_size(contract), is_training=False, crop_pct=contract.crop_pct,
+                            crop_mode=contract.crop_mode, interpolation=contract.interpolation, normalize=False)
 
 
 def train_transform(contract: DataContract, augmentation: Augmentation):

@@ -76,7 +76,7 @@ def _from_state_dict(state_dict: dict[str, torch.Tensor], hf_config: dict | None
     model_type = (hf_config or {}).get("model_type", "bert")
     if model_type not in HF_TYPES:
         raise WeightsError(f"config.json describes a {model_type!r} model; vit_bert reads the model types {', '.join(map(repr, HF_TYPES))} "
-                           "and 'vit'")
+                           "and the image types 'vit', 'deit'")
     if model_type == "modernbert" or (hf_config is None and is_modernbert(state_dict)):
         config, weights = modernbert_config(hf_config, state_dict), modernbert_to_vit_bert(state_dict)
     elif hf_config is not None or is_hf_bert(state_dict):  # config.json: a Hugging Face folder, of a type vit_bert reads or not
@@ -125,8 +125,7 @@ def timm_eval_protocol(cfg: dict) -> dict:
     if mode not in ("center", "squash") or interpolation not in INTERPOLATIONS:
         raise WeightsError(f"the timm model's pretrained_cfg evaluates with crop_mode={mode!r} and interpolation={interpolation!r}; "
                            f"vit_bert reads images with a center crop or squashed, and one of {INTERPOLATIONS}")
-    # crop_pct None is vit_bert's squashed reading: the whole image resized to the input size
-    return {"crop_pct": float(cfg.get("crop_pct") or 0.875) if mode == "center" else None, "interpolation": interpolation}
+    return {"crop_pct": float(cfg.get("crop_pct") or 0.875), "crop_mode": mode, "interpolation": interpolation}
 
 
 def _from_timm_name(name: str) -> Pretrained:
@@ -181,6 +180,10 @@ def _from_hf_vit(directory: Path, hf_config: dict, state_dict: dict[str, torch.T
     """A transformers ViTModel / ViTForImageClassification folder, its preprocessor_config.json the data contract."""
     timm_keys, pooler = hf_vit_to_timm(state_dict)
     config = timm_vit_config(timm_keys, hf_vit_facts(hf_config))
+    if pooler and config["dist_token"]:
+        log.warning("not kept: DeiTModel's pooler (tanh over [CLS]); vit_bert's distilled head reads [CLS] and the distillation "
+                    "token. The encoder output is transformers' last_hidden_state")
+        pooler = {}
     if pooler:  # ViTModel's pooler_output: tanh(dense([CLS]))
         if hf_config.get("pooler_act", "tanh") != "tanh" or hf_config.get("pooler_output_size", config["dim"]) != config["dim"]:
             raise WeightsError("config.json's pooler (pooler_act, pooler_output_size) is not vit_bert's tanh pooler of the model's width")
