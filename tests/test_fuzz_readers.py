@@ -95,6 +95,16 @@ def folder_files(tmp_path):
 
 
 @pytest.fixture(scope="module")
+def vit_weights(tmp_path_factory):
+    """A tiny transformers ViTModel's weights file, as save_pretrained writes it (the Hub's key names)."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.ViTConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, image_size=16, patch_size=8)
+    folder = tmp_path_factory.mktemp("vit")
+    transformers.ViTModel(config).save_pretrained(folder)
+    return (folder / "model.safetensors").read_bytes()
+
+
+@pytest.fixture(scope="module")
 def seed_folder(tmp_path_factory):
     return folder_files(tmp_path_factory.mktemp("fuzz"))
 
@@ -111,15 +121,18 @@ def test_load_pretrained_on_mutated_folders(tmp_path, seed_folder, target, flips
 
 
 @FUZZ
-@given(values=st.dictionaries(st.sampled_from(["model_type", "hidden_size", "num_attention_heads", "num_hidden_layers",
-                                               "image_size", "patch_size", "intermediate_size", "hidden_act", "vit_bert"]),
+@given(kind=st.sampled_from(["vit", "deit", "bert", "modernbert", "gpt2", None]),
+       values=st.dictionaries(st.sampled_from(["hidden_size", "num_attention_heads", "num_hidden_layers", "layer_norm_eps",
+                                               "image_size", "patch_size", "intermediate_size", "hidden_act", "vit_bert", "id2label"]),
                               st.one_of(st.integers(-3, 300), st.text(max_size=8), st.none(), st.lists(st.integers(0, 3), max_size=3)),
                               max_size=6))
-def test_load_pretrained_on_random_hugging_face_configs(tmp_path, values):
+def test_load_pretrained_on_random_hugging_face_configs(tmp_path, vit_weights, kind, values):
+    values = {**values, **({"model_type": kind} if kind else {})}
     folder = tmp_path / "hf"
     folder.mkdir(exist_ok=True)
     (folder / "config.json").write_text(json.dumps(values))
-    (folder / "model.safetensors").write_bytes(safetensors_bytes({"embeddings.cls_token": torch.zeros(1, 1, 8)}))
+    weights = vit_weights if kind in ("vit", "deit") else safetensors_bytes({"embeddings.cls_token": torch.zeros(1, 1, 8)})
+    (folder / "model.safetensors").write_bytes(weights)
     outcome(lambda: vit_bert.load_pretrained(folder))
 
 

@@ -110,3 +110,19 @@ def test_what_vit_bert_cannot_represent_stops_with_one_line(tmp_path):
     _, folder = hf_folder(tmp_path / "c", "ViTModel", hidden_act="relu6")
     with pytest.raises(WeightsError, match=r"hidden_act='relu6' is not one vit_bert computes"):
         vit_bert.load_pretrained(folder)
+
+
+def test_a_vit_config_json_with_other_weights_or_without_its_head_count_stops(tmp_path):
+    from safetensors.torch import save_file
+
+    from vit_bert.errors import WeightsMismatchError
+
+    _, folder = hf_folder(tmp_path, "ViTModel")
+    config = (folder / "config.json").read_text()
+    (folder / "config.json").write_text(config.replace('"num_attention_heads": 4', '"num_attention_heads": "four"'))
+    with pytest.raises(WeightsError, match=r"config\.json needs num_attention_heads \(a positive integer\).*got 'four'"):
+        vit_bert.load_pretrained(folder)
+    (folder / "config.json").write_text(config)
+    save_file({"embeddings.cls_token": torch.zeros(1, 1, 64)}, str(folder / "model.safetensors"))
+    with pytest.raises(WeightsMismatchError, match=r"names a 'vit' model, but its weights are not one's \(first keys: embeddings\.cls_token\)"):
+        vit_bert.load_pretrained(folder)

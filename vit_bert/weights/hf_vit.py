@@ -41,8 +41,10 @@ def hf_vit_facts(hf_config: dict) -> dict:
     act = hf_config.get("hidden_act", "gelu")
     if act not in HF_ACTIVATIONS:
         raise WeightsError(f"config.json's hidden_act={act!r} is not one vit_bert computes ({', '.join(HF_ACTIVATIONS)})")
-    return {"heads": hf_config["num_attention_heads"], "act": HF_ACTIVATIONS[act], "ln_eps": hf_config.get("layer_norm_eps", 1e-12),
-            "norm": "layernorm", "pool": "cls", "eva": None}
+    heads, eps = hf_config.get("num_attention_heads"), hf_config.get("layer_norm_eps", 1e-12)
+    if not isinstance(heads, int) or heads <= 0 or not isinstance(eps, (int, float)):
+        raise WeightsError(f"config.json needs num_attention_heads (a positive integer) and a numeric layer_norm_eps; got {heads!r}, {eps!r}")
+    return {"heads": heads, "act": HF_ACTIVATIONS[act], "ln_eps": float(eps), "norm": "layernorm", "pool": "cls", "eva": None}
 
 
 def hf_vit_to_timm(state_dict: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:

@@ -177,8 +177,11 @@ def _from_directory(directory: Path, known: dict) -> Pretrained:
 
 
 def _from_hf_vit(directory: Path, hf_config: dict, state_dict: dict[str, torch.Tensor]) -> Pretrained:
-    """A transformers ViTModel / ViTForImageClassification folder, its preprocessor_config.json the data contract."""
+    """A transformers ViT or DeiT folder (hf_vit.py names the classes), its preprocessor_config.json the data contract."""
     timm_keys, pooler = hf_vit_to_timm(state_dict)
+    if not is_timm_vit(timm_keys):
+        raise WeightsMismatchError(f"{directory}'s config.json names a {hf_config['model_type']!r} model, but its weights are not one's "
+                                   f"(first keys: {', '.join(list(state_dict)[:4]) or 'none'})")
     config = timm_vit_config(timm_keys, hf_vit_facts(hf_config))
     if pooler and config["dist_token"]:
         log.warning("not kept: DeiTModel's pooler (tanh over [CLS]); vit_bert's distilled head reads [CLS] and the distillation "
