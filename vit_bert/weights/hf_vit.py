@@ -39,7 +39,7 @@ def is_hf_vit(hf_config: dict | None) -> bool:
 def hf_vit_facts(hf_config: dict) -> dict:
     """timm_vit_config's facts from config.json."""
     act = hf_config.get("hidden_act", "gelu")
-    if act not in HF_ACTIVATIONS:
+    if not isinstance(act, str) or act not in HF_ACTIVATIONS:
         raise WeightsError(f"config.json's hidden_act={act!r} is not one vit_bert computes ({', '.join(HF_ACTIVATIONS)})")
     heads, eps = hf_config.get("num_attention_heads"), hf_config.get("layer_norm_eps", 1e-12)
     if not isinstance(heads, int) or heads <= 0 or not isinstance(eps, (int, float)):
