@@ -18,7 +18,7 @@ from vit_bert.data.text_files import read_file
 from vit_bert.errors import VitBertError
 
 # derandomized: the same examples on every run, so CI cannot fail by luck; scripts/fuzz_readers.py explores
-FUZZ = settings(max_examples=40, deadline=2000, derandomize=True, database=None,
+FUZZ = settings(max_examples=25, deadline=2000, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
