@@ -26,19 +26,22 @@ def one_line_error(argv: list[str], capsys) -> str:
     return err[-1]
 
 
+def refused(path, content: str, text_column: str, message: str) -> None:
+    """Reading ``content`` written to ``path`` stops with a DataError matching ``message``."""
+    path.write_text(content)
+    with pytest.raises(DataError, match=message):
+        read_file(path, text_column, "label")
+
+
 def test_a_column_or_key_given_twice_is_an_error(tmp_path):
-    (tmp_path / "train.tsv").write_text("sentence\tlabel\tlabel\na good film\t1\t0\n")
-    with pytest.raises(DataError, match=r"train\.tsv's header names the column 'label' twice"):
-        read_file(tmp_path / "train.tsv", "sentence", "label")
-    (tmp_path / "train.jsonl").write_text('{"text": "a good film", "label": 1, "label": 0}\n')
-    with pytest.raises(DataError, match=r"train\.jsonl line 1 gives the key 'label' twice"):
-        read_file(tmp_path / "train.jsonl", "text", "label")
+    refused(tmp_path / "train.tsv", "sentence\tlabel\tlabel\na good film\t1\t0\n", "sentence",
+            r"train\.tsv's header names the column 'label' twice")
+    refused(tmp_path / "train.jsonl", '{"text": "a good film", "label": 1, "label": 0}\n', "text",
+            r"train\.jsonl line 1 gives the key 'label' twice")
 
 
 def test_jsonl_lines_that_are_not_objects_and_fields_longer_than_csvs_cap(tmp_path):
-    (tmp_path / "a.jsonl").write_text('{"text": "fine", "label": 1}\n[1, 2]\n')
-    with pytest.raises(DataError, match=r"a\.jsonl line 2 is a JSON list; expected an object"):
-        read_file(tmp_path / "a.jsonl", "text", "label")
+    refused(tmp_path / "a.jsonl", '{"text": "fine", "label": 1}\n[1, 2]\n', "text", r"a\.jsonl line 2 is a JSON list; expected an object")
     long = "word " * 40_000  # 200,000 characters: csv's default field limit is 131,072
     (tmp_path / "b.tsv").write_text(f"sentence\tlabel\n{long}\t1\nshort\t0\n")
     rows = read_file(tmp_path / "b.tsv", "sentence", "label")
@@ -46,12 +49,10 @@ def test_jsonl_lines_that_are_not_objects_and_fields_longer_than_csvs_cap(tmp_pa
 
 
 def test_labels_spelled_in_two_cases_or_mixing_numbers_and_names_stop(tmp_path):
-    (tmp_path / "a.tsv").write_text("sentence\tlabel\none\tpos\ntwo\tPOS\nthree\tneg\n")
-    with pytest.raises(DataError, match=r"spells one label in several cases: 'pos' \(line 2\), 'POS' \(line 3\)"):
-        read_file(tmp_path / "a.tsv", "sentence", "label")
-    (tmp_path / "b.tsv").write_text("sentence\tlabel\none\t0\ntwo\t1\nthree\tneg\nfour\tpos\n")
-    with pytest.raises(DataError, match=r"mixes numbered labels \('0', line 2\) with named ones \('neg', line 4\)"):
-        read_file(tmp_path / "b.tsv", "sentence", "label")
+    refused(tmp_path / "a.tsv", "sentence\tlabel\none\tpos\ntwo\tPOS\nthree\tneg\n", "sentence",
+            r"spells one label in several cases: 'pos' \(line 2\), 'POS' \(line 3\)")
+    refused(tmp_path / "b.tsv", "sentence\tlabel\none\t0\ntwo\t1\nthree\tneg\nfour\tpos\n", "sentence",
+            r"mixes numbered labels \('0', line 2\) with named ones \('neg', line 4\)")
 
 
 def test_minus_one_marks_a_missing_label_only_where_it_is_not_a_class():

@@ -30,9 +30,8 @@ BOUNDS = {  # a data module's numeric settings, where it has them
     "batch_size": POSITIVE, "eval_batch_size": POSITIVE, "val_fraction": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "num_workers": (lambda v: v >= 0, ">= 0"), "max_length": (lambda v: v >= 2, ">= 2 ([CLS] and [SEP])"),
     "tokenizer_vocab_size": POSITIVE, "image_size": POSITIVE, "crop_padding": (lambda v: v >= 0, ">= 0"),
-    "max_image_pixels": POSITIVE, "color_jitter": (lambda v: v >= 0, ">= 0"),
-    "crop_pct": (lambda v: 0 < v <= 1, "in (0, 1]"), "re_prob": (lambda v: 0 <= v <= 1, "in [0, 1]"),
-}
+    "max_image_pixels": POSITIVE, "crop_pct": (lambda v: 0 < v <= 1, "in (0, 1]"),
+}  # the augmentation's own settings (scale, ratio, flips, colour jitter, erasing) are image_transforms.Augmentation's
 
 
 class SplitDataModule(L.LightningDataModule):
