@@ -45,7 +45,7 @@ from .training.base import best_checkpoint
 from .training.checkpoint_io import AtomicCheckpointIO
 from .training.resume import PREEMPTED_EXIT, LastOnStop, RandomState, last_checkpoints
 from .weights.files import load_pickle_safely
-from .weights.load import MULTITASK_KEY, check_weights_fit, read_pretrained
+from .weights.load import MULTITASK_KEY, PretrainedTasks, check_weights_fit, read_pretrained
 
 DEFAULT_CONFIG = "quickstart"  # a shipped config, found by name from any directory
 DEFAULT_TASK = f"{ClassificationTask.__module__}.{ClassificationTask.__name__}"
@@ -214,7 +214,10 @@ class VitBertCLI(LightningCLI):
             return
         fields = {key: value for key, value in dict(model_args.get("config") or {}).items() if value is not None}
         if model_args.get("pretrained"):
-            source = read_pretrained(model_args.pretrained, fields)  # the fields a bare file does not store (heads, act)
+            # the fields a bare file does not store (heads, act); the head is the model's business, not the data's
+            source = read_pretrained(model_args.pretrained, fields, head="replace")
+            if isinstance(source, PretrainedTasks):
+                return  # the model stops: a multi-task source is loaded whole, then one task taken
             described = {"img_size": source.config.get("img_size")}
             if source.data_contract is not None and source.data_contract.modality == "image":
                 c = source.data_contract

@@ -31,7 +31,7 @@ from .multitask import MultiTaskModel
 from .presets import PRESETS
 from .typed_command import run_typed
 from .tokenizer import TextTokenizer, load_tokenizer
-from .weights.load import build_from_pretrained, build_multitask_from_pretrained, read_pretrained
+from .weights.load import PretrainedTasks, build_from_pretrained, build_multitask_from_pretrained, read_pretrained
 
 
 class InputReader:
@@ -176,7 +176,7 @@ def load_source(source: str) -> TransformerClassifier | MultiTaskModel:
     if source in PRESETS:
         return build_model(source)
     pretrained = read_pretrained(source)
-    return build_multitask_from_pretrained(pretrained) if pretrained.tasks else build_from_pretrained(pretrained)
+    return build_multitask_from_pretrained(pretrained) if isinstance(pretrained, PretrainedTasks) else build_from_pretrained(pretrained)
 
 
 def predictors(

@@ -22,7 +22,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from ..config import ARCHITECTURE_FIELDS, DataContract, ModelConfig, ModelOptions
 from ..errors import ConfigError, TrainingDivergedError
 from ..model import build_model
-from ..weights.load import build_from_pretrained, read_pretrained
+from ..weights.load import build_from_pretrained, head_policy, read_pretrained, single_model
 from .optim import adamw_warmup_cosine
 
 TASK_OF_HEAD = {"classifier": "a classification task", "mlm": "masked-token pretraining of text", "pixels": "masked-patch pretraining of images"}
@@ -105,7 +105,7 @@ class VitBertTask(L.LightningModule):
         if pretrained:
             # The data's classes replace or fine-tune the source's head, whatever problem it was trained for
             known = {**options, "num_classes": contract.num_classes} if contract is not None and head == "classifier" else options
-            source = read_pretrained(pretrained, known)
+            source = single_model(read_pretrained(pretrained, known, head=head_policy({**known, "head": head})))
             self.config = model_config(preset, options, contract, source.config, head=head)
             self.model = build_from_pretrained(source, **self.config.to_dict())
         else:

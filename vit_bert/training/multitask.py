@@ -77,7 +77,7 @@ class MultiTaskClassification(VitBertTask):
             raise ConfigError(f"model.loss_weights names {sorted(set(weights) - set(data_contract))}, which are not tasks; the tasks are {', '.join(data_contract)}")
         # Only the encoder (and front-ends) are read: the source's head, of whatever kind, is not (num_classes=0)
         known = {**(encoder if isinstance(encoder, dict) else {}), "num_classes": 0}
-        source = read_pretrained(pretrained, known) if pretrained else None
+        source = read_pretrained(pretrained, known, head="replace") if pretrained else None
         if source is not None:
             encoder = encoder_fields_of(source, encoder, "model.encoder")
         elif encoder is None:

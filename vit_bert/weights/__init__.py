@@ -2,9 +2,9 @@
 
 from ..errors import AmbiguousWeightsError, UnsafeCheckpointError, WeightsFileError, WeightsMismatchError
 from .files import read_state_dict
-from .load import Pretrained, build_from_pretrained, load_pretrained, load_weights_strict, read_pretrained
+from .load import Pretrained, PretrainedTasks, build_from_pretrained, load_pretrained, load_weights_strict, read_pretrained
 
 __all__ = [
-    "AmbiguousWeightsError", "Pretrained", "UnsafeCheckpointError", "WeightsFileError", "WeightsMismatchError",
+    "AmbiguousWeightsError", "Pretrained", "PretrainedTasks", "UnsafeCheckpointError", "WeightsFileError", "WeightsMismatchError",
     "build_from_pretrained", "load_pretrained", "load_weights_strict", "read_pretrained", "read_state_dict",
 ]

@@ -27,7 +27,7 @@ import torch
 from ..errors import AmbiguousWeightsError, WeightsError, WeightsMismatchError
 from ..layers.checks import head_counts
 
-HF_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu_fast": "gelu_tanh", "relu": "relu",
+HF_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu_fast": "gelu_tanh", "quick_gelu": "quick_gelu", "relu": "relu",
                   "silu": "silu", "swish": "silu"}
 
 _LAYER_RENAMES = {

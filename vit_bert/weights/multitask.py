@@ -13,14 +13,15 @@ import logging
 from ..config import ARCHITECTURE_FIELDS, ModelConfig
 from ..errors import ConfigError
 from ..multitask import ENCODER_FIELDS, FRONTEND_FIELDS, MultiTaskModel, encoder_fields
-from .load import Pretrained, load_weights_strict
+from .pretrained import Pretrained, PretrainedTasks
+from .strict import load_weights_strict
 
 log = logging.getLogger(__name__)
 
 
-def encoder_fields_of(pretrained: Pretrained, encoder: str | dict | None, where: str) -> dict:
+def encoder_fields_of(pretrained: Pretrained | PretrainedTasks, encoder: str | dict | None, where: str) -> dict:
     """The pretrained encoder's fields; a user setting of an architecture field must agree with them."""
-    if pretrained.tasks is not None:
+    if isinstance(pretrained, PretrainedTasks):
         raise ConfigError("a multi-task model as the start of another: load it with vit_bert.load_pretrained and train that instead")
     own = {name: pretrained.config[name] for name in ENCODER_FIELDS if name in pretrained.config}
     if encoder is None:

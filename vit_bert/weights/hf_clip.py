@@ -1,0 +1,56 @@
+"""Hugging Face CLIP and SigLIP vision towers (``CLIPVisionModel``, ``SiglipVisionModel``) -> ``Pretrained``, through
+timm's key layout.
+
+HF keys (optionally under ``vision_model.``): ``embeddings.patch_embedding.{weight (D, C, P, P), bias (SigLIP)}``,
+``embeddings.position_embedding.weight`` ((1+N, D) for CLIP, whose table covers its ``class_embedding`` (D,); (N, D) for
+SigLIP, which has no [CLS]), CLIP's ``pre_layrnorm`` (timm's ``norm_pre``), ``encoder.layers.i.{layer_norm1,
+self_attn.{q,k,v}_proj, self_attn.out_proj, layer_norm2, mlp.fc1, mlp.fc2}``, ``post_layernorm``, and SigLIP's attention
+pooling ``head.{probe, attention.in_proj_{weight,bias}, attention.out_proj, layernorm, mlp}`` (timm's ``attn_pool``: the
+probe its latent query, ``in_proj`` split into ``q`` and ``kv``).
+CLIP applies ``post_layernorm`` to [CLS] alone (its ``pooler_output``); here it is the encoder's final norm over every
+token, as in timm's CLIP: [CLS] then equals ``pooler_output``, and every token equals ``post_layernorm(last_hidden_state)``.
+SigLIP's ``post_layernorm`` is already over every token (``last_hidden_state``); without a head it pools the mean.
+Both resample their position table with plain bicubic (transformers' ``interpolate_pos_encoding``).
+"""
+
+from __future__ import annotations
+
+from .hf_image import KeyLayout, hf_image_facts, read_hf_image, rename_to_timm
+from .pretrained import Pretrained, Source
+
+CLIP_TYPES, SIGLIP_TYPES = ("clip_vision_model",), ("siglip_vision_model",)
+LAYOUT = KeyLayout(
+    family="Hugging Face CLIP/SigLIP vision",
+    prefixes=("vision_model.",),
+    layer=r"encoder\.layers\.(\d+)\.",
+    qkv={"self_attn.q_proj": "q", "self_attn.k_proj": "k", "self_attn.v_proj": "v"},
+    block={"layer_norm1": "norm1", "self_attn.out_proj": "attn.proj", "layer_norm2": "norm2", "mlp.fc1": "mlp.fc1", "mlp.fc2": "mlp.fc2"},
+    top={"embeddings.class_embedding": "cls_token", "embeddings.position_embedding.weight": "pos_embed",
+         "embeddings.patch_embedding.": "patch_embed.proj.", "pre_layrnorm.": "norm_pre.", "post_layernorm.": "norm.",
+         "head.probe": "attn_pool.latent", "head.attention.in_proj_weight": "attn_pool.in_proj.weight",
+         "head.attention.in_proj_bias": "attn_pool.in_proj.bias", "head.attention.out_proj.": "attn_pool.proj.",
+         "head.layernorm.": "attn_pool.norm.", "head.mlp.": "attn_pool.mlp."},
+    dropped=("embeddings.position_ids",),
+)
+
+
+def _timm_keys(source: Source) -> dict:
+    timm_keys = rename_to_timm(source.state_dict, LAYOUT)
+    if "cls_token" in timm_keys:
+        timm_keys["cls_token"] = timm_keys["cls_token"].reshape(1, 1, -1)
+    if "pos_embed" in timm_keys:
+        timm_keys["pos_embed"] = timm_keys["pos_embed"].unsqueeze(0)
+    for kind in ("weight", "bias"):  # the pooling attention's packed q; k; v: timm's q and kv
+        packed = timm_keys.pop(f"attn_pool.in_proj.{kind}", None)
+        if packed is not None:
+            third = packed.shape[0] // 3
+            timm_keys[f"attn_pool.q.{kind}"], timm_keys[f"attn_pool.kv.{kind}"] = packed[:third], packed[third:]
+    return timm_keys
+
+
+def read_clip_vision(source: Source) -> Pretrained:
+    return read_hf_image(source, _timm_keys(source), hf_image_facts(source.config, act="quick_gelu", eps=1e-5), antialias=False)
+
+
+def read_siglip_vision(source: Source) -> Pretrained:
+    return read_hf_image(source, _timm_keys(source), hf_image_facts(source.config, act="gelu_pytorch_tanh", eps=1e-6), antialias=False)
