@@ -8,6 +8,7 @@
 ``forward_features`` returns the encoder output (B, L, D); ``forward_head`` pools
 and classifies; ``forward`` does both, and with ``return_attention=True``
 returns ``(logits, attentions)``, a list of ``depth`` tensors (B, heads, L, L).
+``forward_intermediates`` / ``prune_intermediate_layers``: each block's features for dense tasks, as timm's (``features.py``).
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from pathlib import Path
 
 import torch
 from timm.layers import trunc_normal_
+from timm.models._features import feature_take_indices
 from tokenizers import Tokenizer
 from torch import nn
 
 from .config import DataContract, ModelConfig
 from .errors import ConfigError, ConfigTypeError, InputError
+from .features import forward_intermediates
 from .folder_format import write_folder
 from .layers import ClassifierHead, Encoder, ImageFrontEnd, MaskedTokenHead, PixelDecoder, TextFrontEnd, unpatchify
 from .layers.registry import ACTIVATIONS
@@ -149,6 +152,29 @@ class TransformerClassifier(nn.Module):
         pixel_mask = unpatchify(masked[..., None].expand(-1, -1, patch_pixels), self.config.patch_size, grid)  # (B, C, H, W)
         visible = self.frontend.forward_visible(images.masked_fill(pixel_mask, 0), kept)
         return self.head(self.encoder(visible.tokens, None, visible.positions), kept)
+
+    def forward_intermediates(self, *inputs, indices: int | list[int] | None = None, norm: bool = False, output_fmt: str | None = None,
+                              intermediates_only: bool = False, stop_early: bool = False, return_prefix_tokens: bool = False,
+                              output_dict: bool = False, **frontend_kwargs):
+        """Each taken block's output for dense tasks, as timm's ``forward_intermediates`` gives it (see ``features.py``)."""
+        return forward_intermediates(self, *inputs, indices=indices, norm=norm, output_fmt=output_fmt, intermediates_only=intermediates_only,
+                                     stop_early=stop_early, return_prefix_tokens=return_prefix_tokens, output_dict=output_dict,
+                                     **frontend_kwargs)
+
+    def prune_intermediate_layers(self, indices: int | list[int] = 1, *, prune_norm: bool = False, prune_head: bool = True) -> list[int]:
+        """timm's: keep the blocks up to the last of ``indices`` (the config's depth follows), drop the head (num_classes=0:
+        the pooled features) and, with ``prune_norm``, the final norm. -> the indices kept, as ``forward_intermediates`` takes them."""
+        take, last = feature_take_indices(len(self.encoder.blocks), indices)
+        self.encoder.blocks = self.encoder.blocks[: last + 1]
+        self.config = self.config.replace(depth=last + 1, **({"final_norm": False} if prune_norm else {}))
+        self.encoder.config = self.config.encoder_config
+        if prune_norm:
+            self.encoder.norm = nn.Identity()
+        if prune_head:
+            self.config = self.config.replace(num_classes=0, head_pooler=False)
+            self.head = build_head(self.config)
+            self.class_names = None
+        return take
 
     def save_pretrained(self, directory: str | Path, tokenizer: Tokenizer | str | Path | None = None, class_names: list[str] | None = None) -> Path:
         """config.json + model.safetensors (+ tokenizer.json) in ``directory``; ``vit_bert.load_pretrained(directory)`` reads it back.

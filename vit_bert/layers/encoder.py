@@ -5,8 +5,9 @@ Shapes: tokens (B, L, D) [+ attention_mask (B, L) bool, True = real token] [+ po
     forward_first(x, n, mask, positions)         -> (B, n, D): the last block computes its queries, residual and MLP
                                                     for the first n tokens alone (a [CLS]-pooled classifier needs token 0)
     forward_with_weights(x, mask, positions)     -> ((B, L, D), [depth x (B, heads, L, L)]) on the explicit attention path
-    forward_intermediates(x, mask, positions)    -> [depth + 1 x (B, L, D)]: the input of block 0, then each block's
-                                                    output (before the final norm), on the same fast path as ``forward``
+    forward_intermediates(x, mask, positions, blocks=None) -> [blocks + 1 x (B, L, D)]: the input of block 0, then each
+                                                    block's output (before the final norm), on the same fast path as
+                                                    ``forward``; ``blocks``: the first this many (None: all)
 
 ``positions`` (``rotary.TokenPositions``) matter only with rotary positions (``rope_theta``): the front-end
 says where its tokens are (an image's patch grid, prefix tokens unrotated); None means positions 0..L-1.
@@ -125,9 +126,14 @@ class Encoder(nn.Module):
         return self.norm(x), attentions
 
     def forward_intermediates(
-        self, x: torch.Tensor, attention_mask: torch.Tensor | None = None, positions: TokenPositions | None = None
+        self, x: torch.Tensor, attention_mask: torch.Tensor | None = None, positions: TokenPositions | None = None, *,
+        blocks: int | None = None,
     ) -> list[torch.Tensor]:
+        """``blocks``: run the first this many blocks only (None: all)."""
         self.check_input(x, attention_mask)
+        count = len(self.blocks) if blocks is None else blocks
+        if not 0 <= count <= len(self.blocks):
+            raise InputError(f"blocks={count}: the encoder has {len(self.blocks)} blocks")
         states = []
-        self._run_blocks(x, attention_mask, self.rotations(x, positions), len(self.blocks), states)
+        self._run_blocks(x, attention_mask, self.rotations(x, positions), count, states)
         return states
