@@ -1,4 +1,4 @@
-"""Regenerate vit_bert/weights/timm_vit_heads.json: what a state dict does not store, for every registered timm ViT and Eva.
+"""Regenerate vit_bert/formats/timm_vit_heads.json: what a state dict does not store, for every registered timm ViT and Eva.
 
 A state dict does not store the head count, the MLP activation, the norm kind and epsilon, the pooling, or an Eva's
 rotary settings. ``load_pretrained`` reads a bare timm ViT state dict's signature (width, MLP widths, depth, prefix
@@ -20,9 +20,10 @@ import torch
 
 from vit_bert.errors import WeightsError
 from vit_bert.weights.timm_eva import eva_state_dict, is_timm_eva
-from vit_bert.weights.timm_vit import FACTS, facts_of_model, rotary_signature, weights_signature
+from vit_bert.formats.timm_facts import FACTS, rotary_signature, weights_signature
+from vit_bert.weights.timm_vit import facts_of_model
 
-OUT = Path(__file__).resolve().parent.parent / "vit_bert" / "weights" / "timm_vit_heads.json"
+OUT = Path(__file__).resolve().parent.parent / "vit_bert" / "formats" / "timm_vit_heads.json"
 
 
 def main() -> None:

@@ -4,6 +4,8 @@
     python -m vit_bert.export SOURCE model.onnx      # SOURCE: anything vit_bert.load_pretrained reads
                                                      # a co-trained model: model.<task>.onnx for each task
     vit-bert export SOURCE model.onnx                # the same
+    vit-bert export SOURCE folder --format timm      # a timm Hub folder (timm.create_model("local-dir:" + folder))
+    vit-bert export SOURCE folder --format transformers   # AutoModel.from_pretrained(folder)
 
 Graph inputs / outputs:
     image: images (B, C, H, W) float32                    -> logits (B, num_classes)
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import torch
@@ -33,6 +36,7 @@ from .weights.load import load_pretrained
 
 
 CONTRACT_KEY = "vit_bert_data"
+EXPORT_FORMATS = ("onnx", "timm", "transformers")
 
 
 class _ImageGraph(nn.Module):
@@ -142,14 +146,21 @@ def onnx_max_difference(model: TransformerClassifier, path: str | Path, inputs: 
     return float(difference.max())
 
 
-def export(source: str, output: str, opset: int = 18) -> None:
-    """Write a model as ONNX and check it against onnxruntime at two batch sizes.
+def export(source: str, output: str, opset: int = 18, format: str = "onnx") -> None:
+    """Write a model as ONNX (checked against onnxruntime at two batch sizes), or as a timm or transformers folder.
 
     Args:
         source: A .ckpt written by vit-bert fit, a save_pretrained folder, a Hugging Face BERT folder or a timm ViT file.
-        output: The .onnx file to write (a co-trained model: one file per task, model.<task>.onnx).
+        output: The .onnx file to write (a co-trained model: one file per task, model.<task>.onnx), or the folder to
+            write for format timm / transformers (a new one: an existing folder with files in it is refused).
         opset: The ONNX opset.
+        format: onnx, or timm (loads with timm.create_model("local-dir:" + folder)), or transformers (AutoModel.from_pretrained(folder)).
     """
+    if format not in EXPORT_FORMATS:
+        raise ConfigError(f"--format {format}: expected one of {', '.join(EXPORT_FORMATS)}")
+    if format != "onnx":
+        write_library_folder(source, Path(output), format)
+        return
     check_output(source, Path(output))
     model = load_pretrained(source)
     if isinstance(model, MultiTaskModel):  # one graph per task: model.onnx -> model.<task>.onnx
@@ -165,6 +176,31 @@ def export(source: str, output: str, opset: int = 18) -> None:
             diff = onnx_max_difference(single, path, example_inputs(single, batch_size, seq_len=9 + batch_size))
             print(f"onnxruntime vs PyTorch, batch {batch_size}: max |difference| = {diff:.2e}")
         print(f"wrote {path}")
+
+
+def write_library_folder(source: str, output: Path, format: str) -> None:
+    """``model.save_pretrained(folder, format=...)`` into a new folder, written beside it and renamed into place when
+    complete, so that nothing is left half-written; the source and anything in its folder are never touched."""
+    target, origin = output.resolve(), Path(source).resolve()
+    if target == origin or target.is_relative_to(origin) or (origin.is_dir() and origin.is_relative_to(target)):
+        raise ConfigError(f"{output} is or holds the source {source}: writing there would replace it; pass a new folder")
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise ConfigError(f"{output} already exists{' and holds files' if target.is_dir() else ' as a file'}; pass a new folder")
+    folder = next(p for p in (target.parent, *target.parent.parents) if p.exists())
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise ConfigError(f"cannot write {output}: {folder} is not a writable folder")
+    model = load_pretrained(source)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        model.save_pretrained(temporary, format=format)
+        if target.exists():
+            target.rmdir()  # empty, checked above
+        os.replace(temporary, target)
+    finally:
+        if temporary.exists():
+            shutil.rmtree(temporary)
+    print(f"wrote {output} ({format})")
 
 
 def main(argv: list[str] | None = None) -> None:

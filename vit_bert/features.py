@@ -15,7 +15,6 @@ and ``prune_intermediate_layers``).
 
 from __future__ import annotations
 
-import torch
 from einops import rearrange
 from timm.models._features import feature_take_indices
 

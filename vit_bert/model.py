@@ -26,6 +26,7 @@ from .config import DataContract, ModelConfig
 from .errors import ConfigError, ConfigTypeError, InputError
 from .features import forward_intermediates
 from .folder_format import write_folder
+from .formats import WRITERS
 from .layers import ClassifierHead, Encoder, ImageFrontEnd, MaskedTokenHead, PixelDecoder, TextFrontEnd, unpatchify
 from .layers.registry import ACTIVATIONS
 
@@ -176,10 +177,19 @@ class TransformerClassifier(nn.Module):
             self.class_names = None
         return take
 
-    def save_pretrained(self, directory: str | Path, tokenizer: Tokenizer | str | Path | None = None, class_names: list[str] | None = None) -> Path:
+    def save_pretrained(self, directory: str | Path, tokenizer: Tokenizer | str | Path | None = None, class_names: list[str] | None = None,
+                        *, format: str = "vit_bert") -> Path:
         """config.json + model.safetensors (+ tokenizer.json) in ``directory``; ``vit_bert.load_pretrained(directory)`` reads it back.
 
-        ``tokenizer`` and ``class_names`` default to what the model carries."""
+        ``tokenizer`` and ``class_names`` default to what the model carries. ``format="timm"`` or ``"transformers"``: a folder
+        that library loads (``timm.create_model("local-dir:" + dir)``, ``AutoModel.from_pretrained(dir)``), computing the
+        same function; vit_bert reads those back too."""
+        if format != "vit_bert":
+            if format not in WRITERS:
+                raise ConfigError(f"format={format!r}: expected 'vit_bert' or one of {', '.join(map(repr, WRITERS))}")
+            if tokenizer is not None or class_names is not None:
+                raise ConfigError(f"format={format!r} writes the tokenizer and class names the model carries; set them on the model first")
+            return WRITERS[format](self, directory)
         return write_folder(
             directory, self.config, self.state_dict(), self.data_contract,
             tokenizer if tokenizer is not None else self.tokenizer, class_names if class_names is not None else self.class_names,

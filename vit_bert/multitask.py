@@ -153,8 +153,12 @@ class MultiTaskModel(nn.Module):
         self.check_inputs(task, inputs, kwargs)
         return view(*inputs, return_attention=return_attention, **kwargs)
 
-    def save_pretrained(self, directory: str | Path) -> Path:
-        """config.json + model.safetensors (+ one tokenizer per text task); ``vit_bert.load_pretrained(directory)`` reads it back."""
+    def save_pretrained(self, directory: str | Path, *, format: str = "vit_bert") -> Path:
+        """config.json + model.safetensors (+ one tokenizer per text task); ``vit_bert.load_pretrained(directory)`` reads it back.
+        Only vit_bert's format holds a co-trained model: timm's and transformers' hold one model each."""
+        if format != "vit_bert":
+            raise ConfigError(f"format={format!r}: a co-trained model (one encoder, tasks {', '.join(self.tasks)}) has no {format} form, "
+                              f"which holds one model; write one task: model.task_model(name).save_pretrained(dir, format={format!r})")
         return write_multitask_folder(directory, self.task_configs, self.state_dict(), self.data_contracts)
 
 

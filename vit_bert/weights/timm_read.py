@@ -86,8 +86,8 @@ def _read_timm_folder(timm_config: dict, state_dict: dict[str, torch.Tensor], wh
     """A timm Hub folder (config.json names the architecture): the weights loaded into that timm model, so that the object
     says everything the tensors do not (heads, rotary settings, normalisation)."""
     try:
-        model = timm.create_model(timm_config["architecture"], pretrained=False, num_classes=timm_config.get("num_classes", 1000),
-                                  **timm_config.get("model_args", {}))
+        args = {"num_classes": timm_config.get("num_classes", 1000), **(timm_config.get("model_args") or {})}
+        model = timm.create_model(timm_config["architecture"], pretrained=False, **args)
     except TypeError as err:  # an argument this timm does not take
         raise WeightsError(f"timm could not build {timm_config['architecture']} from its config.json's model_args: {err}") from None
     try:

@@ -18,73 +18,26 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
-from functools import cache
-from pathlib import Path
 
 import torch
 from einops import rearrange
 from torch import nn
 
 from ..errors import AmbiguousWeightsError, WeightsError
+from ..formats.timm_facts import FACTS, TIMM_POOLS, depth as _depth, facts_table, rotary_signature, weights_signature
 from ..layers.checks import head_counts
 from .timm_eva import check_eva_blocks, eva_fields, has_eva_keys, is_timm_eva
 
 log = logging.getLogger(__name__)
 
-HEADS_TABLE = Path(__file__).with_name("timm_vit_heads.json")
-FACTS = ("heads", "act", "ln_eps", "norm", "pool")  # what a state dict does not store (and an Eva's fields, "eva": eva_fields)
-TIMM_POOLS = {"token": "cls", "avg": "mean", "max": "max", "map": "map"}
 TIMM_DEFAULTS = {"act": "gelu", "ln_eps": 1e-6, "norm": "layernorm", "pool": "cls"}  # timm VisionTransformer's constructor
-
-
-@cache
-def _facts_table() -> dict:
-    return json.loads(HEADS_TABLE.read_text(encoding="utf-8"))["signatures"]
-
-
-def _prefix(state_dict: dict) -> str:
-    parts = [name for name in ("cls", "dist") if f"{name}_token" in state_dict]
-    if "reg_token" in state_dict:
-        parts.append(f"reg{state_dict['reg_token'].shape[1]}")
-    return "+".join(parts) or "none"
-
-
-def weights_signature(state_dict: dict) -> str:
-    """What the keys and shapes say about the architecture, as one string: width, MLP widths, depth, prefix tokens
-    and every optional part. Two timm ViTs with the same signature differ at most in the ``FACTS``."""
-    fc1, fc2 = state_dict["blocks.0.mlp.fc1.weight"], state_dict["blocks.0.mlp.fc2.weight"]
-    parts = [
-        str(state_dict["patch_embed.proj.weight"].shape[0]), f"{fc1.shape[0]}-{fc2.shape[1]}", f"d{_depth(state_dict)}", _prefix(state_dict),
-        *(flag for flag, key in (("pos", "pos_embed"), ("norm_pre", "norm_pre.weight"), ("ls", "blocks.0.ls1.gamma"),
-                                 ("qkn", "blocks.0.attn.q_norm.weight"), ("fc_norm", "fc_norm.weight"), ("map", "attn_pool.latent"),
-                                 ("final_norm", "norm.weight"), ("norm_bias", "blocks.0.norm1.bias"))
-          if key in state_dict),
-    ]
-    return "/".join(parts)
-
-
-def rotary_signature(state_dict: dict) -> str:
-    """An Eva's key in the facts table, its tensors in ViT keys: the signature, whether Q, K, V have a bias (an Eva's has
-    no key part: ``k_bias``) and the patch grid (or 'none' without a position table; an EVA-02's rotary reference grid is its
-    pretraining grid)."""
-    grid = "none"
-    if "pos_embed" in state_dict:
-        prefix = sum(f"{name}_token" in state_dict for name in ("cls", "dist")) + (state_dict["reg_token"].shape[1] if "reg_token" in state_dict else 0)
-        grid = str(math.isqrt(state_dict["pos_embed"].shape[1] - prefix))
-    bias = "/qkv_bias" if "blocks.0.attn.qkv.bias" in state_dict else ""
-    return f"{weights_signature(state_dict)}{bias}/rope/grid{grid}"
-
-
-def _depth(state_dict: dict) -> int:
-    return 1 + max(int(m.group(1)) for k in state_dict if (m := re.match(r"blocks\.(\d+)\.", k)))
 
 
 def act_name(module: nn.Module) -> str | None:
     """The config name of an activation module, or None for one vit_bert does not have."""
     if isinstance(module, nn.GELU):
         return "gelu" if module.approximate == "none" else "gelu_tanh"
-    return {"QuickGELU": "quick_gelu", "SiLU": "silu"}.get(type(module).__name__)
+    return {"QuickGELU": "quick_gelu", "SiLU": "silu", "GELU": "gelu", "GELUTanh": "gelu_tanh"}.get(type(module).__name__)  # timm's own
 
 
 def norm_name(module: nn.Module) -> str | None:
@@ -128,7 +81,7 @@ def facts_of_model(model: nn.Module) -> dict:
 def registered_facts(state_dict: dict) -> list[dict]:
     """The facts of timm's registered ViTs and Evas whose weights (in ViT keys) have this signature (each with its names;
     an Eva's with its ``eva`` fields)."""
-    table = _facts_table()
+    table = facts_table()
     return table.get(weights_signature(state_dict), []) + table.get(rotary_signature(state_dict), [])
 
 
