@@ -28,6 +28,7 @@ from .features import forward_intermediates
 from .folder_format import write_folder
 from .formats import WRITERS
 from .layers import ClassifierHead, Encoder, ImageFrontEnd, MaskedTokenHead, PixelDecoder, TextFrontEnd, unpatchify
+from .layers.lora import LoRAConfig, add_lora, merge_lora, merged_state_dict
 from .layers.registry import ACTIVATIONS
 
 
@@ -177,6 +178,25 @@ class TransformerClassifier(nn.Module):
             self.class_names = None
         return take
 
+    def add_lora(self, rank: int = 8, alpha: float = 16.0, targets: tuple[str, ...] = ("q", "v")) -> list[str]:
+        """LoRA adapters on the encoder's projections (``layers/lora.py``); afterwards only they and the head train.
+        -> the adapted weights' names. ``save_pretrained`` (every format) and ``merge_lora`` fold them into plain weights."""
+        adapted = add_lora(self.encoder, LoRAConfig(rank, alpha, tuple(targets)))
+        for name, param in self.named_parameters():
+            param.requires_grad = ".parametrizations.weight.0." in name or name.startswith("head.")
+        return adapted
+
+    def merge_lora(self) -> int:
+        """Fold the LoRA updates into plain weights (every parameter trains again); -> how many weights were merged."""
+        merged = merge_lora(self.encoder)
+        for param in self.parameters():
+            param.requires_grad = True
+        return merged
+
+    def plain_state_dict(self) -> dict[str, torch.Tensor]:
+        """The state dict with any LoRA updates folded in: the keys of a model without adapters."""
+        return merged_state_dict(self.state_dict())
+
     def save_pretrained(self, directory: str | Path, tokenizer: Tokenizer | str | Path | None = None, class_names: list[str] | None = None,
                         *, format: str = "vit_bert") -> Path:
         """config.json + model.safetensors (+ tokenizer.json) in ``directory``; ``vit_bert.load_pretrained(directory)`` reads it back.
@@ -191,7 +211,7 @@ class TransformerClassifier(nn.Module):
                 raise ConfigError(f"format={format!r} writes the tokenizer and class names the model carries; set them on the model first")
             return WRITERS[format](self, directory)
         return write_folder(
-            directory, self.config, self.state_dict(), self.data_contract,
+            directory, self.config, self.plain_state_dict(), self.data_contract,
             tokenizer if tokenizer is not None else self.tokenizer, class_names if class_names is not None else self.class_names,
         )
 

@@ -102,7 +102,7 @@ def bert_folder(model) -> tuple[dict, dict]:
     task = _text_task(config, f"{family}ForSequenceClassification", "the tanh pooler BERT's classifier reads")
     prefix = f"{family.lower()}." if task else ""
     out = {}
-    for key, value in model.state_dict().items():
+    for key, value in model.plain_state_dict().items():
         if not task and key.startswith("head.fc."):  # the classifier left out (see _text_task)
             continue
         layer = key.split(".")
@@ -158,7 +158,7 @@ def modernbert_folder(model) -> tuple[dict, dict]:
     top = {"frontend.word_embeddings.": "embeddings.tok_embeddings.", "frontend.norm.": "embeddings.norm.", "encoder.norm.": "final_norm."}
     heads = ({"head.pooler.0.": "head.dense.", "head.pooler.2.": "head.norm.", "head.fc.": "classifier."} if task == "ForSequenceClassification"
              else {"head.dense.": "head.dense.", "head.norm.": "head.norm.", "head.bias": "decoder.bias"})
-    for key, value in model.state_dict().items():
+    for key, value in model.plain_state_dict().items():
         if not task and key.startswith("head."):  # the head left out (see _text_task)
             continue
         parts = key.split(".")
@@ -212,7 +212,7 @@ def vit_folder(model) -> tuple[dict, dict]:
     top = {"frontend.cls_token": "embeddings.cls_token", "frontend.pos_embed": "embeddings.position_embeddings",
            "frontend.patch_embed.proj.": "embeddings.patch_embeddings.projection.", "encoder.norm.": "layernorm.", "head.pooler.0.": "pooler.dense."}
     out = {}
-    for key, value in model.state_dict().items():
+    for key, value in model.plain_state_dict().items():
         parts = key.split(".")
         if key.startswith("encoder.blocks."):
             base, rest = f"{prefix}encoder.layer.{parts[2]}.", ".".join(parts[3:-1])

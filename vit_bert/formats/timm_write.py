@@ -121,7 +121,7 @@ def _kind(signature: str) -> tuple:
 def save_timm(model: torch.nn.Module, directory: str | Path) -> Path:
     config, directory = model.config, Path(directory)
     check_expressible(config)
-    weights = timm_state_dict(config, model.state_dict(), model)
+    weights = timm_state_dict(config, model.plain_state_dict(), model)
     name, args = timm_architecture(config, weights)
     theirs = timm.create_model(name, pretrained=False, **args)
     try:

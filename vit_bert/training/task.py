@@ -11,6 +11,8 @@ rebuilds the model and reads new inputs exactly as training did.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 from timm.data import Mixup
@@ -19,6 +21,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from ..config import DataContract, ModelOptions
 from ..errors import ConfigError
+from ..layers.lora import LoRAConfig
 from .base import VitBertTask
 from .optim import check_settings
 
@@ -39,6 +42,7 @@ class ClassificationTask(VitBertTask):
         cutmix_alpha: float = 0.0,
         compile: bool = False,
         pretrained: str | None = None,
+        lora: LoRAConfig | None = None,
     ):
         """
         Args:
@@ -57,11 +61,17 @@ class ClassificationTask(VitBertTask):
             pretrained: Start from these weights instead of the preset (a timm ViT file, a Hugging Face BERT
                 folder, a vit_bert folder or train.py checkpoint; see ``vit_bert.load_pretrained``).
                 Model options and data still apply: a new class count re-initialises the classifier.
+            lora: LoRA adapters on the encoder (--model.lora.rank 8; alpha, targets among q, k, v, proj, fc1, fc2):
+                only they and the head train. The checkpoint holds them apart; loading it, save_pretrained and export
+                fold them into plain weights.
         """
         super().__init__()
-        self.save_hyperparameters(ignore=["config", "data_contract"])
+        self.save_hyperparameters(ignore=["config", "data_contract", "lora"])
+        self.hparams["lora"] = dataclasses.asdict(lora) if lora is not None else None  # plain values: weights_only checkpoints
         check_settings(self.hparams)
         self.build_model_for(preset, config, data_contract, pretrained, head="classifier")
+        if lora is not None:
+            self.model.add_lora(lora.rank, lora.alpha, lora.targets)
         self.mixup = self._build_mixup(mixup_alpha, cutmix_alpha, label_smoothing)
         if compile:
             self.model.compile()  # in place: state-dict keys stay the same as without compile

@@ -31,6 +31,7 @@ from ..config import DataContract, ModelConfig
 from ..errors import ConfigError, SourceNotFoundError, WeightsMismatchError
 from ..folder_format import WEIGHTS_FILE, is_multitask_dir, is_native_dir, read_folder, read_multitask_folder
 from ..json_file import read_json_object
+from ..layers.lora import merged_state_dict
 from ..model import TransformerClassifier, build_head
 from ..multitask import MultiTaskModel
 from ..tokenizer import TOKENIZER_FILES
@@ -90,7 +91,8 @@ def _from_training_checkpoint(path: Path) -> Pretrained | PretrainedTasks:
         if not isinstance(config, dict):
             raise WeightsMismatchError(f"{path} holds a vit_bert model config that is a {type(config).__name__}, not a mapping")
         config = ModelConfig.from_dict(config).to_dict()
-    state_dict = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
+    # LoRA adapters folded into plain weights: the checkpoint holds them apart, for resuming
+    state_dict = merged_state_dict({k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")})
     if MULTITASK_KEY in ckpt:
         tasks = {name: (entry["config"], DataContract.from_dict(entry["data"]) if entry.get("data") else None)
                  for name, entry in ckpt[MULTITASK_KEY].items()}
