@@ -19,7 +19,8 @@ import timm
 import torch
 
 from vit_bert.errors import WeightsError
-from vit_bert.weights.timm_eva import eva_state_dict, is_timm_eva
+from vit_bert.formats.timm_keys import eva_state_dict
+from vit_bert.weights.timm_eva import is_timm_eva
 from vit_bert.formats.timm_facts import FACTS, rotary_signature, weights_signature
 from vit_bert.weights.timm_vit import facts_of_model
 

@@ -13,10 +13,11 @@ from vit_bert.errors import ConfigError
 from vit_bert.export import export
 
 transformers = pytest.importorskip("transformers")
-IMAGES = {  # preset -> overrides: every ViT family vit_bert has, small
+IMAGES = {  # preset -> overrides: every ViT family vit_bert has, small (EVA-02 and DINOv3: timm's Eva)
     "vit-s/16": dict(depth=2, img_size=32, num_classes=3), "deit-ti/16-distilled": dict(depth=2, img_size=32, num_classes=3),
     "clip-b/16": dict(depth=2, img_size=32, dim=64, heads=4), "siglip-b/16": dict(depth=2, img_size=32, dim=64, heads=4),
     "dinov2-s/14-reg4": dict(depth=2, img_size=28), "deit3-s/16": dict(depth=2, img_size=32),
+    "eva02-ti/14": dict(depth=2, img_size=28, num_classes=3), "dinov3-s/16": dict(depth=2, img_size=32, num_classes=3),
 }
 
 
@@ -25,6 +26,10 @@ def jittered(model):
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.02)  # off the initial values: ones and zeros would hide a swapped tensor
+        config = getattr(model, "config", None)
+        if isinstance(config, vit_bert.ModelConfig) and config.qkv_bias and not config.k_bias:  # key rows that compute nothing (k_bias=False) are written as zeros
+            for block in model.encoder.blocks:
+                block.attn.qkv.bias[config.dim: 2 * config.dim] = 0
     return model.eval()
 
 
@@ -52,7 +57,7 @@ def test_a_vit_s16_preset_leaves_as_vit_small_with_its_data_contract_and_labels(
                                          interpolation="bicubic"))
     model.save_pretrained(tmp_path / "out", format="timm")
     config = json.loads((tmp_path / "out" / "config.json").read_text())
-    assert config["architecture"] in ("vit_small_patch16_224", "deit_small_patch16_224") and config["label_names"] == ["cat", "dog"]
+    assert config["architecture"] == "vit_small_patch16_224" and config["label_names"] == ["cat", "dog"]
     theirs = timm.create_model(f"local-dir:{tmp_path / 'out'}", pretrained=True)
     data = timm.data.resolve_data_config({}, model=theirs)
     assert (tuple(data["mean"]), tuple(data["std"]), data["crop_pct"], data["interpolation"]) == ((0.5,) * 3, (0.25,) * 3, 0.9, "bicubic")
@@ -79,10 +84,10 @@ def test_weights_read_from_timm_and_transformers_go_back_to_timm(tmp_path):
 
 def test_what_timm_cannot_express_stops_with_one_line(tmp_path):
     cases = {"bert-mini": "timm has no text models; save it with format='transformers'",
-             "eva02-ti/14": "rotary positions are timm's Eva, which vit_bert does not write yet"}
+             "eva02-ti/14": r"timm's Eva biases queries and values only; this model has a key bias \(k_bias=True\)"}
     for preset, message in cases.items():
         with pytest.raises(ConfigError, match=message):
-            vit_bert.build_model(preset, depth=1).save_pretrained(tmp_path / preset.replace("/", "_"), format="timm")
+            vit_bert.build_model(preset, depth=1, **({"k_bias": True} if preset.startswith("eva") else {})).save_pretrained(tmp_path / preset.replace("/", "_"), format="timm")
     with pytest.raises(ConfigError, match="conv stem has no counterpart"):
         vit_bert.build_model("vit-cifar/4", stem="conv", depth=1).save_pretrained(tmp_path / "conv", format="timm")
     with pytest.raises(ConfigError, match=r"format='keras': expected 'vit_bert' or one of 'timm', 'transformers'"):
@@ -95,6 +100,12 @@ TEXT = {  # (preset, overrides) -> the transformers class the folder names
     ("bert-mini", "pooler"): (dict(vocab_size=60, num_classes=0, head_pooler=True), "BertModel"),
     ("bert-mini", "mlm"): (dict(vocab_size=60, head="mlm"), "BertForMaskedLM"),
     ("roberta-base", "classifier"): (dict(vocab_size=60, dim=64, heads=4, depth=2, num_classes=2), "RobertaForSequenceClassification"),
+    ("roberta-base", "mlm"): (dict(vocab_size=60, dim=64, heads=4, depth=2, head="mlm"), "RobertaForMaskedLM"),
+    ("electra-small", "classifier"): (dict(vocab_size=60, depth=2, num_classes=2, head_pooler=True), "ElectraForSequenceClassification"),
+    ("electra-small", "mlm"): (dict(vocab_size=60, depth=2, head="mlm"), "ElectraForMaskedLM"),
+    ("distilbert-base", "classifier"): (dict(vocab_size=60, dim=64, heads=4, depth=2, num_classes=2, head_pooler=True),
+                                        "DistilBertForSequenceClassification"),
+    ("distilbert-base", "mlm"): (dict(vocab_size=60, dim=64, heads=4, depth=2, head="mlm"), "DistilBertForMaskedLM"),
     ("modern-mini", "classifier"): (dict(vocab_size=60, num_classes=3, head_pooler=True), "ModernBertForSequenceClassification"),
     ("modern-mini", "mlm"): (dict(vocab_size=60, head="mlm"), "ModernBertForMaskedLM"),
     ("modernbert-base", "local"): (dict(vocab_size=60, pad_token_id=0, dim=64, heads=4, depth=3, mlp_hidden=96, local_window=4, num_classes=2,
@@ -159,9 +170,44 @@ def test_image_models_leave_as_transformers_vits_with_their_processor(tmp_path):
     assert int(32 / back.data_contract.crop_pct) == int(32 / 0.875) == 36  # the same resize: the processor stores whole sizes
 
 
+HF_IMAGES = {  # preset -> (overrides, the transformers class written): every image family transformers has
+    "deit-ti/16-distilled": (dict(depth=2, img_size=32, num_classes=3), "DeiTForImageClassificationWithTeacher"),
+    "dinov2-s/14": (dict(depth=2, img_size=28, dim=64, heads=4), "Dinov2Model"),
+    "dinov2-s/14-reg4": (dict(depth=2, img_size=28, dim=64, heads=4), "Dinov2WithRegistersModel"),
+    "deit3-s/16": (dict(depth=2, img_size=32, dim=64, heads=4, num_classes=0), "Dinov2Model"),  # LayerScale, [CLS] without a position
+    "clip-b/16": (dict(depth=2, img_size=32, dim=64, heads=4, num_classes=0), "CLIPVisionModel"),
+    "siglip-b/16": (dict(depth=2, img_size=32, dim=64, heads=4), "SiglipVisionModel"),
+    "dinov3-s/16": (dict(depth=2, img_size=32, dim=64, heads=4), "DINOv3ViTModel"),
+}
+
+
+@pytest.mark.parametrize("preset", list(HF_IMAGES))
+def test_image_families_leave_as_their_transformers_class(tmp_path, preset):
+    overrides, architecture = HF_IMAGES[preset]
+    model = jittered(vit_bert.build_model(preset, **overrides))
+    model.save_pretrained(tmp_path / "hf", format="transformers")
+    assert json.loads((tmp_path / "hf" / "config.json").read_text())["architectures"] == [architecture]
+    theirs = getattr(transformers, architecture).from_pretrained(tmp_path / "hf").eval()
+    images = torch.randn(2, 3, model.config.img_size, model.config.img_size)
+    with torch.no_grad():
+        out = theirs(pixel_values=images)
+        if architecture.startswith("DeiTFor"):
+            assert (out.logits - model(images)).abs().max() < 1e-5
+        else:
+            tokens = out.last_hidden_state
+            if architecture == "CLIPVisionModel":  # its post_layernorm: this model's final norm
+                tokens = getattr(theirs, "vision_model", theirs).post_layernorm(tokens)
+            assert (tokens - model.forward_features(images)).abs().max() < 1e-5
+            if architecture == "SiglipVisionModel":
+                assert (out.pooler_output - model.forward_head(model.forward_features(images), pre_logits=True)).abs().max() < 1e-5
+    back = vit_bert.load_pretrained(tmp_path / "hf").eval()  # and read back: the same tokens (a DeiT III reads back as the DINOv2 it was written as)
+    with torch.no_grad():
+        assert (back.forward_features(images) - model.forward_features(images)).abs().max() < 1e-5
+
+
 def test_what_transformers_cannot_express_stops_with_one_line(tmp_path):
-    with pytest.raises(ConfigError, match=r"cannot be written as a transformers model: ViTModel: .*layer_scale=1e-06 \(needs None\); format='timm' writes more ViTs"):
-        vit_bert.build_model("deit3-s/16", depth=1).save_pretrained(tmp_path / "d", format="transformers")
+    with pytest.raises(ConfigError, match=r"cannot be written as a transformers model; the closest class, ViTModel: stem='conv' \(needs 'patch'\); format='timm'"):
+        vit_bert.build_model("vit-cifar/4", depth=1, stem="conv").save_pretrained(tmp_path / "d", format="transformers")
     with pytest.raises(ConfigError, match=r"co-trained model .* has no transformers form.*task_model\(name\)"):
         vit_bert.build_multitask("bert-tiny", {"a": {"modality": "text", "vocab_size": 30, "num_classes": 2}}).save_pretrained(tmp_path / "m", format="transformers")
 

@@ -25,6 +25,7 @@ import re
 import torch
 
 from ..errors import AmbiguousWeightsError, WeightsError, WeightsMismatchError
+from ..formats.hf_text_keys import FAMILIES, POOLER_ACTIVATIONS
 from ..layers.checks import head_counts
 
 HF_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu_fast": "gelu_tanh", "quick_gelu": "quick_gelu", "relu": "relu",
@@ -57,45 +58,6 @@ _IGNORED = ("embeddings.position_ids", "embeddings.token_type_ids", "cls.predict
 _IGNORED_PREFIXES = ("discriminator_predictions.",)
 
 
-# RobertaClassificationHead / ElectraClassificationHead: BERT's pooler and classifier under other names.
-_CLASSIFICATION_HEAD = ((r"^classifier\.dense\.", "pooler.dense."), (r"^classifier\.out_proj\.", "classifier."))
-
-# model_type -> (the prefix of a task model's encoder keys, key renames to BERT's: regex -> replacement)
-FAMILIES = {
-    "bert": ("bert.", ()),
-    "roberta": ("roberta.", (
-        (r"^lm_head\.dense\.", "cls.predictions.transform.dense."),
-        (r"^lm_head\.layer_norm\.", "cls.predictions.transform.LayerNorm."),
-        (r"^lm_head\.decoder\.", "cls.predictions.decoder."),
-        (r"^lm_head\.bias$", "cls.predictions.bias"),
-        *_CLASSIFICATION_HEAD,
-    )),
-    "electra": ("electra.", (
-        (r"^embeddings_project\.", "frontend.project."),
-        *_CLASSIFICATION_HEAD,
-        (r"^generator_predictions\.dense\.", "cls.predictions.transform.dense."),  # ElectraForMaskedLM (the generator)
-        (r"^generator_predictions\.LayerNorm\.", "cls.predictions.transform.LayerNorm."),
-        (r"^generator_lm_head\.weight$", "cls.predictions.decoder.weight"),
-        (r"^generator_lm_head\.bias$", "cls.predictions.bias"),
-    )),
-    "distilbert": ("distilbert.", (
-        (r"^transformer\.layer\.(\d+)\.attention\.q_lin\.", r"encoder.layer.\1.attention.self.query."),
-        (r"^transformer\.layer\.(\d+)\.attention\.k_lin\.", r"encoder.layer.\1.attention.self.key."),
-        (r"^transformer\.layer\.(\d+)\.attention\.v_lin\.", r"encoder.layer.\1.attention.self.value."),
-        (r"^transformer\.layer\.(\d+)\.attention\.out_lin\.", r"encoder.layer.\1.attention.output.dense."),
-        (r"^transformer\.layer\.(\d+)\.sa_layer_norm\.", r"encoder.layer.\1.attention.output.LayerNorm."),
-        (r"^transformer\.layer\.(\d+)\.ffn\.lin1\.", r"encoder.layer.\1.intermediate.dense."),
-        (r"^transformer\.layer\.(\d+)\.ffn\.lin2\.", r"encoder.layer.\1.output.dense."),
-        (r"^transformer\.layer\.(\d+)\.output_layer_norm\.", r"encoder.layer.\1.output.LayerNorm."),
-        (r"^vocab_transform\.", "cls.predictions.transform.dense."),
-        (r"^vocab_layer_norm\.", "cls.predictions.transform.LayerNorm."),
-        (r"^vocab_projector\.weight$", "cls.predictions.decoder.weight"),
-        (r"^vocab_projector\.bias$", "cls.predictions.bias"),
-        (r"^pre_classifier\.", "pooler.dense."),
-    )),
-}
-# The activation after the pooler's dense layer (ELECTRA's authors used GELU, DistilBERT's classifier ReLU)
-POOLER_ACTIVATIONS = {"bert": "tanh", "roberta": "tanh", "electra": "gelu", "distilbert": "relu"}
 SUPPORTED_TYPES = ", ".join(repr(t) for t in FAMILIES)
 
 

@@ -15,27 +15,15 @@ Both resample their position table with plain bicubic (transformers' ``interpola
 
 from __future__ import annotations
 
-from .hf_image import KeyLayout, hf_image_facts, read_hf_image, rename_to_timm
+from ..formats.hf_image_keys import CLIP_LAYOUT, rename_to_timm
+from .hf_image import hf_image_facts, read_hf_image
 from .pretrained import Pretrained, Source
 
 CLIP_TYPES, SIGLIP_TYPES = ("clip_vision_model",), ("siglip_vision_model",)
-LAYOUT = KeyLayout(
-    family="Hugging Face CLIP/SigLIP vision",
-    prefixes=("vision_model.",),
-    layer=r"encoder\.layers\.(\d+)\.",
-    qkv={"self_attn.q_proj": "q", "self_attn.k_proj": "k", "self_attn.v_proj": "v"},
-    block={"layer_norm1": "norm1", "self_attn.out_proj": "attn.proj", "layer_norm2": "norm2", "mlp.fc1": "mlp.fc1", "mlp.fc2": "mlp.fc2"},
-    top={"embeddings.class_embedding": "cls_token", "embeddings.position_embedding.weight": "pos_embed",
-         "embeddings.patch_embedding.": "patch_embed.proj.", "pre_layrnorm.": "norm_pre.", "post_layernorm.": "norm.",
-         "head.probe": "attn_pool.latent", "head.attention.in_proj_weight": "attn_pool.in_proj.weight",
-         "head.attention.in_proj_bias": "attn_pool.in_proj.bias", "head.attention.out_proj.": "attn_pool.proj.",
-         "head.layernorm.": "attn_pool.norm.", "head.mlp.": "attn_pool.mlp."},
-    dropped=("embeddings.position_ids",),
-)
 
 
 def _timm_keys(source: Source) -> dict:
-    timm_keys = rename_to_timm(source.state_dict, LAYOUT)
+    timm_keys = rename_to_timm(source.state_dict, CLIP_LAYOUT)
     if "cls_token" in timm_keys:
         timm_keys["cls_token"] = timm_keys["cls_token"].reshape(1, 1, -1)
     if "pos_embed" in timm_keys:

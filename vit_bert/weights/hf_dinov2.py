@@ -14,26 +14,15 @@ patch token, which vit_bert's heads do not: its encoder loads with a new head (`
 from __future__ import annotations
 
 from ..errors import WeightsError
-from .hf_image import KeyLayout, hf_image_facts, read_hf_image, rename_to_timm
+from ..formats.hf_image_keys import DINOV2_LAYOUT, rename_to_timm
+from .hf_image import hf_image_facts, read_hf_image
 from .pretrained import Pretrained, Source
 
 MODEL_TYPES = ("dinov2", "dinov2_with_registers")
-LAYOUT = KeyLayout(
-    family="Hugging Face DINOv2",
-    prefixes=("dinov2.", "dinov2_with_registers."),
-    layer=r"encoder\.layer\.(\d+)\.",
-    qkv={"attention.attention.query": "q", "attention.attention.key": "k", "attention.attention.value": "v"},
-    block={"norm1": "norm1", "attention.output.dense": "attn.proj", "layer_scale1.lambda1": "ls1.gamma", "norm2": "norm2",
-           "mlp.fc1": "mlp.fc1", "mlp.fc2": "mlp.fc2", "mlp.weights_in": "mlp.fc1", "mlp.weights_out": "mlp.fc2",
-           "layer_scale2.lambda1": "ls2.gamma"},
-    top={"embeddings.cls_token": "cls_token", "embeddings.register_tokens": "reg_token", "embeddings.position_embeddings": "pos_embed",
-         "embeddings.patch_embeddings.projection.": "patch_embed.proj.", "layernorm.": "norm.", "classifier.": "head."},
-    dropped=("embeddings.mask_token",),
-)
 
 
 def read_dinov2(source: Source) -> Pretrained:
-    timm_keys = rename_to_timm(source.state_dict, LAYOUT)
+    timm_keys = rename_to_timm(source.state_dict, DINOV2_LAYOUT)
     if "head.weight" in timm_keys:
         if source.head == "keep":
             raise WeightsError("a Dinov2ForImageClassification classifies [CLS] beside the mean patch token; vit_bert's classifier reads "

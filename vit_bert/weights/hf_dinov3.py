@@ -14,27 +14,17 @@ from __future__ import annotations
 import torch
 
 from ..errors import WeightsError
-from .hf_image import KeyLayout, hf_image_facts, read_hf_image, rename_to_timm
+from ..formats.hf_image_keys import DINOV3_LAYOUT, rename_to_timm
+from .hf_image import hf_image_facts, read_hf_image
 from .pretrained import Pretrained, Source
 
 MODEL_TYPES = ("dinov3_vit",)
-LAYOUT = KeyLayout(
-    family="Hugging Face DINOv3",
-    prefixes=("model.",),
-    layer=r"layer\.(\d+)\.",
-    qkv={"attention.q_proj": "q", "attention.k_proj": "k", "attention.v_proj": "v"},
-    block={"norm1": "norm1", "attention.o_proj": "attn.proj", "layer_scale1.lambda1": "ls1.gamma", "norm2": "norm2",
-           "mlp.gate_proj": "mlp.fc1_gate", "mlp.up_proj": "mlp.fc1", "mlp.down_proj": "mlp.fc2", "layer_scale2.lambda1": "ls2.gamma"},
-    top={"embeddings.cls_token": "cls_token", "embeddings.register_tokens": "reg_token", "embeddings.patch_embeddings.": "patch_embed.proj.",
-         "norm.": "norm."},
-    dropped=("embeddings.mask_token",),
-)
 AUGMENTS = {"pos_embed_shift": "rope_shift", "pos_embed_jitter": "rope_jitter", "pos_embed_rescale": "rope_rescale"}
 
 
 def read_dinov3(source: Source) -> Pretrained:
     hf = source.config
-    timm_keys = rename_to_timm(source.state_dict, LAYOUT)
+    timm_keys = rename_to_timm(source.state_dict, DINOV3_LAYOUT)
     for key in [k for k in timm_keys if ".mlp.fc1_gate." in k]:  # gate rows first, as vit_bert's gated MLP reads them
         timm_keys[key.replace("fc1_gate", "fc1")] = torch.cat([timm_keys.pop(key), timm_keys[key.replace("fc1_gate", "fc1")]])
     if "reg_token" in timm_keys and timm_keys["reg_token"].shape[1] == 0:

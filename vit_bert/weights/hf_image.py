@@ -2,8 +2,7 @@
 tensors to timm's VisionTransformer layout; this module reads that layout into a ``Pretrained`` with the folder's head and
 data contract.
 
-    KeyLayout, rename_to_timm(state_dict, layout)   a family's tensors in timm's keys: its key names as data; Q, K, V
-                                        projections fused into timm's one ``qkv`` (rows q; k; v; a missing k bias is zero)
+    (each family's key names are data in ``formats.hf_image_keys``, read and written both ways)
     hf_image_facts(config, act, eps)    config.json's head count, activation and LayerNorm eps (validated), as
                                         ``timm_vit_config``'s facts; ``act`` and ``eps``: the family's defaults
     read_hf_image(source, timm_keys, facts, antialias=...)   -> Pretrained: ``timm_keys`` (timm's keys and shapes:
@@ -14,9 +13,6 @@ data contract.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-
 import torch
 
 from ..config import DataContract
@@ -26,63 +22,9 @@ from .head_labels import check_single_label, hf_class_names
 from ..formats.hf_processor import PROCESSOR_FILE, preprocessor_protocol
 from .hf_bert import HF_ACTIVATIONS
 from .pretrained import Pretrained, Source
-from .timm_vit import is_timm_vit, timm_vit_config, timm_vit_to_vit_bert
+from ..formats.timm_keys import timm_vit_to_vit_bert
+from .timm_vit import is_timm_vit, timm_vit_config
 
-
-
-@dataclass(frozen=True)
-class KeyLayout:
-    """How a transformers image family names timm VisionTransformer's tensors."""
-
-    family: str
-    """In messages: "Hugging Face ViT"."""
-    layer: str
-    """A layer's key prefix as a regex, its index the one group: ``r"encoder\\.layer\\.(\\d+)\\."``."""
-    qkv: dict[str, str]
-    """A layer's query, key and value projections -> "q", "k", "v"."""
-    block: dict[str, str]
-    """A layer's other parts -> timm's block names (``"layernorm_before": "norm1"``)."""
-    top: dict[str, str]
-    """Everything else -> timm's keys; a name ending in "." renames a prefix (``"layernorm.": "norm."``)."""
-    prefixes: tuple[str, ...] = ()
-    """A task model's prefix (``vit.``), removed first."""
-    dropped: tuple[str, ...] = field(default=())
-    """Keys that compute nothing at inference (a masked-modelling token, stored position ids)."""
-
-
-def rename_to_timm(state_dict: dict[str, torch.Tensor], layout: KeyLayout) -> dict[str, torch.Tensor]:
-    """The tensors in timm's keys; a key of no known part stops, named."""
-    out, qkv = {}, {}
-    for key, value in state_dict.items():
-        for prefix in layout.prefixes:
-            key = key.removeprefix(prefix)
-        if key in layout.dropped:
-            continue
-        layer = re.match(layout.layer + r"(.+)$", key)
-        if layer:
-            index, rest = layer.groups()
-            name, _, kind = rest.rpartition(".")
-            if name in layout.qkv and kind in ("weight", "bias"):
-                qkv.setdefault((index, kind), {})[layout.qkv[name]] = value
-                continue
-            old = next((part for part in layout.block if rest == part or rest.startswith(part + ".")), None)
-            if old is not None:
-                out[f"blocks.{index}.{layout.block[old]}{rest[len(old):]}"] = value
-                continue
-        else:
-            old = next((name for name in layout.top if key == name or (name.endswith(".") and key.startswith(name))), None)
-            if old is not None:
-                out[layout.top[old] + key[len(old):]] = value
-                continue
-        raise WeightsError(f"the {layout.family} weights hold {key}, which vit_bert cannot represent")
-    for (index, kind), parts in qkv.items():
-        if kind == "bias" and "k" not in parts and {"q", "v"} <= set(parts):  # no key bias: a zero one computes the same
-            parts["k"] = torch.zeros_like(parts["q"])
-        if set(parts) != {"q", "k", "v"}:
-            raise WeightsError(f"layer {index} of the {layout.family} weights has a {kind} for {', '.join(sorted(parts))} only; "
-                               "vit_bert's attention projects queries, keys and values alike")
-        out[f"blocks.{index}.attn.qkv.{kind}"] = torch.cat([parts["q"], parts["k"], parts["v"]])
-    return out
 
 
 def hf_image_facts(hf_config: dict, act: str = "gelu", eps: float = 1e-12) -> dict:

@@ -16,26 +16,16 @@ from __future__ import annotations
 import logging
 
 from ..errors import WeightsError
-from .hf_image import KeyLayout, hf_image_facts, read_hf_image, rename_to_timm
+from ..formats.hf_image_keys import VIT_LAYOUT, rename_to_timm
+from .hf_image import hf_image_facts, read_hf_image
 from .pretrained import Pretrained, Source
 
-LAYOUT = KeyLayout(
-    family="Hugging Face ViT",
-    prefixes=("vit.", "deit."),
-    layer=r"encoder\.layer\.(\d+)\.",
-    qkv={"attention.attention.query": "q", "attention.attention.key": "k", "attention.attention.value": "v"},
-    block={"layernorm_before": "norm1", "attention.output.dense": "attn.proj", "layernorm_after": "norm2", "intermediate.dense": "mlp.fc1",
-           "output.dense": "mlp.fc2"},
-    top={"embeddings.cls_token": "cls_token", "embeddings.distillation_token": "dist_token", "embeddings.position_embeddings": "pos_embed",
-         "embeddings.patch_embeddings.projection.": "patch_embed.proj.", "layernorm.": "norm.", "classifier.": "head.",
-         "cls_classifier.": "head.", "distillation_classifier.": "head_dist.", "pooler.dense.": "pooler."},
-)
 MODEL_TYPES = ("vit", "deit")
 log = logging.getLogger(__name__)
 
 
 def read_hf_vit(source: Source) -> Pretrained:
-    timm_keys = rename_to_timm(source.state_dict, LAYOUT)
+    timm_keys = rename_to_timm(source.state_dict, VIT_LAYOUT)
     pooler = {"head.pooler.0." + k.removeprefix("pooler."): timm_keys.pop(k) for k in [k for k in timm_keys if k.startswith("pooler.")]}
     if "dist_token" in timm_keys and "head.weight" in timm_keys and "head_dist.weight" not in timm_keys:
         if source.head == "keep":

@@ -6,7 +6,7 @@ An Eva is a pre-norm ViT whose queries and keys are turned by 2-D axial rotary p
              q and v biases but no k bias; fused ``qkv`` or separate ``q_proj`` / ``k_proj`` / ``v_proj``; learned positions too
     DINOv3   RotaryEmbeddingDinoV3: patch centres in [-1, 1], base (period) 100, channels in halves; no learned positions,
              4 registers, LayerScale (``gamma_1`` / ``gamma_2``)
-``eva_state_dict`` renames and fuses these tensors into timm VisionTransformer's keys (``ls1.gamma``, ``attn.qkv``,
+``formats.timm_keys.eva_state_dict`` renames and fuses these tensors into timm VisionTransformer's keys (``ls1.gamma``, ``attn.qkv``,
 ``mlp.fc1``, ...); ``eva_fields`` gives the ModelConfig fields no tensor stores. The model object says them; a bare
 state dict loads when timm registers an architecture of exactly its weights (``timm_vit``'s facts table), else it stops,
 asking for the object.
@@ -14,9 +14,6 @@ asking for the object.
 
 from __future__ import annotations
 
-import re
-
-import torch
 from torch import nn
 
 from ..errors import WeightsError
@@ -24,11 +21,6 @@ from ..errors import WeightsError
 
 def is_timm_eva(model: nn.Module) -> bool:
     return type(model).__name__ == "Eva"
-
-
-def has_eva_keys(state_dict: dict) -> bool:
-    """Tensors only an Eva has (LayerScale ``gamma_i``, q and v biases, separate projections, SwiGLU's halves)."""
-    return any(k.endswith(("gamma_1", "attn.q_bias", "attn.q_proj.weight", "mlp.fc1_g.weight")) for k in state_dict)
 
 
 def check_eva_blocks(model: nn.Module) -> None:
@@ -77,37 +69,3 @@ def eva_fields(model: nn.Module) -> dict:
     return fields
 
 
-def eva_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """An Eva's tensors in timm VisionTransformer's keys: LayerScale ``gamma_i`` -> ``lsi.gamma``; q/k/v (fused weight with
-    q and v biases, or three projections) -> ``attn.qkv`` with a zero k bias; SwiGLU's ``fc1_g`` and ``fc1_x`` -> one ``mlp.fc1``
-    (gate rows first, as vit_bert's gated MLP reads them)."""
-    out = {}
-    for key, value in state_dict.items():
-        block = re.match(r"(blocks\.\d+\.)(.+)$", key)
-        if block is None:
-            out[key] = value
-            continue
-        prefix, name = block.groups()
-        if name in ("gamma_1", "gamma_2"):
-            out[f"{prefix}ls{name[-1]}.gamma"] = value
-        elif name in ("attn.q_bias", "attn.v_bias", "attn.k_proj.weight", "attn.v_proj.weight", "attn.q_proj.bias", "attn.v_proj.bias",
-                      "mlp.fc1_x.weight", "mlp.fc1_x.bias"):
-            continue  # fused below, with its partner
-        elif name == "attn.q_proj.weight":
-            out[f"{prefix}attn.qkv.weight"] = torch.cat([state_dict[f"{prefix}attn.{p}_proj.weight"] for p in "qkv"])
-            _qkv_bias(out, state_dict, prefix, f"{prefix}attn.q_proj.bias", f"{prefix}attn.v_proj.bias")
-        elif name == "attn.qkv.weight":
-            out[key] = value
-            _qkv_bias(out, state_dict, prefix, f"{prefix}attn.q_bias", f"{prefix}attn.v_bias")
-        elif name in ("mlp.fc1_g.weight", "mlp.fc1_g.bias"):
-            kind = name.rsplit(".", 1)[1]
-            out[f"{prefix}mlp.fc1.{kind}"] = torch.cat([value, state_dict[f"{prefix}mlp.fc1_x.{kind}"]])
-        else:
-            out[key] = value
-    return out
-
-
-def _qkv_bias(out: dict, state_dict: dict, prefix: str, q_key: str, v_key: str) -> None:
-    if q_key in state_dict:  # no k bias: a zero one computes the same
-        q, v = state_dict[q_key], state_dict[v_key]
-        out[f"{prefix}attn.qkv.bias"] = torch.cat([q, torch.zeros_like(q), v])

@@ -18,8 +18,8 @@ from ..errors import SourceNotFoundError, WeightsError, WeightsMismatchError
 from .head_labels import timm_class_names
 from .pretrained import Pretrained, Source
 from .strict import load_weights_strict
-from .timm_eva import eva_state_dict
-from .timm_vit import check_representable, facts_of_model, infer_facts, is_timm_vit, timm_vit_config, timm_vit_to_vit_bert
+from ..formats.timm_keys import eva_state_dict, timm_vit_to_vit_bert
+from .timm_vit import check_representable, facts_of_model, infer_facts, is_timm_vit, timm_vit_config
 
 
 def is_timm_hub_config(config: dict | None) -> bool:

@@ -20,13 +20,13 @@ import logging
 import math
 
 import torch
-from einops import rearrange
 from torch import nn
 
 from ..errors import AmbiguousWeightsError, WeightsError
 from ..formats.timm_facts import FACTS, TIMM_POOLS, depth as _depth, facts_table, rotary_signature, weights_signature
 from ..layers.checks import head_counts
-from .timm_eva import check_eva_blocks, eva_fields, has_eva_keys, is_timm_eva
+from ..formats.timm_keys import has_eva_keys
+from .timm_eva import check_eva_blocks, eva_fields, is_timm_eva
 
 log = logging.getLogger(__name__)
 
@@ -238,18 +238,3 @@ def timm_vit_config(state_dict: dict[str, torch.Tensor], facts: dict, no_embed_c
     return {**fields, **(eva or {})}
 
 
-_RENAMES = {"cls_token": "frontend.cls_token", "dist_token": "frontend.dist_token", "reg_token": "frontend.reg_token",
-            "pos_embed": "frontend.pos_embed", "patch_embed.": "frontend.patch_embed.", "norm_pre.": "frontend.norm_pre.",
-            "blocks.": "encoder.blocks.", "norm.": "encoder.norm.", "fc_norm.": "head.fc_norm.", "attn_pool.": "head.attn_pool.",
-            "head_dist.": "head.fc_dist.", "head.": "head.fc."}
-
-
-def timm_vit_to_vit_bert(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Rename timm keys to vit_bert's; unknown keys pass through unchanged (the loader reports them)."""
-    out = {}
-    for key, value in state_dict.items():
-        if key == "patch_embed.proj.weight":
-            value = rearrange(value, "d c p1 p2 -> d (p1 p2 c)")
-        old = next((prefix for prefix in _RENAMES if key == prefix or (prefix.endswith(".") and key.startswith(prefix))), None)
-        out[_RENAMES[old] + key[len(old):] if old else key] = value
-    return out
