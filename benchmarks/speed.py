@@ -4,6 +4,7 @@
     python benchmarks/speed.py --device cuda --rows vit-b/16 --batch 128 --precisions bf16
     python benchmarks/speed.py --rows bert-mini --compile   # adds torch.compile rows for vit_bert
     python benchmarks/speed.py --rows dinov2-s/14-reg4 deit3-s/16 ...   # the ViT families against timm
+    python benchmarks/speed.py --rows hf-vit hf-dinov2 ...   # the Hugging Face image families against transformers' SDPA
 
 Each row builds the reference model (a timm VisionTransformer of the row's family, or transformers
 BertForSequenceClassification with SDPA attention), loads the *same weights* into vit_bert
@@ -36,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import vit_bert  # noqa: E402
 from machine import cpu_model  # noqa: E402
 
+_HF_S = dict(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, intermediate_size=1536, image_size=224, patch_size=16)
 ROWS = {
     "vit-cifar/4": {"kind": "vit", "batch": 128, "timm": dict(img_size=32, patch_size=4, embed_dim=192, depth=6, num_heads=3, mlp_ratio=2.0, num_classes=10)},
     "vit-ti/16": {"kind": "vit", "batch": 32, "timm": dict(model_name="vit_tiny_patch16_224")},
@@ -63,10 +65,17 @@ ROWS = {
     "modernbert": {"kind": "hf_text", "batch": 32, "seq": 128, "model": "ModernBert",
                    "hf": dict(hidden_size=512, num_hidden_layers=4, num_attention_heads=8, intermediate_size=768, pad_token_id=0,
                               bos_token_id=1, eos_token_id=2, cls_token_id=1, sep_token_id=2)},
+    # the Hugging Face image families at ViT-S's size (384 wide, 12 layers, 6 heads), 224 px, read as HF folders
+    **{f"hf-{name}": {"kind": "hf_image", "batch": 32, "model": model, "hf": dict(_HF_S, **extra)} for name, (model, extra) in {
+        "vit": ("ViT", {}), "deit": ("DeiT", {}), "dinov2": ("Dinov2", {"patch_size": 14}),
+        "dinov2-reg": ("Dinov2WithRegisters", {"patch_size": 14, "num_register_tokens": 4}), "clip": ("CLIPVision", {}),
+        "siglip": ("SiglipVision", {}), "dinov3": ("DINOv3ViT", {"num_register_tokens": 4}),
+    }.items()},
 }
 DEFAULT_ROWS = ["vit-cifar/4", "vit-ti/16", "vit-s/16", "bert-mini", "bert-small"]
 FAMILY_ROWS = ["dinov2-s/14-reg4", "dinov2-s/14", "deit3-s/16", "deit-ti/16-distilled", "clip-b/16", "siglip-b/16",
                "eva02-ti/14", "dinov3-s/16", "roberta", "electra", "distilbert", "modernbert"]
+HF_IMAGE_ROWS = [name for name in ROWS if name.startswith("hf-")]
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
@@ -127,6 +136,23 @@ def build_pair(name: str, device: torch.device):
         def make_inputs(batch: int):
             images = torch.randn(batch, 3, *size, device=device)
             return {"images": images}, {"x": images}, torch.randint(0, classes, (batch,), device=device)
+
+    elif row["kind"] == "hf_image":  # a base model, written and read back as a Hugging Face folder; the same pooled vector
+        import tempfile
+
+        import transformers
+
+        model = row["model"]
+        config = getattr(transformers, f"{model}Config")(attn_implementation="sdpa", **row["hf"])
+        reference = getattr(transformers, f"{model}Model")(config)
+        with tempfile.TemporaryDirectory() as folder:
+            reference.save_pretrained(folder)
+            ours = vit_bert.load_pretrained(folder, num_classes=0)
+        size = row["hf"]["image_size"]
+
+        def make_inputs(batch: int):
+            images = torch.randn(batch, 3, size, size, device=device)
+            return {"images": images}, {"pixel_values": images}, torch.randint(0, 10, (batch,), device=device)
 
     else:
         import tempfile
