@@ -52,8 +52,8 @@ def test_image_models_leave_as_timm_models_computing_the_same_function(tmp_path,
 def test_a_vit_s16_preset_leaves_as_vit_small_with_its_data_contract_and_labels(tmp_path):
     from vit_bert.config import DataContract
 
-    model = jittered(vit_bert.build_model("vit-s/16", num_classes=2))
-    model.set_data_contract(DataContract("image", ["cat", "dog"], img_size=224, in_chans=3, mean=[0.5] * 3, std=[0.25] * 3, crop_pct=0.9,
+    model = jittered(vit_bert.build_model("vit-s/16", num_classes=2, img_size=64))  # vit_small_patch16_224's weights, at 64 px
+    model.set_data_contract(DataContract("image", ["cat", "dog"], img_size=64, in_chans=3, mean=[0.5] * 3, std=[0.25] * 3, crop_pct=0.9,
                                          interpolation="bicubic"))
     model.save_pretrained(tmp_path / "out", format="timm")
     config = json.loads((tmp_path / "out" / "config.json").read_text())

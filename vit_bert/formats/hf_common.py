@@ -1,9 +1,9 @@
 """What the transformers writers share: activation names, the checks that list what a class cannot compute, labels,
 and Q/K/V split from vit_bert's fused projection.
 
-    fields_that_differ(config, wanted) -> ["field=value (needs other)", ...];  stop(architecture, differs) -> the one-line error
+    fields_that_differ(config, wanted) -> ["field=value (needs other)", ...];  stop(architecture, differs) -> the error
     labels(model, config) -> config.json's id2label / label2id;   split_qkv(...) q, k, v rows (a masked key bias as zeros)
-    rename(key, table) -> a key renamed by its longest... first matching prefix, or None
+    rename(key, table) -> the key renamed by the first entry of ``table`` it is or starts with, or None
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from ..errors import ConfigError
 
 log = logging.getLogger("vit_bert.formats")
 ACTS = {"gelu": "gelu", "gelu_tanh": "gelu_pytorch_tanh", "quick_gelu": "quick_gelu", "relu": "relu", "silu": "silu"}
+
+
 def rename(key: str, table: dict[str, str]) -> str | None:
     old = next((name for name in table if key == name or (name.endswith(".") and key.startswith(name))), None)
     return None if old is None else table[old] + key[len(old):]
