@@ -1,6 +1,7 @@
 """The model: front-end -> shared Encoder -> head, composed, for either modality.
 
     image: images (B, C, H, W)                              -> logits (B, num_classes)
+           or a list of (C, H_i, W_i) images of different sizes -> (B, num_classes), each at its own grid (packed)
     text:  input_ids (B, T), attention_mask, token_type_ids -> logits (B, num_classes)
     text with head="mlm":                                     -> token logits (B, T, vocab_size)
     image with head="pixels":                                 -> patch pixels (B, N, P * P * C) (MAE's decoder)

@@ -1,6 +1,7 @@
 """Image front-end: pixels to a token sequence, ViT-style.
 
-Shapes: images (B, C, H, W) -> tokens (B, prefix + N, D), N = (H / P) * (W / P).
+Shapes: images (B, C, H, W) -> tokens (B, prefix + N, D), N = (H / P) * (W / P); a list of (C, H_i, W_i) images of
+different sizes -> (B, prefix + N_max, D) with a mask (B, L), each image at its own grid (``forward_list``).
 224 x 224 with P = 16 gives 196 patch tokens; with [CLS] prepended, 197 (DINOv2 with 4 registers: 201).
 
 Pixels become patch tokens through ``stem``: "patch" flattens each P x P x C patch and maps it
@@ -141,7 +142,9 @@ class ImageFrontEnd(nn.Module):
                 f"expected height and width that are multiples of {self.patch_size} (configured: {self.img_size})"
             )
 
-    def forward(self, images: torch.Tensor) -> EncoderInput:
+    def forward(self, images: torch.Tensor | list[torch.Tensor]) -> EncoderInput:
+        if isinstance(images, (list, tuple)):
+            return self.forward_list(images)
         self.check_input(images)
         patches = self.patch_embed(images)
         grid = (images.shape[2] // self.patch_size, images.shape[3] // self.patch_size)
@@ -155,6 +158,29 @@ class ImageFrontEnd(nn.Module):
             tokens = torch.cat([*prefix, patches], dim=1) + positions
         coordinates = TokenPositions(self.patch_coordinates(grid, images.device), self.num_prefix_tokens)
         return EncoderInput(self.norm_pre(self.pos_drop(tokens)), None, self.num_prefix_tokens, grid, coordinates)
+
+    def forward_list(self, images: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> EncoderInput:
+        """Images of different sizes, each (C, H, W) with H and W multiples of the patch size -> one batch of tokens
+        (B, prefix + N_max, D) padded at the end, its mask (B, L) True at each image's own tokens, and each image's patch
+        coordinates (B, N_max, 2). Each image is embedded at its own grid, its position table resampled to that grid, as
+        it would be alone; the Encoder's packed path keeps attention inside each image. ``grid`` is None: there is none
+        shared."""
+        if not images:
+            raise InputError("an empty list of images: pass at least one (C, H, W) image")
+        for index, image in enumerate(images):
+            if not isinstance(image, torch.Tensor) or image.ndim != 3:
+                shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+                raise InputError(f"images[{index}] is {shape}; a list of images takes one (C, H, W) tensor each")
+        each = [self(image[None]) for image in images]
+        longest = max(e.tokens.shape[1] for e in each)
+        tokens = each[0].tokens.new_zeros(len(each), longest, self.dim)
+        mask = torch.zeros(len(each), longest, dtype=torch.bool, device=tokens.device)
+        coords = each[0].positions.coords.new_zeros(len(each), longest - self.num_prefix_tokens, each[0].positions.coords.shape[-1])
+        for row, single in enumerate(each):
+            length = single.tokens.shape[1]
+            tokens[row, :length], mask[row, :length] = single.tokens[0], True
+            coords[row, : length - self.num_prefix_tokens] = single.positions.coords
+        return EncoderInput(tokens, mask, self.num_prefix_tokens, None, TokenPositions(coords, self.num_prefix_tokens))
 
     def forward_visible(self, images: torch.Tensor, kept: torch.Tensor) -> EncoderInput:
         """As ``forward``, keeping the prefix tokens and the patches whose indices ``kept`` (B, K) lists -> (B, prefix + K, D),

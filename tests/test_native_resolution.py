@@ -1,0 +1,46 @@
+"""A list of images of different sizes is one forward (issue: native resolution, items 1's API): each image at its own
+grid and positions, attention inside each image through the packed path, pooled per image; equal to each image alone."""
+
+import pytest
+import torch
+
+import vit_bert
+from vit_bert.errors import InputError
+
+SMALL = dict(depth=2, img_size=32, patch_size=8, dim=64, heads=4)
+FAMILIES = {  # every image family: learned positions ([CLS], distillation token, registers, norm_pre, attention pooling), rotary ones
+    "vit-s/16": dict(num_classes=3), "deit-ti/16-distilled": dict(num_classes=3), "dinov2-s/14-reg4": {}, "clip-b/16": {},
+    "siglip-b/16": {}, "eva02-ti/14": dict(rope_ref_grid=4), "dinov3-s/16": dict(layer_scale=1.0),
+}
+SIZES = [(32, 24), (16, 40), (32, 32), (8, 8)]  # landscape, a wide strip, the configured square, a single patch
+
+
+@pytest.mark.parametrize("preset", list(FAMILIES))
+def test_a_list_of_images_of_different_sizes_equals_each_image_alone(preset):
+    torch.manual_seed(0)
+    model = vit_bert.build_model(preset, **{**SMALL, **FAMILIES[preset]}).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.02)  # off the initial values: zeros would hide a wrong position or token
+    images = [torch.randn(3, h, w) for h, w in SIZES]
+    with torch.no_grad():
+        together, tokens = model(images), model.forward_features(images)
+        for row, image in enumerate(images):
+            alone = model.forward_features(image[None])[0]
+            assert (tokens[row, : len(alone)] - alone).abs().max() < 1e-5
+            assert (tokens[row, len(alone):] == 0).all()  # the padding stays zero
+            assert (together[row] - model(image[None])[0]).abs().max() < 1e-5
+    assert together.shape[0] == len(images)
+
+
+def test_a_list_trains_and_bad_lists_stop_with_one_line():
+    model = vit_bert.build_model("vit-s/16", **SMALL, num_classes=3)
+    logits = model([torch.randn(3, 16, 24), torch.randn(3, 32, 8)])
+    logits.sum().backward()
+    assert model.frontend.pos_embed.grad is not None and model.frontend.pos_embed.grad.abs().sum() > 0
+    with pytest.raises(InputError, match="an empty list of images"):
+        model([])
+    with pytest.raises(InputError, match=r"images\[1\] is \(1, 3, 16, 16\); a list of images takes one \(C, H, W\) tensor each"):
+        model([torch.randn(3, 16, 16), torch.randn(1, 3, 16, 16)])
+    with pytest.raises(InputError, match="not divisible by the patch size 8"):
+        model([torch.randn(3, 16, 12)])
