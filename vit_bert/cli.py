@@ -52,6 +52,8 @@ DEFAULT_TASK = f"{ClassificationTask.__module__}.{ClassificationTask.__name__}"
 TASKS = (ClassificationTask, MaskedTokenTask, MultiTaskClassification)  # the classes model.class_path names
 
 
+RUNS_DIR = "runs"  # --runs_dir's default
+
 class _NoAdverts(logging.Filter):
     """Lightning's "Tip: try installing litlogger" line is an advertisement, not information about the run."""
 
@@ -176,7 +178,8 @@ class VitBertCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_argument("--run_name", type=str | None, default=None, help="Folder name under runs/ (default: the config file's name).")
-        parser.add_argument("--runs_dir", type=str, default="runs", help="Where logs and checkpoints go.")
+        parser.add_argument("--runs_dir", type=str, default=RUNS_DIR,
+                            help="Where logs and checkpoints go (--trainer.default_root_dir, Lightning's name, says the same).")
         parser.add_argument(
             "--last_every_n_steps", type=int | None, default=None,
             help="Also write last.ckpt every N training steps (it is always written after each validation).",
@@ -260,12 +263,22 @@ class VitBertCLI(LightningCLI):
         configs = self.setting("config") or []
         return Path(str(configs[-1])).stem if configs else "vit_bert"
 
+    @property
+    def runs_dir(self) -> str:
+        """Where logs and checkpoints go: --runs_dir, or Lightning's --trainer.default_root_dir when that is the one given."""
+        runs, root = self.setting("runs_dir"), (self.setting("trainer") or {}).get("default_root_dir")
+        if root is None or str(root) == runs:
+            return runs
+        if runs != RUNS_DIR:
+            raise ConfigError(f"--trainer.default_root_dir {root} and --runs_dir {runs} name two places for the runs; give one of them")
+        return str(root)
+
     def instantiate_trainer(self, **kwargs):
         trainer_args = self.setting("trainer", self.config_init)
         if trainer_args.get("logger") in (None, True):
             # rank 0 claims the version folder; other DDP ranks write nothing there and get rank 0's paths by broadcast
-            version = claim_version(Path(self.setting("runs_dir"), self.run_name)) if rank_zero_only.rank == 0 else None
-            kwargs["logger"] = CSVLogger(self.setting("runs_dir"), name=self.run_name, version=version)
+            version = claim_version(Path(self.runs_dir, self.run_name)) if rank_zero_only.rank == 0 else None
+            kwargs["logger"] = CSVLogger(self.runs_dir, name=self.run_name, version=version)
         plugins = trainer_args.get("plugins") or []
         plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
         if not any(isinstance(p, CheckpointIO) for p in plugins):  # e.g. SLURMEnvironment alone: still atomic saves
@@ -276,7 +289,7 @@ class VitBertCLI(LightningCLI):
         return super().instantiate_trainer(**kwargs)
 
     def resolve_ckpt_path(self) -> str | None:
-        path, runs = self.setting("ckpt_path"), self.setting("runs_dir")
+        path, runs = self.setting("ckpt_path"), self.runs_dir
         if path != "last":
             if path and not Path(path).is_file():
                 raise SourceNotFoundError(f"--ckpt_path {path} does not exist")
