@@ -17,6 +17,7 @@ Each class also derives from the built-in exception users already catch (``Value
         WeightsMismatchError            keys or shapes that do not fit the model; nothing was loaded
         AmbiguousWeightsError           the weights do not say something the model needs (e.g. the head count)
         CheckpointError                 a --ckpt_path that cannot resume this run
+      CheckpointWriteError (OSError)   a checkpoint that could not be written (the file, why, what is intact)
       SourceNotFoundError (FileNotFoundError)   a path or Hub id that does not exist
       TrainingDivergedError (FloatingPointError) the loss became NaN or Inf
 """
@@ -74,6 +75,10 @@ class AmbiguousWeightsError(WeightsError):
 
 
 class CheckpointError(WeightsError):
+    pass
+
+
+class CheckpointWriteError(VitBertError, OSError):
     pass
 
 
