@@ -44,3 +44,29 @@ def test_a_list_trains_and_bad_lists_stop_with_one_line():
         model([torch.randn(3, 16, 16), torch.randn(1, 3, 16, 16)])
     with pytest.raises(InputError, match="not divisible by the patch size 8"):
         model([torch.randn(3, 16, 12)])
+
+
+def test_timm_naflex_and_transformers_patch_dicts_are_the_same_batch():
+    from timm.data.naflex_transforms import patchify_image
+
+    torch.manual_seed(0)
+    model = vit_bert.build_model("dinov3-s/16", **SMALL, layer_scale=1.0).eval()
+    images = [torch.randn(3, h, w) for h, w in SIZES[:3]]
+    longest = max(h * w for h, w in SIZES[:3]) // 64
+
+    def padded(rows):
+        return torch.stack([torch.cat([r, r.new_zeros(longest - len(r), *r.shape[1:])]) for r in rows])
+
+    parts = [patchify_image(image, (8, 8)) for image in images]  # timm's own NaFlex patches, coordinates and validity
+    order = torch.randperm(len(parts[0][0]))  # the patches of one image in any order: each goes by its coordinate
+    parts[0] = tuple(t[order] for t in parts[0])
+    timm_form = {"patches": padded([p for p, _, _ in parts]), "patch_coord": padded([c for _, c, _ in parts]),
+                 "patch_valid": padded([v for _, _, v in parts])}
+    hf_form = {"pixel_values": padded([patchify_image(image, (8, 8))[0] for image in images]),
+               "pixel_attention_mask": padded([torch.ones(h * w // 64, dtype=torch.int32) for h, w in SIZES[:3]]),
+               "spatial_shapes": torch.tensor([[h // 8, w // 8] for h, w in SIZES[:3]])}
+    with torch.no_grad():
+        expected = model(images)
+        assert torch.equal(model(timm_form), expected) and torch.equal(model(hf_form), expected)
+    with pytest.raises(InputError, match=r"expected timm's NaFlex keys \['patches', 'patch_coord', 'patch_valid'\]"):
+        model({"patches": timm_form["patches"]})

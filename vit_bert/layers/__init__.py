@@ -15,6 +15,7 @@
     masked_token_head.MaskedTokenHead   (B, T, D) -> (B, T, vocab_size), decoder tied to the word embeddings
     pixel_decoder.PixelDecoder   visible tokens (B, 1 + K, D) -> pixels of every patch (B, N, P * P * C) (MAE);
                               ``patchify`` / ``unpatchify`` convert images <-> patch rows
+    patch_batches.images_from_patches   timm NaFlex / transformers SigLIP 2 patch dicts -> a list of (C, H, W) images
     lora.LoRAConfig / add_lora / merge_lora   low-rank updates of the encoder's projections (parametrizations)
 """
 

@@ -1,7 +1,8 @@
 """Image front-end: pixels to a token sequence, ViT-style.
 
 Shapes: images (B, C, H, W) -> tokens (B, prefix + N, D), N = (H / P) * (W / P); a list of (C, H_i, W_i) images of
-different sizes -> (B, prefix + N_max, D) with a mask (B, L), each image at its own grid (``forward_list``).
+different sizes -> (B, prefix + N_max, D) with a mask (B, L), each image at its own grid (``forward_list``); so does a
+dict of patches as timm's NaFlex or transformers' SigLIP 2 packs them (``patch_batches``).
 224 x 224 with P = 16 gives 196 patch tokens; with [CLS] prepended, 197 (DINOv2 with 4 registers: 201).
 
 Pixels become patch tokens through ``stem``: "patch" flattens each P x P x C patch and maps it
@@ -26,6 +27,7 @@ from ..errors import InputError
 from .configs import ImageConfig
 from .conv_stem import ConvStem
 from .encoder_input import EncoderInput
+from .patch_batches import images_from_patches
 from .patch_embed import PatchEmbedding
 from .pos_embed import sincos_2d
 from .rotary import TokenPositions
@@ -142,7 +144,9 @@ class ImageFrontEnd(nn.Module):
                 f"expected height and width that are multiples of {self.patch_size} (configured: {self.img_size})"
             )
 
-    def forward(self, images: torch.Tensor | list[torch.Tensor]) -> EncoderInput:
+    def forward(self, images: torch.Tensor | list[torch.Tensor] | dict) -> EncoderInput:
+        if isinstance(images, dict):  # timm's NaFlex or transformers' packed patches (``patch_batches``)
+            return self.forward_list(images_from_patches(images, self.patch_size, self.in_chans))
         if isinstance(images, (list, tuple)):
             return self.forward_list(images)
         self.check_input(images)
