@@ -1,8 +1,7 @@
 """What every Hugging Face image folder shares (ViT, DeiT, DINOv2, CLIP, SigLIP, DINOv3): each family's file renames its
-tensors to timm's VisionTransformer layout; this module reads that layout into a ``Pretrained`` with the folder's head and
-data contract.
+tensors to timm's VisionTransformer layout (its key names are data in ``formats.hf_image_keys``, read and written both
+ways); this module reads that layout into a ``Pretrained`` with the folder's head and data contract.
 
-    (each family's key names are data in ``formats.hf_image_keys``, read and written both ways)
     hf_image_facts(config, act, eps)    config.json's head count, activation and LayerNorm eps (validated), as
                                         ``timm_vit_config``'s facts; ``act`` and ``eps``: the family's defaults
     read_hf_image(source, timm_keys, facts, antialias=...)   -> Pretrained: ``timm_keys`` (timm's keys and shapes:
@@ -17,14 +16,13 @@ import torch
 
 from ..config import DataContract
 from ..errors import WeightsError, WeightsMismatchError
+from ..formats.hf_processor import PROCESSOR_FILE, preprocessor_protocol
+from ..formats.timm_keys import timm_vit_to_vit_bert
 from ..json_file import read_json_object
 from .head_labels import check_single_label, hf_class_names
-from ..formats.hf_processor import PROCESSOR_FILE, preprocessor_protocol
 from .hf_bert import HF_ACTIVATIONS
 from .pretrained import Pretrained, Source
-from ..formats.timm_keys import timm_vit_to_vit_bert
 from .timm_vit import is_timm_vit, timm_vit_config
-
 
 
 def hf_image_facts(hf_config: dict, act: str = "gelu", eps: float = 1e-12) -> dict:
