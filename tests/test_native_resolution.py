@@ -70,3 +70,29 @@ def test_timm_naflex_and_transformers_patch_dicts_are_the_same_batch():
         assert torch.equal(model(timm_form), expected) and torch.equal(model(hf_form), expected)
     with pytest.raises(InputError, match=r"expected timm's NaFlex keys \['patches', 'patch_coord', 'patch_valid'\]"):
         model({"patches": timm_form["patches"]})
+
+
+@pytest.mark.parametrize("name", ["naflexvit_base_patch16_gap", "naflexvit_base_patch16_map"])
+def test_timm_naflexvit_objects_load_and_match_timm_per_image_at_three_sizes(name):
+    timm = pytest.importorskip("timm")
+    torch.manual_seed(0)
+    theirs = timm.create_model(name, pretrained=False, depth=2, embed_dim=64, num_heads=4, num_classes=3).eval()
+    with torch.no_grad():
+        for p in theirs.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    ours = vit_bert.load_pretrained(theirs).eval()
+    images = [torch.randn(3, h, w) for h, w in [(256, 256), (160, 320), (96, 48)]]  # the table's grid, wide, tall and small
+    with torch.no_grad():
+        together = ours(images)
+        for row, image in enumerate(images):
+            assert (together[row] - theirs(image[None])[0]).abs().max() < 1e-5
+
+
+def test_naflexvit_settings_vit_bert_does_not_compute_stop_with_one_line():
+    timm = pytest.importorskip("timm")
+    from vit_bert.errors import WeightsError
+
+    with pytest.raises(WeightsError, match=r"factorized position tables \(pos_embed_type='factorized'\)"):
+        vit_bert.load_pretrained(timm.create_model("naflexvit_base_patch16_parfac_gap", pretrained=False, depth=1))
+    with pytest.raises(WeightsError, match=r"aspect-preserving resize"):
+        vit_bert.load_pretrained(timm.create_model("naflexvit_base_patch16_par_gap", pretrained=False, depth=1))

@@ -1,6 +1,6 @@
 """timm's VisionTransformer and Eva, as a model object, a timm name, a timm Hub folder or a state dict -> ``Pretrained``.
 
-    read_timm_model(model)        the object says every fact its tensors do not (heads, rotary settings), and its
+    read_timm_model(model)        a VisionTransformer, Eva or NaFlexVit (``timm_naflex``) object: the object says every fact its tensors do not (heads, rotary settings), and its
                                   pretrained_cfg the normalisation, crop and class names (-> a data contract)
     read_timm_name(name)          timm.create_model(name, pretrained=True), then as the object
     read_timm(source)             a ``Source``: a timm Hub folder (config.json names the architecture: built and loaded,
@@ -19,6 +19,7 @@ from .head_labels import timm_class_names
 from .pretrained import Pretrained, Source
 from .strict import load_weights_strict
 from ..formats.timm_keys import eva_state_dict, timm_vit_to_vit_bert
+from .timm_naflex import is_naflexvit, naflex_vit_keys
 from .timm_vit import check_representable, facts_of_model, infer_facts, is_timm_vit, timm_vit_config
 
 
@@ -35,11 +36,12 @@ def read_timm_model(model: torch.nn.Module, hub_config: dict | None = None) -> P
     """A timm VisionTransformer object: the facts its weights do not store and, from its pretrained_cfg, the normalisation
     it expects and its head's class names. ``hub_config``: a timm Hub folder's config.json, whose own pretrained_cfg and
     label_names say what that folder's head learned (the architecture's defaults do not)."""
-    if not (hasattr(model, "patch_embed") and hasattr(model, "blocks")):
+    naflex = is_naflexvit(model)
+    if not naflex and not (hasattr(model, "patch_embed") and hasattr(model, "blocks")):
         raise WeightsMismatchError(f"a {type(model).__name__} object is not a timm VisionTransformer; pass its weights file instead")
     facts = facts_of_model(model)
-    state_dict = eva_state_dict(model.state_dict())
-    config = timm_vit_config(state_dict, facts, bool(getattr(model, "no_embed_class", False)))
+    state_dict = naflex_vit_keys(model) if naflex else eva_state_dict(model.state_dict())
+    config = timm_vit_config(state_dict, facts, naflex or bool(getattr(model, "no_embed_class", False)))
     cfg = dict(getattr(model, "pretrained_cfg", None) or {})
     if hub_config is not None:
         cfg = {**cfg, "tag": None, **(hub_config.get("pretrained_cfg") or {}), "label_names": hub_config.get("label_names")}
