@@ -72,7 +72,7 @@ def test_timm_naflex_and_transformers_patch_dicts_are_the_same_batch():
         model({"patches": timm_form["patches"]})
 
 
-@pytest.mark.parametrize("name", ["naflexvit_base_patch16_gap", "naflexvit_base_patch16_map"])
+@pytest.mark.parametrize("name", ["naflexvit_base_patch16_gap", "naflexvit_base_patch16_map", "naflexvit_base_patch16_siglip"])
 def test_timm_naflexvit_objects_load_and_match_timm_per_image_at_three_sizes(name):
     timm = pytest.importorskip("timm")
     torch.manual_seed(0)

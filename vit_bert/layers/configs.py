@@ -205,6 +205,9 @@ class ImageConfig(_Section):
     """Training only: one random scale per axis, log-uniform in [1/J, J], J >= 1 (DINOv3's jitter_coords). None: off."""
     rope_rescale: float | None = None
     """Training only: one random scale for both axes, log-uniform in [1/R, R], R >= 1 (DINOv3's rescale_coords). None: off."""
+    pos_embed_interp: str = fixed_by_weights("bicubic")
+    """How a learned position table is resampled to another patch grid, antialiased as timm does: 'bicubic' (timm's
+    ViTs, NaFlexVit) or 'bilinear' (NaFlexVit's SigLIP)."""
     no_embed_class: bool = fixed_by_weights(False)
     """Position embeddings on the patches only, none for the prefix tokens (timm's no_embed_class: DeiT III, DINOv2 with registers)."""
     norm_pre: bool = fixed_by_weights(False)
@@ -222,6 +225,7 @@ class ImageConfig(_Section):
         check_choice("stem", self.stem, ("patch", "conv"))
         check_choice("pos_embed", self.pos_embed, ("learned", "sincos", "none"))
         check_choice("rope_grid", self.rope_grid, ("index", "centered"))
+        check_choice("pos_embed_interp", self.pos_embed_interp, ("bicubic", "bilinear"))
         if self.rope_ref_grid is not None:
             check_positive("rope_ref_grid", self.rope_ref_grid)
         for name, least in zip(ROPE_AUGMENTS, (0.0, 1.0, 1.0)):

@@ -126,7 +126,8 @@ class ImageFrontEnd(nn.Module):
             return self.pos_embed
         if self.pos_embed_kind == "sincos":
             return self._sincos(grid).to(self.pos_embed)
-        return resample_abs_pos_embed(self.pos_embed, new_size=list(grid), old_size=list(self.grid), num_prefix_tokens=self.positioned_prefix)
+        return resample_abs_pos_embed(self.pos_embed, new_size=list(grid), old_size=list(self.grid), num_prefix_tokens=self.positioned_prefix,
+                                      interpolation=self.config.pos_embed_interp)
 
     def prefix_tokens(self, batch: int) -> list[torch.Tensor]:
         """[CLS], the distillation token and the registers, each (B, n, D), in timm's order."""

@@ -188,6 +188,7 @@ def _adapt(pretrained: Pretrained, overrides: dict) -> tuple[ModelConfig, dict, 
         state_dict["frontend.pos_embed"] = resample_abs_pos_embed(
             state_dict["frontend.pos_embed"], new_size=new_grid, old_size=[old.img_size // old.patch_size] * 2,
             num_prefix_tokens=0 if old.no_embed_class else old.num_prefix_tokens, antialias=pretrained.pos_embed_antialias,
+            interpolation=old.pos_embed_interp,
         )
     return config, state_dict, reinit
 

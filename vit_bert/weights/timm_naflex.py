@@ -4,9 +4,10 @@
 NaFlexVit embeds patches with a Linear over each patch flattened as (row, column, channel), which is vit_bert's own
 patch embedding (``embeds.proj.weight`` (D, P*P*C) -> timm's (D, C, P, P)); its position table is a grid
 (1, H, W, D) over the patches alone ([CLS] and registers have none: vit_bert's ``no_embed_class``), resampled to each
-image's grid with bicubic antialiased interpolation, as vit_bert resamples. Blocks, norms and pooling are timm's
+image's grid with antialiased bicubic (bilinear for ``_siglip``: ``pos_embed_interp``) interpolation, as vit_bert resamples. Blocks, norms and pooling are timm's
 VisionTransformer's. What vit_bert does not compute stops, named: factorized position tables (``_parfac``), an
-aspect-preserving resize (``_par``), grid-sample positions, a norm of the patch input or of the embeddings.
+aspect-preserving resize (``_par``), grid-sample positions, another interpolation, a norm of the patch input or of the
+embeddings.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ def is_naflexvit(model: nn.Module) -> bool:
     return type(model).__name__ == "NaFlexVit"
 
 
+def naflex_fields(model: nn.Module) -> dict:
+    """The ModelConfig fields no tensor stores: how the position table is resampled."""
+    return {"pos_embed_interp": model.embeds.pos_embed_interp_mode}
+
+
 def naflex_vit_keys(model: nn.Module) -> dict[str, torch.Tensor]:
     embeds = model.embeds
     unsupported = [what for what, on in (
@@ -33,8 +39,9 @@ def naflex_vit_keys(model: nn.Module) -> dict[str, torch.Tensor]:
         ("a norm of the patch input (norm_input)", getattr(embeds, "norm_input", None) is not None),
         ("a norm after the patch embedding", not isinstance(getattr(embeds, "norm", nn.Identity()), nn.Identity)),
         ("a convolutional patch embedding", not getattr(embeds, "is_linear", True)),
-        ("interpolation other than bicubic with antialiasing", (embeds.pos_embed_interp_mode, embeds.pos_embed_antialias,
-                                                                embeds.pos_embed_align_corners) != ("bicubic", True, False)),
+        (f"{embeds.pos_embed_interp_mode} interpolation of its position table (antialias={embeds.pos_embed_antialias}, align_corners="
+         f"{embeds.pos_embed_align_corners}); vit_bert resamples antialiased bicubic or bilinear",
+         embeds.pos_embed_interp_mode not in ("bicubic", "bilinear") or not embeds.pos_embed_antialias or embeds.pos_embed_align_corners),
     ) if on]
     if unsupported:
         raise WeightsError(f"this NaFlexVit has {unsupported[0]}, which vit_bert does not compute")

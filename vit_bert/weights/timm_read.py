@@ -19,7 +19,7 @@ from .head_labels import timm_class_names
 from .pretrained import Pretrained, Source
 from .strict import load_weights_strict
 from ..formats.timm_keys import eva_state_dict, timm_vit_to_vit_bert
-from .timm_naflex import is_naflexvit, naflex_vit_keys
+from .timm_naflex import is_naflexvit, naflex_fields, naflex_vit_keys
 from .timm_vit import check_representable, facts_of_model, infer_facts, is_timm_vit, timm_vit_config
 
 
@@ -42,6 +42,8 @@ def read_timm_model(model: torch.nn.Module, hub_config: dict | None = None) -> P
     facts = facts_of_model(model)
     state_dict = naflex_vit_keys(model) if naflex else eva_state_dict(model.state_dict())
     config = timm_vit_config(state_dict, facts, naflex or bool(getattr(model, "no_embed_class", False)))
+    if naflex:
+        config.update(naflex_fields(model))
     cfg = dict(getattr(model, "pretrained_cfg", None) or {})
     if hub_config is not None:
         cfg = {**cfg, "tag": None, **(hub_config.get("pretrained_cfg") or {}), "label_names": hub_config.get("label_names")}
