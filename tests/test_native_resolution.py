@@ -96,3 +96,31 @@ def test_naflexvit_settings_vit_bert_does_not_compute_stop_with_one_line():
         vit_bert.load_pretrained(timm.create_model("naflexvit_base_patch16_parfac_gap", pretrained=False, depth=1))
     with pytest.raises(WeightsError, match=r"aspect-preserving resize"):
         vit_bert.load_pretrained(timm.create_model("naflexvit_base_patch16_par_gap", pretrained=False, depth=1))
+
+
+def test_siglip2_naflex_folders_match_transformers_on_a_mixed_size_batch(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    from timm.data.naflex_transforms import patchify_image
+
+    torch.manual_seed(0)
+    config = transformers.Siglip2VisionConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+                                              patch_size=8, num_patches=16)
+    hf = transformers.Siglip2VisionModel(config).eval()
+    with torch.no_grad():
+        for p in hf.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    hf.save_pretrained(tmp_path / "siglip2")
+    ours = vit_bert.load_pretrained(tmp_path / "siglip2").eval()
+    sizes = [(32, 32), (16, 48), (40, 24)]  # the table's 4 x 4 grid, then resampled to 2 x 6 and 5 x 3
+    longest = max(h * w for h, w in sizes) // 64
+    patches = [patchify_image(torch.randn(3, h, w), (8, 8))[0] for h, w in sizes]
+    batch = {"pixel_values": torch.stack([torch.cat([p, p.new_zeros(longest - len(p), p.shape[1])]) for p in patches]),
+             "pixel_attention_mask": torch.tensor([[1] * len(p) + [0] * (longest - len(p)) for p in patches]),
+             "spatial_shapes": torch.tensor([[h // 8, w // 8] for h, w in sizes])}
+    with torch.no_grad():
+        expected = hf(**batch)
+        tokens = ours.forward_features(batch)
+        real = batch["pixel_attention_mask"].bool()
+        assert (tokens[real] - expected.last_hidden_state[real]).abs().max() < 1e-5
+        assert (ours(batch) - expected.pooler_output).abs().max() < 1e-5
+    assert ours.config.pos_embed_interp == "bilinear"

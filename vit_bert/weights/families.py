@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ..errors import WeightsError, WeightsMismatchError
 from .hf_bert import FAMILIES as BERT_TYPES
-from .hf_clip import CLIP_TYPES, SIGLIP_TYPES, read_clip_vision, read_siglip_vision
+from .hf_clip import CLIP_TYPES, SIGLIP2_TYPES, SIGLIP_TYPES, read_clip_vision, read_siglip2_vision, read_siglip_vision
 from .hf_dinov2 import MODEL_TYPES as DINOV2_TYPES, read_dinov2
 from .hf_dinov3 import MODEL_TYPES as DINOV3_TYPES, read_dinov3
 from .hf_text import is_bert_source, is_modernbert_source, read_bert, read_modernbert
@@ -48,6 +48,7 @@ FAMILIES = (
     Family("Hugging Face DINOv2", read_dinov2, DINOV2_TYPES),
     Family("Hugging Face CLIP vision", read_clip_vision, CLIP_TYPES),
     Family("Hugging Face SigLIP vision", read_siglip_vision, SIGLIP_TYPES),
+    Family("Hugging Face SigLIP 2 vision (NaFlex)", read_siglip2_vision, SIGLIP2_TYPES),
     Family("Hugging Face DINOv3 ViT", read_dinov3, DINOV3_TYPES),
 )
 MODEL_TYPES = tuple(t for family in FAMILIES for t in family.model_types)
