@@ -208,6 +208,9 @@ class ImageConfig(_Section):
     pos_embed_interp: str = fixed_by_weights("bicubic")
     """How a learned position table is resampled to another patch grid, antialiased as timm does: 'bicubic' (timm's
     ViTs, NaFlexVit) or 'bilinear' (NaFlexVit's SigLIP)."""
+    pos_embed_resize: str = fixed_by_weights("stretch")
+    """How a learned position table meets another grid: 'stretch' (resampled to the grid) or 'keep_aspect' (resampled to
+    a square of the grid's longer side, then the grid's rows and columns taken: NaFlexVit's aspect-preserving ``_par``)."""
     no_embed_class: bool = fixed_by_weights(False)
     """Position embeddings on the patches only, none for the prefix tokens (timm's no_embed_class: DeiT III, DINOv2 with registers)."""
     norm_pre: bool = fixed_by_weights(False)
@@ -226,6 +229,7 @@ class ImageConfig(_Section):
         check_choice("pos_embed", self.pos_embed, ("learned", "sincos", "none"))
         check_choice("rope_grid", self.rope_grid, ("index", "centered"))
         check_choice("pos_embed_interp", self.pos_embed_interp, ("bicubic", "bilinear"))
+        check_choice("pos_embed_resize", self.pos_embed_resize, ("stretch", "keep_aspect"))
         if self.rope_ref_grid is not None:
             check_positive("rope_ref_grid", self.rope_ref_grid)
         for name, least in zip(ROPE_AUGMENTS, (0.0, 1.0, 1.0)):

@@ -16,10 +16,10 @@ positions (``rope_grid``: indices, or centres in [-1, 1] times 2 pi), moved at r
 from __future__ import annotations
 
 import dataclasses
-
-import torch
 import math
 
+import torch
+from einops import rearrange
 from timm.layers import resample_abs_pos_embed, to_2tuple, trunc_normal_
 from torch import nn
 
@@ -126,8 +126,15 @@ class ImageFrontEnd(nn.Module):
             return self.pos_embed
         if self.pos_embed_kind == "sincos":
             return self._sincos(grid).to(self.pos_embed)
-        return resample_abs_pos_embed(self.pos_embed, new_size=list(grid), old_size=list(self.grid), num_prefix_tokens=self.positioned_prefix,
-                                      interpolation=self.config.pos_embed_interp)
+        keep_aspect = self.config.pos_embed_resize == "keep_aspect"
+        size = [max(grid)] * 2 if keep_aspect else list(grid)
+        table = resample_abs_pos_embed(self.pos_embed, new_size=size, old_size=list(self.grid), num_prefix_tokens=self.positioned_prefix,
+                                       interpolation=self.config.pos_embed_interp)
+        if not keep_aspect:
+            return table
+        prefix, patches = table[:, : self.positioned_prefix], table[:, self.positioned_prefix:]
+        patches = rearrange(patches, "one (h w) d -> one h w d", h=size[0])[:, : grid[0], : grid[1]]
+        return torch.cat([prefix, rearrange(patches, "one h w d -> one (h w) d")], dim=1)
 
     def prefix_tokens(self, batch: int) -> list[torch.Tensor]:
         """[CLS], the distillation token and the registers, each (B, n, D), in timm's order."""

@@ -4,10 +4,10 @@
 NaFlexVit embeds patches with a Linear over each patch flattened as (row, column, channel), which is vit_bert's own
 patch embedding (``embeds.proj.weight`` (D, P*P*C) -> timm's (D, C, P, P)); its position table is a grid
 (1, H, W, D) over the patches alone ([CLS] and registers have none: vit_bert's ``no_embed_class``), resampled to each
-image's grid with antialiased bicubic (bilinear for ``_siglip``: ``pos_embed_interp``) interpolation, as vit_bert resamples. Blocks, norms and pooling are timm's
-VisionTransformer's. What vit_bert does not compute stops, named: factorized position tables (``_parfac``), an
-aspect-preserving resize (``_par``), grid-sample positions, another interpolation, a norm of the patch input or of the
-embeddings.
+image's grid with antialiased bicubic (bilinear for ``_siglip``: ``pos_embed_interp``) interpolation, as vit_bert resamples,
+stretched or (``_par``) keeping the aspect ratio (``pos_embed_resize``). Blocks, norms and pooling are timm's
+VisionTransformer's. What vit_bert does not compute stops, named: factorized position tables (``_parfac``),
+grid-sample positions, another interpolation, a norm of the patch input or of the embeddings.
 """
 
 from __future__ import annotations
@@ -27,14 +27,14 @@ def is_naflexvit(model: nn.Module) -> bool:
 
 def naflex_fields(model: nn.Module) -> dict:
     """The ModelConfig fields no tensor stores: how the position table is resampled."""
-    return {"pos_embed_interp": model.embeds.pos_embed_interp_mode}
+    embeds = model.embeds
+    return {"pos_embed_interp": embeds.pos_embed_interp_mode, "pos_embed_resize": "keep_aspect" if embeds.pos_embed_ar_preserving else "stretch"}
 
 
 def naflex_vit_keys(model: nn.Module) -> dict[str, torch.Tensor]:
     embeds = model.embeds
     unsupported = [what for what, on in (
         ("factorized position tables (pos_embed_type='factorized')", embeds.pos_embed_type != "learned"),
-        ("an aspect-preserving resize of the position table (pos_embed_ar_preserving)", embeds.pos_embed_ar_preserving),
         ("grid-sample positions (pos_embed_use_grid_sample)", embeds.pos_embed_use_grid_sample),
         ("a norm of the patch input (norm_input)", getattr(embeds, "norm_input", None) is not None),
         ("a norm after the patch embedding", not isinstance(getattr(embeds, "norm", nn.Identity()), nn.Identity)),
