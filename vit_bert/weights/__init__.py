@@ -1,4 +1,4 @@
-"""Weights in and out: timm ViT / Hugging Face BERT / train.py checkpoints / vit_bert folders -> a vit_bert model."""
+"""Weights in: timm ViTs and Evas, Hugging Face text and image folders, train.py checkpoints, vit_bert folders -> a vit_bert model (out: ``vit_bert.formats``)."""
 
 from ..errors import AmbiguousWeightsError, UnsafeCheckpointError, WeightsFileError, WeightsMismatchError
 from .files import read_state_dict
