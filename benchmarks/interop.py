@@ -25,6 +25,7 @@ import transformers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import vit_bert  # noqa: E402
+from text_families import jitter  # noqa: E402  (random weights moved off their initial values, as there)
 
 transformers.logging.set_verbosity_error()
 logging.getLogger("vit_bert").setLevel(logging.ERROR)
@@ -47,14 +48,6 @@ HF = {  # family -> (model class, config class, settings)
     "DINOv3": ("DINOv3ViTModel", "DINOv3ViTConfig", {**IMAGE, "num_register_tokens": 2}),
 }
 DISTILBERT = dict(dim=64, n_layers=2, n_heads=4, hidden_dim=128)
-
-
-def jitter(model: torch.nn.Module) -> torch.nn.Module:
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.02 * torch.randn_like(p))
-    return model.eval()
 
 
 def text_inputs():
