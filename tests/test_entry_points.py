@@ -16,11 +16,11 @@ def test_vit_bert_console_script_is_declared_and_lists_its_commands(capsys):
     assert scripts["vit-bert"] == "vit_bert.commands:main"
     commands.main(["--help"])
     out = capsys.readouterr().out
-    assert all(f"  {name}" in out for name in ("fit", "validate", "test", "predict", "export", "viz", "explore", "configs"))
+    assert all(f"  {name}" in out for name in ("fit", "validate", "test", "predict", "prepare", "export", "viz", "explore", "configs"))
     with pytest.raises(SystemExit) as exit_info:
         commands.main(["trian"])
     assert exit_info.value.code == 2
-    assert capsys.readouterr().err.strip().endswith("error: unknown command 'trian'; expected one of fit, validate, test, predict, export, viz, explore, configs")
+    assert capsys.readouterr().err.strip().endswith("error: unknown command 'trian'; expected one of fit, validate, test, predict, prepare, export, viz, explore, configs")
 
 
 def test_the_command_list_loads_neither_torch_nor_lightning():

@@ -74,6 +74,8 @@ def known_noise_silenced():
             # The data module stores and restores its place in the epoch itself (data/base.py), so
             # Lightning's warning that the loader cannot resume mid-epoch does not apply.
             warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
+            # A prepared folder's StreamingDataset gives each worker its own samples (data/streams.py): its length holds.
+            warnings.filterwarnings("ignore", message="Your `IterableDataset` has `__len__` defined")
             yield
     finally:
         rank_zero_log.removeFilter(advert_filter)

@@ -2,7 +2,7 @@
 so that ``vit-bert --help`` answers without loading torch or Lightning.
 
     vit-bert fit | validate | test ARGS    LightningCLI (cli.py): the trainer's subcommands over a task and a data module
-    vit-bert predict | export | viz | explore ARGS   typed functions (typed_command.py), jsonargparse like LightningCLI
+    vit-bert predict | prepare | export | viz | explore ARGS   typed functions (typed_command.py), jsonargparse like LightningCLI
     vit-bert configs                       the shipped configs
     python train.py ARGS                   vit-bert fit ARGS;  python train.py predict ARGS: vit-bert predict ARGS
 """
@@ -21,6 +21,7 @@ COMMANDS = {  # name -> (what runs it, one line of help)
     "validate": (LIGHTNING, "evaluate a checkpoint on the config's validation split: --config C --ckpt_path CKPT"),
     "test": (LIGHTNING, "evaluate a checkpoint on the config's test split: --config C --ckpt_path CKPT"),
     "predict": ("vit_bert.predict:predict", "classify images or sentences with a checkpoint or model folder"),
+    "prepare": ("vit_bert.data.prepare:prepare", "write images or texts as LitData shards, for --data.root on any number of processes"),
     "export": ("vit_bert.export:export", "write a model as ONNX, checked against onnxruntime"),
     "viz": ("vit_bert.viz.__main__:viz", "draw a model's attention (PNG), trace one head, or write the explorer page (--html)"),
     "explore": ("vit_bert.viz.server:serve", "serve the attention explorer on 127.0.0.1: type a sentence or upload an image"),

@@ -5,6 +5,8 @@ loop takes (``on_after_batch_transfer``) and stores the count, the epoch and wha
 on in every checkpoint (``state_dict``), so that ``--ckpt_path`` continues the interrupted epoch
 with exactly the batches the uninterrupted run would have seen. A resume whose order cannot be the
 same (another data set, seed, batch size or number of devices) goes on with one warning naming what differs.
+A prepared folder's training loader (``make_stream_loader``) is LitData's: its position goes into the checkpoint
+in place of the sampler's count, under the same order key and with the same warning.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..config import DataContract
 from ..layers.checks import check_bounds
 from .resumable import ResumableSampler
+from .streams import TakenPosition, stream_loader
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ class SplitDataModule(L.LightningDataModule):
     implement ``_loader(split, train)`` with ``make_loader``; ``prepare_batch`` runs on the device."""
 
     train_sampler: ResumableSampler | None = None
+    train_stream: TakenPosition | None = None
     _resume_state: dict | None = None
     _fingerprint: int | None = None
 
@@ -97,6 +101,21 @@ class SplitDataModule(L.LightningDataModule):
             self._resume(self.train_sampler, self._resume_state)
         return DataLoader(dataset, batch_size=hp.batch_size, sampler=self.train_sampler, drop_last=drop_last, **options)
 
+    def make_stream_loader(self, dataset, train: bool, collate_fn: Callable):
+        """A prepared folder's loader over a LitData ``StreamingDataset`` (which shuffles and splits over ranks itself)."""
+        hp = self.hparams
+        loader = stream_loader(dataset, hp.batch_size if train else hp.eval_batch_size or hp.batch_size, self.loader_workers, collate_fn,
+                               hp.seed)
+        if not train:
+            return loader
+        self.train_stream = TakenPosition(loader)
+        state = self._resume_state
+        if state is not None and "stream" not in state:
+            log.warning("the checkpoint's data position is in a data folder, not in a prepared folder's shards: the epoch starts afresh")
+        elif state is not None and self._same_order(state):
+            self.train_stream.resume(state["stream"])
+        return self.train_stream
+
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)
 
@@ -108,7 +127,9 @@ class SplitDataModule(L.LightningDataModule):
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
         training = self.trainer is not None and self.trainer.training
-        if training and self.train_sampler is not None:
+        if training and self.train_stream is not None:
+            self.train_stream.took()
+        elif training and self.train_sampler is not None:
             self.train_sampler.consumed += len(batch["labels"])
         return self.prepare_batch(batch, training)
 
@@ -125,6 +146,8 @@ class SplitDataModule(L.LightningDataModule):
         }
 
     def state_dict(self) -> dict:
+        if self.train_stream is not None:
+            return {"order": self._order_key(), "stream": self.train_stream.position} if self.train_stream.position else {}
         if self.train_sampler is None:
             return {}
         return {"order": self._order_key(), "epoch": self.train_sampler.epoch, "consumed": self.train_sampler.consumed}
@@ -132,12 +155,18 @@ class SplitDataModule(L.LightningDataModule):
     def load_state_dict(self, state: dict) -> None:
         self._resume_state = state or None
 
-    def _resume(self, sampler: ResumableSampler, state: dict) -> None:
+    def _same_order(self, state: dict) -> bool:
+        """Whether the saved position means the same place now; says in one warning what differs."""
         saved, now = state.get("order", {}), self._order_key()
         names = {"data": "the training data", "seed": "seed_everything", "batch_size": "data.batch_size", "devices": "the number of devices"}
         differs = [f"{names[k]} ({saved.get(k)} -> {now[k]})" if k != "data" else names[k] for k in now if saved.get(k) != now[k]]
         if differs:
             log.warning("resuming with another %s: the run goes on, but not bit for bit as the interrupted one would have", ", ".join(differs))
-        if any(k in ("batch_size", "devices") and saved.get(k) != now[k] for k in now):
-            return  # the count of samples taken means another place in another order: start the epoch afresh
-        sampler.resume(state["epoch"], state["consumed"])
+        # the count of samples taken means another place in another order: start the epoch afresh
+        return not any(k in ("batch_size", "devices") and saved.get(k) != now[k] for k in now)
+
+    def _resume(self, sampler: ResumableSampler, state: dict) -> None:
+        if "stream" in state:
+            log.warning("the checkpoint's data position is in a prepared folder's shards, not in this data: the epoch starts afresh")
+        elif self._same_order(state):
+            sampler.resume(state["epoch"], state["consumed"])

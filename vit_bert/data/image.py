@@ -6,7 +6,9 @@ Batches: {"images": (B, C, S, S) float, normalised, "labels": (B,) int64}. Two p
 - **streamed** (photos of many sizes, or too many to hold): each file decoded in DataLoader workers and transformed
   by timm (RandomResizedCrop, flip, an auto-augment policy, colour jitter, random erasing; eval: short side to
   S / crop_pct, center crop), so memory stays flat in the number of images.
-``data.pipeline`` auto picks one from the decoded size and says which and why in one log line.
+``data.pipeline`` auto picks one from the decoded size and says which and why in one log line. A prepared folder
+(``vit-bert prepare``, as data.root with any file data set) is streamed from its LitData shards (``streams.py``), with
+the same transforms and contract as the folder it was made from.
 ``contract`` tells the model what the data needs: classes, channels, image size, mean, std, crop_pct, interpolation.
 """
 
@@ -27,12 +29,14 @@ from .image_files import ImageFiles, scan_folder, scan_hf, scan_table
 from .image_reading import DEFAULT_MAX_PIXELS, header_size, open_image
 from .image_sources import ImageSplit, load_cifar, load_digits, load_into_memory
 from .image_transforms import Augmentation, eval_crop, train_transform
+from .prepared import PreparedSplit, is_prepared, prepared_splits, read_manifest
 from .splits import with_validation
 from .streamed_images import EpochSampler, StreamedImages
+from .streams import ShardImages
 
 log = logging.getLogger(__name__)
 
-DATASETS = ("digits", "cifar10", "cifar100", "folder", "csv", "hf")
+DATASETS = ("digits", "cifar10", "cifar100", "folder", "csv", "hf", "prepared")
 ARRAYS = ("digits", "cifar10", "cifar100")  # already pixel arrays: in memory
 PIPELINES = ("auto", "memory", "stream")
 MEMORY_BUDGET = 512 * 2**20
@@ -140,8 +144,10 @@ class ImageDataModule(SplitDataModule):
         Args:
             dataset: 'digits' (scikit-learn's 8x8 digits, offline), 'cifar10', 'cifar100', 'folder' (ImageFolder layout:
                 root/train/<class>/..., root/test/<class>/...), 'csv' (root/train.csv, test.csv: an image path relative to the
-                file and a label per row; .tsv and .jsonl too) or 'hf' (root: a Hugging Face dataset name or save_to_disk folder).
-            root: Where CIFAR is downloaded/found, the folder holding train/, test/ (and optional val/) or the tables, or the HF name.
+                file and a label per row; .tsv and .jsonl too), 'hf' (root: a Hugging Face dataset name or save_to_disk folder)
+                or 'prepared' (root: a folder or s3:// URL written by vit-bert prepare; folder, csv and hf read one too).
+            root: Where CIFAR is downloaded/found, the folder holding train/, test/ (and optional val/) or the tables, the HF
+                name, or a prepared folder.
             download: Download CIFAR into root when it is not there.
             image_size: Side the model sees. Default: the stored size (in memory), else the model's input size (streamed).
             batch_size: Training batch size.
@@ -197,6 +203,9 @@ class ImageDataModule(SplitDataModule):
         if hp.dataset in ARRAYS:
             splits, self.class_names = load_digits() if hp.dataset == "digits" else load_cifar(hp.dataset, hp.root, hp.download)
             self.pipeline, why = "memory", f"{hp.dataset} is a pixel array"
+        elif hp.dataset == "prepared" or is_prepared(hp.root):
+            splits, self.class_names = self._prepared()
+            self.pipeline, why = "stream", f"{hp.root} is a prepared folder: its shards are streamed"
         else:
             splits, self.class_names = self._scan()
             self.pipeline, why = (hp.pipeline, f"data.pipeline={hp.pipeline}") if hp.pipeline != "auto" else choose_pipeline(splits, hp.image_size, 3)
@@ -209,6 +218,15 @@ class ImageDataModule(SplitDataModule):
         self._contract = self._memory_contract() if self.pipeline == "memory" else self._streamed_contract()
         self._check_augmentation()
         self._report = f"image data: {'in memory' if self.pipeline == 'memory' else 'streamed'} ({why}); {self._describe()}"
+
+    def _prepared(self) -> tuple[dict[str, PreparedSplit], list[str]]:
+        hp = self.hparams
+        manifest = read_manifest(hp.root)
+        if manifest.modality != "image":
+            raise DataError(f"{hp.root} holds {manifest.modality} shards; an image data module reads image shards (vit-bert prepare IMAGES OUT)")
+        if hp.pipeline == "memory":
+            raise ConfigError(f"{hp.root} is a prepared folder, streamed from its shards; leave data.pipeline at auto or stream")
+        return prepared_splits(hp.root, manifest), manifest.class_names
 
     def _scan(self) -> tuple[dict[str, ImageFiles], list[str]]:
         hp = self.hparams
@@ -272,7 +290,7 @@ class ImageDataModule(SplitDataModule):
         if self.pipeline == "stream":
             train_transform(self._contract, self.augmentation)  # a policy string timm cannot parse stops here, not in a worker
         if self.pipeline == "memory" and hp.auto_augment:
-            raise ConfigError(f"data.auto_augment is applied to streamed images; this data is in memory. Add --data.pipeline stream "
+            raise ConfigError("data.auto_augment is applied to streamed images; this data is in memory. Add --data.pipeline stream "
                               "(files only), or use --data.randaugment true")
 
     @property
@@ -299,6 +317,9 @@ class ImageDataModule(SplitDataModule):
             per_image = RandAugment() if train and hp.randaugment else None
             return self.make_loader(InMemoryImages(self.splits[split], per_image), train, _keep_batch, drop_last)
         transform = train_transform(self._contract, self.augmentation) if train else eval_crop(self._contract)
+        if isinstance(self.splits[split], PreparedSplit):
+            shards = ShardImages(self.splits[split].path, transform, self._contract.in_chans, hp.max_image_pixels, hp.seed, train)
+            return self.make_stream_loader(shards, train, None)
         dataset = StreamedImages(self.splits[split], transform, self._contract.in_chans, hp.max_image_pixels, hp.seed, hp.skip_corrupt)
         return self.make_loader(dataset, train, None, drop_last, sampler=EpochSampler)
 

@@ -17,7 +17,6 @@ import logging
 import os
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, Dataset

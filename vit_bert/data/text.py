@@ -6,6 +6,9 @@ padded per batch to its longest sequence (T <= max_length).
 and max_length into checkpoints; the tokenizer is also written as tokenizer.json into the run's folder.
 A test split without labels (a Hugging Face GLUE test split: all -1) is replaced by the
 validation split, and validation is then held out from train (one log line says so).
+A prepared folder (``vit-bert prepare``) as data.root is streamed from its LitData shards with the tokenizer it was
+tokenized with: one text per sequence, or (prepared with packing) the token stream cut into blocks of max_length
+tokens, every position real: {"input_ids": (B, max_length), "attention_mask": all 1, "labels": all -1}.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from ..tokenizer import TextTokenizer, load_tokenizer, train_wordpiece
 from ..weights.files import load_pickle_safely
 from ..weights.load import MULTITASK_KEY, checkpoint_contract
 from .base import SplitDataModule
+from .prepared import PreparedSplit, is_prepared, prepared_splits, read_manifest, tokenizer_path
 from .splits import with_validation
+from .streams import ShardBlocks, ShardSentences
 from .text_files import LabelMap, TextRows, find_split_files, read_file, read_hf_dataset
 
 log = logging.getLogger(__name__)
@@ -113,7 +118,8 @@ class TextDataModule(SplitDataModule):
     ):
         """
         Args:
-            root: Folder with train.{tsv,csv,jsonl}, optional val|dev|validation.*, and test.*.
+            root: Folder with train.{tsv,csv,jsonl}, optional val|dev|validation.*, and test.*; or a prepared folder (or
+                s3:// URL) written by vit-bert prepare.
             train_file: Training file (instead of root).
             val_file: Validation file (optional).
             test_file: Test file.
@@ -141,7 +147,8 @@ class TextDataModule(SplitDataModule):
         self.check_settings()
         self.tokenizer: TextTokenizer | None = None
         self.labels: LabelMap | None = None
-        self.splits: dict[str, TextSplit] | None = None
+        self.splits: dict[str, TextSplit | PreparedSplit] | None = None
+        self.packing: str | None = None  # a prepared folder's: sentences or blocks
 
     def _read(self) -> dict[str, TextRows]:
         hp = self.hparams
@@ -160,6 +167,9 @@ class TextDataModule(SplitDataModule):
         if self.splits is not None:
             return
         hp = self.hparams
+        if hp.root and is_prepared(hp.root):
+            self._load_prepared()
+            return
         raw = self._read()
         unlabelled = hp.label_column is None
         if "test" not in raw and not unlabelled:
@@ -186,6 +196,32 @@ class TextDataModule(SplitDataModule):
         splits = with_validation(splits, hp.val_fraction, hp.seed)
         self.splits = {**splits, "test": splits.get("test", splits["val"])}  # unlabelled: test on validation if no test file
 
+    def _load_prepared(self) -> None:
+        hp = self.hparams
+        manifest = read_manifest(hp.root)
+        if manifest.modality != "text":
+            raise DataError(f"{hp.root} holds {manifest.modality} shards; a text data module reads text shards (vit-bert prepare TEXTS OUT)")
+        if hp.label_column is not None and not manifest.labelled:
+            raise DataError(f"{hp.root} was prepared without labels ({manifest.packing}); set --data.label_column null for "
+                            "masked-token pretraining, or prepare labelled files")
+        tokenizer = Tokenizer.from_file(str(tokenizer_path(hp.root)))
+        if hp.tokenizer:
+            self._check_same_vocabulary(tokenizer)
+        self.tokenizer = TextTokenizer(tokenizer, hp.max_length)
+        self.labels = LabelMap([] if hp.label_column is None else manifest.class_names)
+        self.packing = manifest.packing
+        splits = prepared_splits(hp.root, manifest)
+        self.splits = {**splits, "test": splits.get("test", splits["val"])}
+
+    def _check_same_vocabulary(self, shards: Tokenizer) -> None:
+        """A tokenizer given beside a prepared folder (--data.tokenizer, or the one --ckpt_path / --model.pretrained brings)
+        must be the one the shards were tokenized with."""
+        hp = self.hparams
+        given = checkpoint_tokenizer(Path(hp.tokenizer)) if Path(hp.tokenizer).suffix == ".ckpt" else load_tokenizer(hp.tokenizer, hp.lowercase)
+        if given.get_vocab() != shards.get_vocab():
+            raise DataError(f"{hp.root} was tokenized with its own tokenizer ({shards.get_vocab_size():,} tokens); {hp.tokenizer} has "
+                            f"another vocabulary ({given.get_vocab_size():,}). Prepare the data with --tokenizer {hp.tokenizer}")
+
     @property
     def contract(self) -> DataContract:
         self.load()
@@ -206,6 +242,23 @@ class TextDataModule(SplitDataModule):
         batch["labels"] = torch.tensor([label for _, label in items], dtype=torch.long)
         return batch
 
+    def collate_sentences(self, items: list[dict]) -> dict[str, torch.Tensor]:
+        """Shard items, each cut to max_length with its [SEP] kept, padded per batch."""
+        room = self.hparams.max_length - 1
+        sequences = [ids.tolist() if len(ids) <= room + 1 else [*ids[:room].tolist(), int(ids[-1])] for ids in (i["input_ids"] for i in items)]
+        batch = self.tokenizer.collate(sequences)
+        batch["labels"] = torch.stack([item["labels"] for item in items])
+        return batch
+
+    @staticmethod
+    def collate_blocks(items: list[dict]) -> dict[str, torch.Tensor]:
+        input_ids = torch.stack([item["input_ids"] for item in items])
+        return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "labels": torch.stack([item["labels"] for item in items])}
+
     def _loader(self, split: str, train: bool) -> DataLoader:
-        data = self.splits[split]
+        data, hp = self.splits[split], self.hparams
+        if isinstance(data, PreparedSplit):
+            if self.packing == "blocks":
+                return self.make_stream_loader(ShardBlocks(data.path, hp.max_length, hp.seed, train), train, self.collate_blocks)
+            return self.make_stream_loader(ShardSentences(data.path, hp.seed, train), train, self.collate_sentences)
         return self.make_loader(list(zip(data.ids, data.labels)), train, self.collate)

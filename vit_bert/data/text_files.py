@@ -34,6 +34,12 @@ class TextRows:
     def labelled(self) -> bool:
         return any(label not in UNLABELLED for label in self.labels)
 
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, index) -> "TextRows":
+        return TextRows([self.texts[i] for i in index.tolist()], [self.labels[i] for i in index.tolist()])
+
 
 def find_split_files(root: str) -> dict[str, Path]:
     """root/{train,val|dev|validation,test}.{tsv,csv,jsonl,txt} -> {split: path}."""
@@ -116,6 +122,11 @@ def _rows(path: Path) -> tuple[list[tuple[int, dict]], list[str]]:
     if twice is not None:
         raise DataError(f"{path}'s header names the column {twice!r} twice ({', '.join(columns)}); name each column once")
     return rows, columns
+
+
+def columns_of(path: Path) -> list[str]:
+    """The column names of a table (a .txt file: its one column)."""
+    return _rows(path)[1]
 
 
 def _check_fields(path: Path, number: int, row: dict, columns: list[str]) -> None:
