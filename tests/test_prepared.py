@@ -132,7 +132,7 @@ def test_photos_read_from_shards_as_from_their_folder(tmp_path):
 def test_an_unreadable_photo_stops_prepare_with_its_name_or_is_left_out(tmp_path):
     photo_folder(tmp_path / "photos", per_class=4)
     (tmp_path / "photos/train/cat/broken.jpg").write_bytes(b"not a jpeg")
-    with pytest.raises(DataError, match=r"broken.jpg is not a readable image .*--skip_corrupt true"):
+    with pytest.raises(DataError, match=r"broken.jpg is not a readable image .*--skip_corrupt to leave"):
         prepare(str(tmp_path / "photos"), str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
     prepare(str(tmp_path / "photos"), str(tmp_path / "out"), skip_corrupt=True, val_fraction=0.25)
@@ -246,3 +246,54 @@ def test_a_killed_two_process_ddp_run_on_shards_resumes_bit_identical(tmp_path):
     args = [*IMAGE, "--data.root", str(tmp_path / "shards"), "--data.dataset", "prepared", "--data.num_workers", "0",
             "--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu"]
     _killed_and_resumed(tmp_path, args, "quickstart", "ImageDataModule", kill_at=3, ddp=True)
+
+
+def test_a_hugging_face_dataset_folder_is_prepared_once_told_its_modality(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    rows = sentences(50)
+    parts = {split: datasets.Dataset.from_dict({"sentence": [t for t, _ in part], "label": [int(y == "pos") for _, y in part]},
+                                               features=datasets.Features({"sentence": datasets.Value("string"),
+                                                                           "label": datasets.ClassLabel(names=["neg", "pos"])}))
+             for split, part in (("train", rows[:40]), ("test", rows[40:]))}
+    datasets.DatasetDict(parts).save_to_disk(str(tmp_path / "hf"))
+    with pytest.raises(ConfigError, match="is a Hugging Face dataset folder: pass --modality"):
+        prepare(str(tmp_path / "hf"), str(tmp_path / "out"), text_column="sentence")
+    prepare(str(tmp_path / "hf"), str(tmp_path / "out"), modality="text", text_column="sentence")
+    manifest = read_manifest(str(tmp_path / "out"))
+    assert manifest.class_names == ["neg", "pos"] and manifest.splits == {"train": 36, "val": 4, "test": 10}
+
+
+def _unlabelled_shards(tmp_path, n: int = 60) -> str:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src/train.txt").write_text("\n".join(f"line {i} " + "word " * (i % 4) for i in range(n)) + "\n")
+    prepare(str(tmp_path / "src"), str(tmp_path / "out"), pack=False, val_fraction=0.1)
+    return str(tmp_path / "out")
+
+
+def _ids(batch: dict) -> list:
+    return [tuple(row[row != 0].tolist()) for row in batch["input_ids"]]
+
+
+def test_the_saved_position_follows_the_batches_trained_on_not_those_fetched_ahead(tmp_path, caplog):
+    root = _unlabelled_shards(tmp_path)
+    module = TextDataModule(root=root, label_column=None, batch_size=4)
+    module.setup("fit")
+    full = [_ids(b) for b in module.train_dataloader()]
+    interrupted = TextDataModule(root=root, label_column=None, batch_size=4)
+    interrupted.setup("fit")
+    batches = iter(interrupted.train_dataloader())
+    taken = [_ids(next(batches)) for _ in range(4)]  # Lightning fetches one ahead: 4 fetched, 3 trained on
+    for _ in range(3):
+        interrupted.train_stream.took()
+    state = interrupted.state_dict()
+    assert taken == full[:4] and state["stream"]["num_samples_yielded"] == 12
+    resumed = TextDataModule(root=root, label_column=None, batch_size=4)
+    resumed.load_state_dict(state)
+    resumed.setup("fit")
+    assert [_ids(b) for b in resumed.train_dataloader()] == full[3:]  # batch 4 again, none lost, none twice
+    caplog.set_level("WARNING", "vit_bert")
+    other = TextDataModule(root=root, label_column=None, batch_size=5)
+    other.load_state_dict(state)
+    other.setup("fit")
+    assert len(list(other.train_dataloader())) == -(-sum(map(len, full)) // 5)  # the whole epoch, from its start
+    assert "resuming with another data.batch_size (4 -> 5)" in caplog.text

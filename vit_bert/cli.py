@@ -45,7 +45,8 @@ from .training.base import best_checkpoint
 from .training.checkpoint_io import AtomicCheckpointIO
 from .training.resume import PREEMPTED_EXIT, LastOnStop, RandomState, last_checkpoints
 from .weights.files import load_pickle_safely
-from .weights.load import MULTITASK_KEY, PretrainedTasks, check_weights_fit, read_pretrained
+from .checkpoint_format import is_multitask, is_training_checkpoint, model_modality
+from .weights.load import PretrainedTasks, check_weights_fit, read_pretrained
 
 DEFAULT_CONFIG = "quickstart"  # a shipped config, found by name from any directory
 DEFAULT_TASK = f"{ClassificationTask.__module__}.{ClassificationTask.__name__}"
@@ -360,8 +361,7 @@ def _a(modality: str) -> str:
 def read_checkpoint(path: str) -> dict:
     """The checkpoint at ``path``, read without running code; a corrupt, unsafe or foreign file stops with one line."""
     ckpt = load_pickle_safely(path)
-    config = ckpt.get("vit_bert_model_config", ckpt.get(MULTITASK_KEY)) if isinstance(ckpt, dict) else None
-    if config is None or "state_dict" not in ckpt:
+    if not is_training_checkpoint(ckpt):
         raise CheckpointError(f"--ckpt_path {path} is not a checkpoint written by vit-bert fit")
     return ckpt
 
@@ -371,12 +371,12 @@ def check_resume_checkpoint(path: str, task: VitBertTask) -> int:
 
     Returns the checkpoint's global step."""
     ckpt = read_checkpoint(path)
-    if (MULTITASK_KEY in ckpt) != isinstance(task, MultiTaskClassification):
+    if is_multitask(ckpt) != isinstance(task, MultiTaskClassification):
         kinds = ("a co-trained (multi-task)", "a single-task")
-        raise CheckpointError(f"--ckpt_path {path} holds {kinds[MULTITASK_KEY not in ckpt]} model, but this run trains "
+        raise CheckpointError(f"--ckpt_path {path} holds {kinds[not is_multitask(ckpt)]} model, but this run trains "
                               f"{kinds[not isinstance(task, MultiTaskClassification)]} one")
-    modality = ckpt.get("vit_bert_model_config", {}).get("modality")
-    if MULTITASK_KEY not in ckpt and modality != task.config.modality:
+    modality = model_modality(ckpt)
+    if not is_multitask(ckpt) and modality != task.config.modality:
         raise CheckpointError(f"--ckpt_path {path} holds {_a(modality)} model, but this run trains {_a(task.config.modality)} model")
     try:
         check_weights_fit(task, ckpt["state_dict"])

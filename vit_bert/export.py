@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .checkpoint_format import DATA_CONTRACT
 from .config import DataContract
 from .errors import ConfigError
 from .model import TransformerClassifier, eval_mode
@@ -35,7 +36,7 @@ from .typed_command import run_typed
 from .weights.load import load_pretrained
 
 
-CONTRACT_KEY = "vit_bert_data"
+CONTRACT_KEY = DATA_CONTRACT  # the ONNX metadata key: the checkpoint's own name for the contract
 EXPORT_FORMATS = ("onnx", "timm", "transformers")
 
 

@@ -21,6 +21,7 @@ import torch
 from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from torch.utils.data import DataLoader, Dataset
 
+from ..checkpoint_format import DataPosition
 from ..config import DataContract
 from ..layers.checks import check_bounds
 from .resumable import ResumableSampler
@@ -43,7 +44,7 @@ class SplitDataModule(L.LightningDataModule):
 
     train_sampler: ResumableSampler | None = None
     train_stream: TakenPosition | None = None
-    _resume_state: dict | None = None
+    _resume_state: DataPosition | None = None
     _fingerprint: int | None = None
 
     def save_init_arguments(self) -> None:
@@ -109,11 +110,12 @@ class SplitDataModule(L.LightningDataModule):
         if not train:
             return loader
         self.train_stream = TakenPosition(loader)
-        state = self._resume_state
-        if state is not None and "stream" not in state:
+        position = self._resume_state
+        if position is not None and not position.in_shards:
             log.warning("the checkpoint's data position is in a data folder, not in a prepared folder's shards: the epoch starts afresh")
-        elif state is not None and self._same_order(state):
-            self.train_stream.resume(state["stream"])
+        elif position is not None and not self._differs(position) & {"batch_size", "devices", "data"}:
+            # Another number of loader workers: LitData's elastic resume (no sample twice, in another order).
+            self.train_stream.resume(position.stream, dataset)
         return self.train_stream
 
     def train_dataloader(self) -> DataLoader:
@@ -134,39 +136,42 @@ class SplitDataModule(L.LightningDataModule):
         return self.prepare_batch(batch, training)
 
     def _order_key(self) -> dict:
-        """What the training order depends on, besides the epoch."""
+        """What the training order depends on, besides the epoch (from shards, the loader workers too: each reads its own part)."""
         trainer = self.trainer
         if self._fingerprint is None:  # once: a checksum of all training pixels is not free
             self._fingerprint = self.splits["train"].fingerprint()
-        return {
+        key = {
             "data": self._fingerprint,
             "seed": os.environ.get("PL_GLOBAL_SEED"),
             "batch_size": self.hparams.batch_size,
             "devices": trainer.world_size if trainer is not None else 1,
         }
+        return {**key, "workers": self.loader_workers} if self.train_stream is not None else key
 
     def state_dict(self) -> dict:
-        if self.train_stream is not None:
-            return {"order": self._order_key(), "stream": self.train_stream.position} if self.train_stream.position else {}
+        if self.train_stream is not None and self.train_stream.position is not None:
+            return DataPosition(self._order_key(), stream=self.train_stream.position).to_state()
         if self.train_sampler is None:
             return {}
-        return {"order": self._order_key(), "epoch": self.train_sampler.epoch, "consumed": self.train_sampler.consumed}
+        return DataPosition(self._order_key(), self.train_sampler.epoch, self.train_sampler.consumed).to_state()
 
     def load_state_dict(self, state: dict) -> None:
-        self._resume_state = state or None
+        self._resume_state = DataPosition.from_state(state)
 
-    def _same_order(self, state: dict) -> bool:
-        """Whether the saved position means the same place now; says in one warning what differs."""
-        saved, now = state.get("order", {}), self._order_key()
-        names = {"data": "the training data", "seed": "seed_everything", "batch_size": "data.batch_size", "devices": "the number of devices"}
-        differs = [f"{names[k]} ({saved.get(k)} -> {now[k]})" if k != "data" else names[k] for k in now if saved.get(k) != now[k]]
+    def _differs(self, position: DataPosition) -> set[str]:
+        """What the saved position's order depended on that is not so now; said in one warning."""
+        saved, now = position.order, self._order_key()
+        names = {"data": "the training data", "seed": "seed_everything", "batch_size": "data.batch_size", "devices": "the number of devices",
+                 "workers": "data.num_workers"}
+        differs = [k for k in now if saved.get(k) != now[k]]
         if differs:
-            log.warning("resuming with another %s: the run goes on, but not bit for bit as the interrupted one would have", ", ".join(differs))
-        # the count of samples taken means another place in another order: start the epoch afresh
-        return not any(k in ("batch_size", "devices") and saved.get(k) != now[k] for k in now)
+            log.warning("resuming with another %s: the run goes on, but not bit for bit as the interrupted one would have",
+                        ", ".join(f"{names[k]} ({saved.get(k)} -> {now[k]})" if k != "data" else names[k] for k in differs))
+        return set(differs)
 
-    def _resume(self, sampler: ResumableSampler, state: dict) -> None:
-        if "stream" in state:
+    def _resume(self, sampler: ResumableSampler, position: DataPosition) -> None:
+        if position.in_shards:
             log.warning("the checkpoint's data position is in a prepared folder's shards, not in this data: the epoch starts afresh")
-        elif self._same_order(state):
-            sampler.resume(state["epoch"], state["consumed"])
+        elif not self._differs(position) & {"batch_size", "devices"}:
+            # (another batch size or number of devices: the count taken means another place in another order)
+            sampler.resume(position.epoch, position.consumed)

@@ -43,6 +43,7 @@ MODALITIES = ("image", "text")
 IMAGE_CHUNK = "64MB"
 TOKEN_CHUNK = 2**22  # tokens per chunk (16 MiB of int32); a chunk's last partial block is not read
 ROWS_PER_TASK = 4096  # texts one optimize task tokenizes
+HF_FOLDER = "dataset_dict.json"  # what DatasetDict.save_to_disk writes
 UNTRUNCATED = 2**31 - 1  # texts are stored whole; data.max_length cuts them when they are read
 
 
@@ -59,6 +60,8 @@ def detect_modality(source: str, text_column: str, image_column: str) -> str:
         raise DataError(f"{source} is a {path.suffix or 'suffix-less'} file; expected a folder, or a text file ({', '.join(SUFFIXES)})")
     if not path.is_dir():
         raise ConfigError(f"{source} is not a local file or folder; for a Hugging Face dataset name pass --modality image or text")
+    if (path / HF_FOLDER).is_file():
+        raise ConfigError(f"{source} is a Hugging Face dataset folder: pass --modality image or --modality text")
     if (path / "train").is_dir():
         return "image"
     train = find_split_files(source)["train"]
@@ -124,7 +127,7 @@ def _readable(files: ImageFiles, where: str, skip_corrupt: bool) -> ImageFiles:
     bad = [i for i in range(len(files)) if header_size(files.encoded(i)) is None]
     if bad and not skip_corrupt:
         raise DataError(f"{files.name(bad[0])} is not a readable image ({len(bad)} such in {where}); remove it, or pass "
-                        "--skip_corrupt true to leave unreadable files out")
+                        "--skip_corrupt to leave unreadable files out")
     if bad:
         log.warning("%s: left out %d unreadable file(s), e.g. %s", where, len(bad), files.name(bad[0]))
         keep = sorted(set(range(len(files))) - set(bad))
@@ -137,7 +140,7 @@ def prepare_images(source: str, folder: Path, image_column: str, label_column: s
     path = Path(source)
     if path.is_dir() and (path / "train").is_dir():
         splits, class_names = scan_folder(source)
-    elif path.is_dir() and not (path / "dataset_dict.json").is_file():
+    elif path.is_dir() and not (path / HF_FOLDER).is_file():
         splits, class_names = scan_table(source, image_column, label_column)
     else:
         splits, class_names = scan_hf(source, image_column, label_column)
@@ -155,7 +158,7 @@ def read_texts(source: str, text_column: str, label_column: str | None) -> dict[
     path = Path(source)
     if path.is_file():
         files = {"train": path}
-    elif path.is_dir():
+    elif path.is_dir() and not (path / HF_FOLDER).is_file():
         files = find_split_files(source)
     else:
         return read_hf_dataset(source, text_column, label_column)
@@ -165,8 +168,8 @@ def read_texts(source: str, text_column: str, label_column: str | None) -> dict[
 
 
 class Tokenize:
-    """A range of rows of one split -> their token ids ([CLS] ... [SEP]): one item per text, or (blocks) one array each,
-    which LitData's TokensLoader writes as one stream."""
+    """A range of rows of one split -> their token ids ([CLS] ... [SEP]): one item per text, or (blocks) all of them in
+    one array, which LitData's TokensLoader appends to the split's stream."""
 
     def __init__(self, rows: TextRows, tokenizer: TextTokenizer, labels: LabelMap | None, blocks: bool, where: str):
         self.rows, self.tokenizer, self.labels, self.blocks, self.where = rows, tokenizer, labels, blocks, where
@@ -174,8 +177,8 @@ class Tokenize:
     def __call__(self, span: tuple[int, int]):
         start, end = span
         ids, _ = self.tokenizer.encode(self.rows.texts[start:end])
-        if self.blocks:
-            yield from (np.asarray(seq, dtype=np.int32) for seq in ids)
+        if self.blocks:  # one stream: the span's texts one after the other (one array: LitData writes items one by one)
+            yield np.fromiter((i for seq in ids for i in seq), dtype=np.int32)
             return
         labels = self.labels.ids(self.rows.labels[start:end], self.where) if self.labels is not None else [-1] * len(ids)
         for seq, label in zip(ids, labels):

@@ -113,7 +113,10 @@ class TakenPosition:
         """The training loop took the oldest batch not yet counted."""
         self.position = self._after.popleft()
 
-    def resume(self, position: dict) -> None:
+    def resume(self, position: dict, dataset: StreamingDataset) -> None:
+        """Continue at ``position``, a state of a loader over the same shards (same checksum), which may since have moved."""
+        position = {**position, "dataset": {**position["dataset"], "input_dir_path": dataset.input_dir.path,
+                                            "input_dir_url": dataset.input_dir.url}}
         self.loader.load_state_dict(position)
         self.position = position
         self._resumed = True

@@ -22,11 +22,11 @@ import torch
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader
 
+from ..checkpoint_format import is_multitask, text_tokenizers
 from ..config import DataContract
 from ..errors import DataError
 from ..tokenizer import TextTokenizer, load_tokenizer, train_wordpiece
 from ..weights.files import load_pickle_safely
-from ..weights.load import MULTITASK_KEY, checkpoint_contract
 from .base import SplitDataModule
 from .prepared import PreparedSplit, is_prepared, prepared_splits, read_manifest, tokenizer_path
 from .splits import with_validation
@@ -54,27 +54,20 @@ class TextSplit:
 
 def checkpoint_holds_tokenizer(path: Path) -> bool:
     """Whether a train.py checkpoint has a text model's tokenizer (an image model's has none)."""
-    ckpt = load_pickle_safely(path)
-    if MULTITASK_KEY in ckpt:
-        return any(entry["data"]["modality"] == "text" for entry in ckpt[MULTITASK_KEY].values())
-    contract = checkpoint_contract(ckpt)
-    return contract is not None and contract.tokenizer is not None
+    return bool(text_tokenizers(load_pickle_safely(path)))
 
 
 def checkpoint_tokenizer(path: Path) -> Tokenizer:
     """The tokenizer a train.py checkpoint's model was trained with (a resumed run must not train another);
     of a co-trained model's checkpoint, its one text task's."""
     ckpt = load_pickle_safely(path)
-    if MULTITASK_KEY in ckpt:
-        texts = {name: entry["data"] for name, entry in ckpt[MULTITASK_KEY].items() if entry["data"]["modality"] == "text"}
-        if len(texts) != 1:
-            raise DataError(f"{path} holds the tokenizers of the text tasks {', '.join(texts) or '(none)'}; "
-                            "pass each one's as --data.tasks.<task>.init_args.tokenizer (a tokenizer.json)")
-        return Tokenizer.from_str(next(iter(texts.values()))["tokenizer"])
-    contract = checkpoint_contract(ckpt)
-    if contract is None or contract.tokenizer is None:
+    tokenizers = text_tokenizers(ckpt)
+    if is_multitask(ckpt) and len(tokenizers) != 1:
+        raise DataError(f"{path} holds the tokenizers of the text tasks {', '.join(tokenizers) or '(none)'}; "
+                        "pass each one's as --data.tasks.<task>.init_args.tokenizer (a tokenizer.json)")
+    if not tokenizers:
         raise DataError(f"{path} holds no tokenizer; pass --data.tokenizer (a tokenizer.json, vocab.txt, vocab.json or folder)")
-    return contract.load_tokenizer()
+    return Tokenizer.from_str(next(iter(tokenizers.values())))
 
 
 def labelled_test(raw: dict[str, TextRows], source: str, val_fraction: float) -> dict[str, TextRows]:

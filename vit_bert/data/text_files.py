@@ -207,13 +207,14 @@ def read_file(path: Path, text_column: str, label_column: str | None) -> TextRow
 
 
 def read_hf_dataset(name: str, text_column: str, label_column: str) -> dict[str, TextRows]:
-    """e.g. 'stanfordnlp/sst2' or 'ag_news'. Needs the ``datasets`` package and a network connection."""
+    """e.g. 'stanfordnlp/sst2' or 'ag_news' (needs the ``datasets`` package and a network connection), or a folder a
+    ``DatasetDict.save_to_disk`` wrote."""
     try:
         import datasets  # optional: only --data.hf_dataset needs it
     except ImportError:
         raise DataError(f"data.hf_dataset={name!r} needs the 'datasets' package: pip install datasets") from None
     try:
-        loaded = datasets.load_dataset(name)
+        loaded = datasets.load_from_disk(name) if Path(name).is_dir() else datasets.load_dataset(name)
     except Exception as err:
         raise DataError(
             f"could not load Hugging Face dataset {name!r} ({type(err).__name__}: {str(err)[:200]}). "

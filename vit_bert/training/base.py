@@ -19,6 +19,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.trainer.states import TrainerFn
 
+from ..checkpoint_format import single_task_entries
 from ..config import ARCHITECTURE_FIELDS, DataContract, ModelConfig, ModelOptions
 from ..errors import ConfigError, TrainingDivergedError
 from ..model import build_model
@@ -116,10 +117,7 @@ class VitBertTask(L.LightningModule):
     def checkpoint_entries(self) -> dict:
         """What a checkpoint holds besides the weights: the resolved config (the model without its preset or source)
         and the data contract (new inputs read as training read them)."""
-        return {
-            "vit_bert_model_config": self.config.to_dict(),
-            "vit_bert_data": self.data_contract.to_dict() if self.data_contract is not None else None,
-        }
+        return single_task_entries(self.config.to_dict(), self.data_contract)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint.update(self.checkpoint_entries())

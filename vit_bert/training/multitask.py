@@ -18,7 +18,8 @@ from torchmetrics.classification import MulticlassAccuracy
 from ..config import DataContract
 from ..errors import ConfigError
 from ..multitask import MultiTaskModel, task_configs
-from ..weights.load import MULTITASK_KEY, read_pretrained
+from ..checkpoint_format import multitask_entries
+from ..weights.load import read_pretrained
 from ..weights.multitask import encoder_fields_of, load_shared_encoder
 from .base import VitBertTask
 from .optim import check_settings
@@ -120,9 +121,7 @@ class MultiTaskClassification(VitBertTask):
 
     def checkpoint_entries(self) -> dict:
         # Each task's resolved config and data contract: the checkpoint alone rebuilds the model and reads inputs.
-        return {MULTITASK_KEY: {
-            name: {"config": self.model.task_configs[name].to_dict(), "data": self.data_contract[name].to_dict()} for name in self.task_order
-        }}
+        return multitask_entries({name: (self.model.task_configs[name].to_dict(), self.data_contract[name]) for name in self.task_order})
 
     @staticmethod
     def _inputs(batch: dict) -> dict:

@@ -27,7 +27,8 @@ import timm
 import torch
 from timm.layers import resample_abs_pos_embed
 
-from ..config import DataContract, ModelConfig
+from ..checkpoint_format import checkpoint_contract, is_multitask, model_config, model_state_dict, task_entries
+from ..config import ModelConfig
 from ..errors import ConfigError, SourceNotFoundError, WeightsMismatchError
 from ..folder_format import WEIGHTS_FILE, is_multitask_dir, is_native_dir, read_folder, read_multitask_folder
 from ..json_file import read_json_object
@@ -46,7 +47,6 @@ __all__ = ["Pretrained", "PretrainedTasks", "build_from_pretrained", "build_mult
 
 log = logging.getLogger(__name__)
 
-MULTITASK_KEY = "vit_bert_multitask"  # a multi-task checkpoint's task -> {"config", "data"}
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.pth", "pytorch_model.pth")
 WEIGHT_SUFFIXES = (".ckpt", ".pth", ".pt", ".bin", ".safetensors")
 
@@ -69,34 +69,21 @@ def _from_directory(directory: Path, known: dict, head: str) -> Pretrained | Pre
     return _read_source(Source(read_state_dict(weights), config, directory, known, head, str(weights)))
 
 
-def checkpoint_contract(ckpt: dict) -> DataContract | None:
-    """The data contract of a train.py checkpoint; older checkpoints stored an untyped ``data_info`` dict."""
-    if ckpt.get("vit_bert_data") is not None:
-        return DataContract.from_dict(ckpt["vit_bert_data"])
-    legacy = (ckpt.get("hyper_parameters") or {}).get("data_info")
-    if not legacy:
-        return None
-    fields = {"img_size" if k == "image_size" else k: v for k, v in legacy.items() if k != "num_classes"}
-    return DataContract.from_dict({**fields, "tokenizer": ckpt.get("TextDataModule", {}).get("tokenizer")})
-
-
 def _from_training_checkpoint(path: Path) -> Pretrained | PretrainedTasks:
     ckpt = load_pickle_safely(path)
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise WeightsMismatchError(f"{path} is not a checkpoint written by train.py (no state_dict)")
-    config = ckpt.get("vit_bert_model_config")
-    if config is None and MULTITASK_KEY not in ckpt:
+    config = model_config(ckpt)
+    if config is None and not is_multitask(ckpt):
         raise WeightsMismatchError(f"{path} holds no vit_bert model config; it was not written by a vit_bert ClassificationTask")
     if config is not None:  # every field: one missing (a checkpoint from before it existed) takes its default
         if not isinstance(config, dict):
             raise WeightsMismatchError(f"{path} holds a vit_bert model config that is a {type(config).__name__}, not a mapping")
         config = ModelConfig.from_dict(config).to_dict()
     # LoRA adapters folded into plain weights: the checkpoint holds them apart, for resuming
-    state_dict = merged_state_dict({k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")})
-    if MULTITASK_KEY in ckpt:
-        tasks = {name: (entry["config"], DataContract.from_dict(entry["data"]) if entry.get("data") else None)
-                 for name, entry in ckpt[MULTITASK_KEY].items()}
-        return PretrainedTasks(state_dict, tasks)
+    state_dict = merged_state_dict(model_state_dict(ckpt))
+    if is_multitask(ckpt):
+        return PretrainedTasks(state_dict, task_entries(ckpt))
     contract = checkpoint_contract(ckpt)
     if contract is None:
         return Pretrained(config, state_dict)
