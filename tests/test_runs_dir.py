@@ -19,3 +19,11 @@ def test_default_root_dir_is_where_the_run_goes(tmp_path, monkeypatch):
     assert (Path(cli.trainer.log_dir) / "checkpoints" / "last.ckpt").is_file() and not (tmp_path / "runs").exists()
     with pytest.raises(ConfigError, match=r"--trainer.default_root_dir .* and --runs_dir elsewhere name two places for the runs; give one"):
         run([*QUICK, "--trainer.default_root_dir", str(tmp_path / "a"), "--runs_dir", "elsewhere"])
+
+
+def test_a_url_as_the_runs_folder_stops_with_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for option in ("--runs_dir", "--trainer.default_root_dir"):
+        with pytest.raises(ConfigError, match="the runs folder s3://bucket/runs is a URL; .*give a local or mounted shared folder"):
+            run([*QUICK, option, "s3://bucket/runs"])
+    assert not list(tmp_path.iterdir())  # no folder named "s3:"

@@ -270,11 +270,13 @@ class VitBertCLI(LightningCLI):
     def runs_dir(self) -> str:
         """Where logs and checkpoints go: --runs_dir, or Lightning's --trainer.default_root_dir when that is the one given."""
         runs, root = self.setting("runs_dir"), (self.setting("trainer") or {}).get("default_root_dir")
-        if root is None or str(root) == runs:
-            return runs
-        if runs != RUNS_DIR:
+        if root is not None and str(root) != runs and runs != RUNS_DIR:
             raise ConfigError(f"--trainer.default_root_dir {root} and --runs_dir {runs} name two places for the runs; give one of them")
-        return str(root)
+        chosen = runs if root is None or str(root) == runs else str(root)
+        if "://" in chosen:  # else a local folder named "s3:" would silently hold the run
+            raise ConfigError(f"the runs folder {chosen} is a URL; checkpoints are written to a temporary file and renamed into place, "
+                              "which object storage cannot do: give a local or mounted shared folder (NFS, a FUSE mount of the bucket)")
+        return chosen
 
     def instantiate_trainer(self, **kwargs):
         trainer_args = self.setting("trainer", self.config_init)

@@ -225,10 +225,12 @@ class TextDataModule(SplitDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         self.load()
-        trainer = self.trainer
-        if trainer is not None and trainer.log_dir and trainer.is_global_zero and stage == "fit":
-            Path(trainer.log_dir).mkdir(parents=True, exist_ok=True)
-            self.tokenizer.save(Path(trainer.log_dir) / self.tokenizer_file_name)
+        # trainer.log_dir is a broadcast in a DDP run: every rank asks, once (asked on rank 0 alone, the ranks' next
+        # broadcasts would pair up wrongly and hang)
+        log_dir = self.trainer.log_dir if self.trainer is not None else None
+        if log_dir and self.trainer.is_global_zero and stage == "fit":
+            Path(log_dir).mkdir(parents=True, exist_ok=True)
+            self.tokenizer.save(Path(log_dir) / self.tokenizer_file_name)
 
     def collate(self, items: list[tuple[list[int], int]]) -> dict[str, torch.Tensor]:
         batch = self.tokenizer.collate([ids for ids, _ in items])

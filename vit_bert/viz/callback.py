@@ -42,11 +42,12 @@ class AttentionFigureCallback(L.Callback):
             self.samples[dataloader_idx] = {k: v[index : index + 1].detach().clone() for k, v in batch.items()}
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
-        if not self.samples or trainer.sanity_checking or not trainer.is_global_zero:
+        if not self.samples or trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs:
             return
-        if (trainer.current_epoch + 1) % self.every_n_epochs:
+        log_dir = trainer.log_dir  # a broadcast in a DDP run: every rank asks, or the ranks' next collectives pair up wrongly
+        if not trainer.is_global_zero:
             return
-        folder = Path(self.dirpath or Path(trainer.log_dir or ".") / "attention")
+        folder = Path(self.dirpath or Path(log_dir or ".") / "attention")
         folder.mkdir(parents=True, exist_ok=True)
         for index, sample in sorted(self.samples.items()):
             model, name = pl_module.model, f"epoch{trainer.current_epoch:03d}"
