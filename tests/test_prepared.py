@@ -3,8 +3,6 @@ they were made from reads (same batches, same contract), split over ranks withou
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ import torch.multiprocessing as mp
 
 from test_streamed_images import photo_folder
 from text_data import sentences, write_splits
+from vit_bert.commands import main
 from vit_bert.data import ImageDataModule, TextDataModule
 from vit_bert.data.prepare import prepare
 from vit_bert.data.prepared import read_manifest
@@ -22,8 +21,6 @@ from vit_bert.data.streams import ShardSentences, stream_loader
 from vit_bert.data.text_files import TextRows
 from vit_bert.errors import ConfigError, DataError
 from vit_bert.tokenizer import TextTokenizer, train_wordpiece
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def eval_batches(module, split: str = "test") -> list[dict]:
@@ -179,15 +176,15 @@ def test_two_ranks_train_on_disjoint_halves_whose_union_is_the_epoch_and_evaluat
     assert ranks[0][2] == ranks[1][2] and len(whole) == len(ranks[0][2]) == train and a | b < whole
 
 
-@pytest.mark.slow
-def test_vit_bert_prepare_on_the_command_line(tmp_path):
+def test_vit_bert_prepare_on_the_command_line(tmp_path, capsys):
     write_splits(tmp_path / "sst", "tsv", n_train=40, n_test=10)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-c", "from vit_bert.commands import main; main()", "prepare", str(tmp_path / "sst"), str(tmp_path / "out"), "--text_column", "sentence"]
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert f"wrote {tmp_path / 'out'}: text, train 36, val 4, test 10 texts" in done.stdout
-
+    main(["prepare", str(tmp_path / "sst"), str(tmp_path / "out"), "--text_column", "sentence", "--val_fraction", "0.25"])
+    assert f"wrote {tmp_path / 'out'}: text, train 30, val 10, test 10 texts" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stopped:
+        main(["prepare", str(tmp_path / "sst"), str(tmp_path / "out"), "--text_column", "sentence"])
+    assert stopped.value.code != 0
+    assert capsys.readouterr().err.strip() == (f"error: {tmp_path / 'out'} already exists and holds files; pass --overwrite to replace it, "
+                                               "or another folder")
 
 def _killed_and_resumed(tmp_path, args: list[str], name: str, module: str, kill_at: int, ddp: bool = False) -> str:
     """One run killed by SIGKILL after ``kill_at`` steps and resumed with --ckpt_path last, against an uninterrupted one."""

@@ -63,7 +63,6 @@ class ShardImages(Shards):
 
 
 class ShardSentences(Shards):
-
     def __getitem__(self, index) -> dict:
         item = super().__getitem__(index)
         return {"input_ids": torch.from_numpy(np.asarray(item["input_ids"], dtype=np.int64)),
