@@ -302,3 +302,18 @@ def test_the_saved_position_follows_the_batches_trained_on_not_those_fetched_ahe
     other.setup("fit")
     assert len(list(other.train_dataloader())) == -(-sum(map(len, full)) // 5)  # the whole epoch, from its start
     assert "resuming with another data.batch_size (4 -> 5)" in caplog.text
+
+
+@pytest.mark.slow
+def test_a_table_of_image_paths_is_prepared_as_images(tmp_path):
+    photo_folder(tmp_path / "photos", per_class=4)
+    (tmp_path / "tables").mkdir()
+    for split in ("train", "test"):  # paths relative to the table's folder
+        rows = [f"../photos/{p.relative_to(tmp_path / 'photos')},{p.parent.name}" for p in sorted((tmp_path / "photos" / split).rglob("*.jpg"))]
+        (tmp_path / "tables" / f"{split}.csv").write_text("image,label\n" + "\n".join(rows) + "\n")
+    prepare(str(tmp_path / "tables"), str(tmp_path / "out"), val_fraction=0.25)
+    manifest = read_manifest(str(tmp_path / "out"))
+    assert manifest.modality == "image" and manifest.class_names == ["cat", "dog"] and manifest.splits == {"train": 6, "val": 2, "test": 8}
+    folder = ImageDataModule("csv", root=str(tmp_path / "tables"), image_size=16, batch_size=4, val_fraction=0.25, pipeline="stream", num_workers=0)
+    shards = ImageDataModule("csv", root=str(tmp_path / "out"), image_size=16, batch_size=4, val_fraction=0.25, num_workers=0)
+    assert_same_batches(eval_batches(shards), eval_batches(folder))

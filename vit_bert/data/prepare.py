@@ -9,7 +9,7 @@ Images are stored as their files' encoded bytes (OUT is about the size of the fi
 tokenizer given or one trained on the training texts as ``fit`` trains it, and either kept one per sequence (labelled
 sets) or written as one token stream that is cut into blocks of data.max_length when read (masked-token pretraining,
 as transformers' run_mlm.py ``group_texts``). Splits are the source's; a missing validation split is held out of train
-as ``fit`` holds it out (data.val_fraction, data.seed). LitData's ``optimize`` writes the shards, one worker per core,
+as ``fit`` holds it out (--val_fraction, --seed). LitData's ``optimize`` writes the shards, one worker per core,
 with its progress bar. OUT is written beside itself and renamed into place when complete; an existing OUT is refused
 unless --overwrite is given, and is replaced only once the new one is whole.
 """
