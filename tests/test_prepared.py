@@ -317,3 +317,17 @@ def test_a_table_of_image_paths_is_prepared_as_images(tmp_path):
     folder = ImageDataModule("csv", root=str(tmp_path / "tables"), image_size=16, batch_size=4, val_fraction=0.25, pipeline="stream", num_workers=0)
     shards = ImageDataModule("csv", root=str(tmp_path / "out"), image_size=16, batch_size=4, val_fraction=0.25, num_workers=0)
     assert_same_batches(eval_batches(shards), eval_batches(folder))
+
+
+def test_a_large_text_file_read_into_memory_points_to_prepare(tmp_path, caplog, monkeypatch):
+    import vit_bert.data.text as text_module
+
+    source = write_splits(tmp_path / "sst", "tsv", n_train=40, n_test=10)
+    monkeypatch.setattr(text_module, "LARGE_TEXT", 1000)
+    caplog.set_level("WARNING", "vit_bert")
+    TextDataModule(root=str(source), text_column="sentence").load()
+    assert f"MB of text are tokenized into memory before the first step; `vit-bert prepare {source} OUT`" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(text_module, "LARGE_TEXT", 10**9)
+    TextDataModule(root=str(source), text_column="sentence").load()
+    assert "vit-bert prepare" not in caplog.text
